@@ -1,0 +1,132 @@
+"""Static analysis of an expanded graph: per-op shapes, parameters, MACs, other ops,
+activation memory and receptive field; totals, peak live memory, breakdowns. No weights are
+allocated and torch is not imported.
+
+Definitions (also in README.md):
+- MACs: multiply-accumulates of conv and linear layers; 1 MAC = one multiply and one add.
+  conv = Cout*Hout*Wout*(Cin/groups)*kh*kw, linear = in*out. Everything else (bias adds, BN,
+  activations, pooling, residual adds) is counted apart, as "other ops".
+- params: what sum(p.numel() for p in model.parameters()) gives; buffers (BN running stats)
+  are counted apart.
+- activations: elements of every tensor an op materialises, plus the input; ops that return a
+  view of their input or overwrite it in place (flatten, dropout at inference, in-place ReLU)
+  add nothing. peak_activations: the most elements alive at once when each tensor is freed
+  after its last reader, running the ops in spec order.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from archprof.graph import INPUT, Graph, expand
+from archprof.ops import Shape, dims, numel
+from archprof.spec import Spec
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+COUNTS = ["params", "weights", "buffers", "macs", "other_ops", "activations"]
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    layers: pd.DataFrame
+    totals: dict[str, Any]
+
+    @property
+    def spec(self) -> Spec:
+        return self.graph.spec
+
+    def collapsed(self, depth: int) -> pd.DataFrame:
+        """Rows merged to the first `depth` levels of their names (blocks summed)."""
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        df = self.layers.copy()
+        df["group"] = df["name"].str.split(".").str[:depth].str.join(".")
+        agg = {c: "sum" for c in COUNTS} | {"shape": "last", "rf": "last", "jump": "last",
+                                            "type": lambda t: t.iloc[0] if len(t) == 1 else "block"}
+        out = df.groupby("group", sort=False).agg(agg).reset_index().rename(columns={"group": "name"})
+        return _shares(out, self.totals)
+
+    def by_type(self) -> pd.DataFrame:
+        """One row per layer type (e.g. 'conv 1x1', 'conv 3x3 dw', 'fc'): count, params, MACs
+        and their shares of the totals."""
+        out = (self.layers.groupby("layer", sort=False)
+               .agg(count=("name", "size"), params=("params", "sum"), macs=("macs", "sum"),
+                    other_ops=("other_ops", "sum"), activations=("activations", "sum"))
+               .reset_index().rename(columns={"layer": "type"}))
+        return _shares(out, self.totals).sort_values("macs", ascending=False, kind="stable")
+
+
+def analyze(spec: Spec | str | Graph, input: Shape | None = None,
+            params: dict[str, Any] | None = None, batch: int = 1,
+            dtype: str = "float32") -> Analysis:
+    """Analyse a spec (by name, path or object) or an already expanded graph."""
+    graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    rows, rf = [], {INPUT: ((1, 1), (1, 1))}
+    for node in graph.nodes:
+        op, ins, out = node.op, node.ins, node.out
+        size_in = tuple(max(rf[i][0][d] for i in node.inputs) for d in (0, 1))
+        jump_in = tuple(max(rf[i][1][d] for i in node.inputs) for d in (0, 1))
+        k, s, dil = op.window(ins)
+        size = tuple(size_in[d] + dil[d] * (k[d] - 1) * jump_in[d] for d in (0, 1))
+        jump = tuple(jump_in[d] * s[d] for d in (0, 1))
+        rf[node.name] = (size, jump)
+        rows.append({
+            "name": node.name, "type": op.kind, "layer": op.describe(ins), "shape": dims(out),
+            "params": op.params(ins, out), "weights": op.weights(ins, out),
+            "buffers": op.buffers(ins, out), "macs": op.macs(ins, out) * batch,
+            "other_ops": op.other(ins, out) * batch,
+            "activations": 0 if node.inplace else numel(out) * batch,
+            "rf": _pair(size), "jump": _pair(jump), "line": node.line})
+    layers = pd.DataFrame(rows)
+    input_elems = numel(graph.input) * batch
+    totals: dict[str, Any] = {c: int(layers[c].sum()) for c in COUNTS}
+    totals["activations"] += input_elems
+    width = DTYPE_BYTES[dtype]
+    totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
+                  peak_activations=_peak(graph) * batch, ops=len(layers),
+                  param_bytes=totals["params"] * width)
+    totals["activation_bytes"] = totals["activations"] * width
+    totals["peak_bytes"] = totals["peak_activations"] * width
+    return Analysis(graph, _shares(layers, totals), totals)
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return str(values[0]) if values[0] == values[1] else dims(values)
+
+
+def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
+    df["pct_params"] = 100 * df["params"] / max(totals["params"], 1)
+    df["pct_macs"] = 100 * df["macs"] / max(totals["macs"], 1)
+    return df
+
+
+def _peak(graph: Graph) -> int:
+    """Most activation elements alive at once (per sample): a tensor's memory lives from the
+    op that makes it until the last reader of it or of any view or in-place result of it; the
+    network input lives from the start, the output to the end."""
+    owner = {INPUT: INPUT}
+    for node in graph.nodes:
+        owner[node.name] = owner[node.inputs[0]] if node.inplace else node.name
+    last_read = {owner[graph.output]: math.inf}
+    for t, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            last_read[owner[name]] = max(last_read.get(owner[name], -1), t)
+    size = {INPUT: numel(graph.input)} | {n.name: numel(n.out) for n in graph.nodes}
+    live = peak = size[INPUT]
+    for t, node in enumerate(graph.nodes):
+        if not node.inplace:
+            live += size[node.name]
+            peak = max(peak, live)
+            if last_read.get(node.name, -1) == -1:   # made but never read: freed at once
+                live -= size[node.name]
+        for name in set(node.inputs):
+            if last_read.get(owner[name]) == t:
+                live -= size[owner[name]]
+                last_read[owner[name]] = -2           # freed once
+    return peak

@@ -1,0 +1,142 @@
+"""Cross-checks of a spec: the paper's figures (expect rows, reference totals) and the static
+numbers against the real model (parameters by numel, shapes by a meta-device forward, MACs by
+fvcore's counter)."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from archprof.analysis import Analysis, analyze
+from archprof.errors import SpecError
+from archprof.graph import Expectation
+from archprof.ops import dims
+from archprof.spec import Spec
+from archprof.units import human, parse_quantity
+
+MAC_OPERATORS = {"conv", "linear", "addmm", "matmul", "bmm", "einsum"}
+
+
+@dataclass
+class Report:
+    name: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def record(self, ok: bool, text: str) -> None:
+        (self.passed if ok else self.failed).append(text)
+
+
+def _close(actual: float, value: Any, tol: float) -> tuple[bool, str]:
+    expected, half = parse_quantity(value)
+    slack = max(half, abs(expected) * tol)
+    ok = abs(actual - expected) <= slack
+    delta = f" ({(actual - expected) / expected:+.1%})" if expected and not ok or tol else ""
+    return ok, f"{actual:,.0f} vs {value}{delta}"
+
+
+def check_expectations(analysis: Analysis, report: Report) -> None:
+    layers = analysis.layers
+    for exp in analysis.graph.expectations:
+        rows = layers.iloc[exp.nodes.start:exp.nodes.stop]
+        where = f"{exp.path} (line {exp.line})" if exp.line else exp.path
+        tol = float(exp.values.get("tol", 0))
+        for key, value in exp.values.items():
+            if key == "tol":
+                continue
+            if key == "shape":
+                want = dims(_shape(value))
+                got = rows["shape"].iloc[-1] if len(rows) else "-"
+                report.record(got == want, f"expect {where} shape: {got} vs {want}")
+            else:
+                ok, text = _close(int(rows[key].sum()), value, tol)
+                report.record(ok, f"expect {where} {key}: {text}")
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(int(v) for v in value)
+    try:
+        return tuple(int(v) for v in str(value).split("x"))
+    except ValueError:
+        raise SpecError(f"cannot read shape {value!r} (write CxHxW, e.g. 96x55x55)") from None
+
+
+def check_reference(analysis: Analysis, report: Report) -> None:
+    ref = analysis.spec.reference
+    tol = ref.get("tol", 0.0)
+    for key in ("params", "macs"):
+        if key in ref:
+            t = tol.get(key, 0.0) if isinstance(tol, dict) else float(tol)
+            ok, text = _close(analysis.totals[key], ref[key], t)
+            report.record(ok, f"reference {key}: {text}, tolerance {t:.0%}")
+
+
+def check_model(analysis: Analysis, report: Report, fvcore: bool = True) -> None:
+    """Parameters, buffers and every output shape against the built model on the meta device;
+    then MACs against fvcore on CPU (it traces with real tensors; weights are left unset)."""
+    import torch
+
+    from archprof.model import build
+
+    graph = analysis.graph
+    model = build(graph, device="meta")
+    totals = analysis.totals
+    for what, tensors in (("params", model.parameters()), ("buffers", model.buffers())):
+        real = sum(t.numel() for t in tensors)
+        report.record(real == totals[what],
+                      f"{what}: static {totals[what]:,} vs model {real:,}")
+    seen: dict[str, tuple[int, ...]] = {}
+    hooks = [model.get_submodule(node.name).register_forward_hook(
+        lambda m, i, o, name=node.name: seen.__setitem__(name, tuple(o.shape[1:])))
+        for node in graph.nodes]
+    with torch.inference_mode():
+        model(torch.zeros((1, *graph.input), device="meta"))
+    for h in hooks:
+        h.remove()
+    wrong = [f"{n.name} {dims(n.out)} vs {dims(seen.get(n.name, ()))}"
+             for n in graph.nodes if seen.get(n.name) != n.out]
+    report.record(not wrong, f"shapes: {len(graph.nodes) - len(wrong)}/{len(graph.nodes)} "
+                             "match the meta forward" + (": " + "; ".join(wrong[:5]) if wrong else ""))
+    if fvcore:
+        check_fvcore(analysis, model, report)
+
+
+def check_fvcore(analysis: Analysis, model: Any, report: Report) -> None:
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    graph = analysis.graph
+    model = model.to_empty(device="cpu")
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        counter = FlopCountAnalysis(model, torch.zeros((1, *graph.input)))
+        counter.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        counter.tracer_warnings("none")
+        per_module = counter.by_module_and_operator()
+    static = dict(zip(analysis.layers["name"], analysis.layers["macs"]))
+    wrong, total = [], 0
+    for node in graph.nodes:
+        counted = sum(v for k, v in per_module.get(node.name, {}).items() if k in MAC_OPERATORS)
+        total += counted
+        if counted != static[node.name]:
+            wrong.append(f"{node.name} {static[node.name]:,} vs {counted:,}")
+    mine = analysis.totals["macs"]
+    report.record(not wrong and total == mine,
+                  f"MACs: static {mine:,} ({human(mine)}) vs fvcore {total:,}"
+                  + (": " + "; ".join(wrong[:5]) if wrong else ""))
+
+
+def check(spec: Spec | str, params: dict[str, Any] | None = None, fvcore: bool = True) -> Report:
+    analysis = analyze(spec, params=params)
+    report = Report(analysis.spec.name)
+    check_expectations(analysis, report)
+    check_reference(analysis, report)
+    check_model(analysis, report, fvcore=fvcore)
+    return report

@@ -1,0 +1,87 @@
+"""Parsers for the values of spec fields. Each takes the raw YAML value and an evaluator for
+expressions (strings are arithmetic on parameters) and returns a checked Python value."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import field
+from typing import Any
+
+from archprof.errors import SpecError
+
+Evaluate = Callable[[Any], Any]
+Parser = Callable[[Any, Evaluate], Any]
+REQUIRED = object()
+
+
+def spec_field(parse: Parser, default: Any = REQUIRED) -> Any:
+    """A dataclass field read from a spec row by `parse` (required unless a default is given)."""
+    if default is REQUIRED:
+        return field(metadata={"parse": parse})
+    return field(default=default, metadata={"parse": parse})
+
+
+def _integer(value: Any, ev: Evaluate, what: str) -> int:
+    value = ev(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{what} must be a number, got {value!r}")
+    if value != int(value):
+        raise SpecError(f"{what} must be a whole number, got {value}")
+    return int(value)
+
+
+def positive(value: Any, ev: Evaluate) -> int:
+    n = _integer(value, ev, "value")
+    if n <= 0:
+        raise SpecError(f"value must be positive, got {n}")
+    return n
+
+
+def non_negative(value: Any, ev: Evaluate) -> int:
+    n = _integer(value, ev, "value")
+    if n < 0:
+        raise SpecError(f"value must not be negative, got {n}")
+    return n
+
+
+def _tuple(value: Any, ev: Evaluate, item: Parser, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        if len(value) not in sizes:
+            raise SpecError(f"expected {' or '.join(map(str, sizes))} numbers, got {list(value)}")
+        return tuple(item(v, ev) for v in value)
+    return (item(value, ev),) * sizes[0]
+
+
+def pair(value: Any, ev: Evaluate) -> tuple[int, int]:
+    """A size or stride: one positive number for both dimensions, or [h, w]."""
+    return _tuple(value, ev, positive, (2,))
+
+
+def padding(value: Any, ev: Evaluate) -> tuple[int, int, int, int] | str:
+    """Padding as (top, bottom, left, right): a number, [h, w], [top, bottom, left, right],
+    or 'same' (output = ceil(input / stride), the extra pixel at the bottom/right, as TF does)."""
+    if value == "same":
+        return "same"
+    pads = _tuple(value, ev, non_negative, (2, 4))
+    return pads if len(pads) == 4 else (pads[0], pads[0], pads[1], pads[1])
+
+
+def boolean(value: Any, ev: Evaluate) -> bool:
+    value = ev(value)
+    if not isinstance(value, (bool, int)):
+        raise SpecError(f"expected true or false, got {value!r}")
+    return bool(value)
+
+
+def number(value: Any, ev: Evaluate) -> float:
+    value = ev(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def fraction(value: Any, ev: Evaluate) -> float:
+    p = number(value, ev)
+    if not 0 <= p < 1:
+        raise SpecError(f"expected a probability in [0, 1), got {p}")
+    return p

@@ -1,0 +1,368 @@
+"""Expansion of a spec into the IR: a flat, named DAG of primitive ops with their shapes.
+
+Rows run in order; each row's input is the previous row's output unless `from:` names others.
+Names are hierarchical (`conv3_x.block2.conv1.bn`) and become the torch module names. Blocks
+are defined once under `blocks:` with `args:` (null = required) and optional `let:` (derived
+values), and used as `{block: NAME, arg: value, repeat: n}`; inside, `in` is the block input
+and `i` the repeat index (0-based). Rows may use `cin`, `hin`, `win`: the shape of their input.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from archprof import expr, fields
+from archprof.errors import SpecError, did_you_mean
+from archprof.ops import OPS, Activation, Conv, Op, Shape, dims, op_class
+from archprof.spec import Spec, load_spec
+
+MAX_NODES = 100_000
+MAX_BLOCK_DEPTH = 32
+INPUT = "input"
+ROW_KEYS = {"name", "from", "repeat", "if", "expect"}
+SUGAR_KEYS = {"bn", "act"}       # conv/linear rows: append BatchNorm and/or an activation
+SUGAR_OPS = {"conv", "linear"}
+EXPECT_KEYS = {"shape", "params", "weights", "macs", "tol"}
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass
+class Node:
+    name: str
+    op: Op
+    inputs: list[str]
+    ins: list[Shape]
+    out: Shape
+    line: int | None = None
+    inplace: bool = False      # the output shares memory with inputs[0] (view or in-place op)
+
+
+@dataclass
+class Expectation:
+    """Figures a spec row copies from the paper, checked against the nodes the row made."""
+    path: str
+    line: int | None
+    nodes: range
+    values: dict[str, Any]
+
+
+@dataclass
+class Graph:
+    spec: Spec
+    input: Shape
+    params: dict[str, Any]
+    nodes: list[Node] = field(default_factory=list)
+    expectations: list[Expectation] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.nodes[-1].name
+
+    def shape_of(self, name: str) -> Shape:
+        return self.input if name == INPUT else self._index[name].out
+
+    def __post_init__(self) -> None:
+        self._index: dict[str, Node] = {}
+
+
+@dataclass
+class Scope:
+    prefix: str
+    env: dict[str, Any]
+    refs: dict[str, str]
+    last: str
+    taken: set[str]
+    depth: int = 0
+
+
+def expand(spec: Spec | str, params: dict[str, Any] | None = None,
+           input: Shape | None = None) -> Graph:
+    """Expand a spec with parameter overrides and an optional input shape override (C,H,W)."""
+    spec = load_spec(spec)
+    try:
+        return _Expander(spec, params or {}, input).run()
+    except SpecError as err:
+        raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
+
+
+def _names(rows: list[Any]) -> set[str]:
+    return {r["name"] for r in rows if isinstance(r, dict) and isinstance(r.get("name"), str)}
+
+
+class _Expander:
+    def __init__(self, spec: Spec, overrides: dict[str, Any], input: Shape | None) -> None:
+        self.spec = spec
+        unknown = set(overrides) - set(spec.params)
+        for key in sorted(unknown):
+            raise SpecError(f"unknown parameter '{key}' for {spec.name}; it has: "
+                            f"{', '.join(spec.params) or 'none'}",
+                            hint=did_you_mean(key, spec.params))
+        self.params = {**spec.params, **overrides}
+        for key, value in self.params.items():
+            if isinstance(value, str):
+                self.params[key] = self.value(value, self.params)
+        shape = input or tuple(self.value(v, self.params) for v in _as_list(spec.input))
+        if len(shape) not in (1, 3) or not all(isinstance(v, int) and v > 0 for v in shape):
+            raise SpecError(f"input must be C,H,W (or F) positive integers, got {shape}")
+        self.graph = Graph(spec, tuple(shape), self.params)
+
+    def run(self) -> Graph:
+        scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
+                      _names(self.spec.layers))
+        self.rows(self.spec.layers, scope)
+        if not self.graph.nodes:
+            raise SpecError("the network has no layers (every row was switched off by 'if:')")
+        _mark_inplace(self.graph)
+        return self.graph
+
+    # --- values -----------------------------------------------------------------------------
+    @staticmethod
+    def value(raw: Any, env: dict[str, Any]) -> Any:
+        """A field value: strings are expressions on `env`; a bare name of a string value
+        (e.g. a variant switch) gives that string."""
+        if isinstance(raw, str):
+            if raw in env and isinstance(env[raw], str):
+                return env[raw]
+            return expr.evaluate(raw, env)
+        if isinstance(raw, list):
+            return [_Expander.value(v, env) for v in raw]
+        return raw
+
+    # --- rows --------------------------------------------------------------------------------
+    def rows(self, rows: Any, scope: Scope) -> None:
+        if not isinstance(rows, list):
+            raise SpecError(f"layers must be a list of rows, got {type(rows).__name__}")
+        for row in rows:
+            self.row(row, scope)
+
+    def row(self, row: Any, scope: Scope) -> None:
+        if isinstance(row, str):
+            row = {row: None}
+        if not isinstance(row, dict):
+            raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got {row!r}")
+        line = getattr(row, "line", None)
+        where = scope.prefix + str(row.get("name", "")) if row.get("name") else scope.prefix.rstrip(".")
+        try:
+            self._row(row, scope, line)
+        except SpecError as err:
+            raise err.located(line=line, path=where or None) from None
+        except RecursionError:
+            raise SpecError("blocks nest too deeply", line=line, path=where or None) from None
+
+    def _row(self, row: dict, scope: Scope, line: int | None) -> None:
+        heads = [k for k in row if k in OPS or k == "block"]
+        if len(heads) != 1:
+            candidates = [k for k in row if k not in ROW_KEYS | SUGAR_KEYS]
+            if heads:
+                raise SpecError(f"a row has one op, this one has {', '.join(heads)}")
+            word = candidates[0] if candidates else next(iter(row), "")
+            raise SpecError(f"unknown op '{word}'" if candidates else "row names no op",
+                            hint=did_you_mean(str(word), [*OPS, "block"]))
+        head = heads[0]
+        if "if" in row and not self.value(row["if"], scope.env):
+            return
+        name = row.get("name")
+        if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+            raise SpecError(f"name {name!r} must be a word of letters, digits and _")
+        name = name or self.auto_name(row.get("block") if head == "block" else head, scope)
+        start = len(self.graph.nodes)
+        if "repeat" in row:
+            n = fields.positive(row["repeat"], lambda v: self.value(v, scope.env))
+            child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
+                          self.inputs(row, head, scope)[0], set(), scope.depth)
+            unit = "block" if head == "block" else head
+            body = {k: v for k, v in row.items() if k not in ("repeat", "name", "expect", "if")}
+            for i in range(n):
+                child.env = {**scope.env, "i": i}
+                self.single({**body, **({"from": child.last} if i else {})}, head,
+                            f"{unit}{i + 1}", child, line)
+            scope.refs[name] = scope.last = child.last
+        else:
+            self.single(row, head, name, scope, line)
+        if "expect" in row:
+            self.expectation(row["expect"], scope.prefix + name, line, range(start, len(self.graph.nodes)))
+
+    def auto_name(self, kind: str, scope: Scope) -> str:
+        n = 1
+        while f"{kind}{n}" in scope.taken or f"{kind}{n}" in scope.refs:
+            n += 1
+        scope.taken.add(f"{kind}{n}")
+        return f"{kind}{n}"
+
+    def inputs(self, row: dict, head: str, scope: Scope) -> list[str]:
+        cls = OPS.get(head)
+        refs = row[head] if cls is not None and cls.multi_input else row.get("from", scope.last)
+        refs = refs if isinstance(refs, list) else [refs]
+        if cls is not None and cls.multi_input and len(refs) < 2:
+            raise SpecError(f"{head} needs a list of at least two inputs, got {row[head]!r}")
+        out = []
+        for ref in refs:
+            if not isinstance(ref, str):
+                raise SpecError(f"inputs are named by layer names, got {ref!r}")
+            if ref not in scope.refs and ref not in self.graph._index:
+                raise SpecError(f"unknown reference '{ref}'", hint=did_you_mean(
+                    ref, [r for r in scope.refs if r != INPUT]))
+            out.append(scope.refs.get(ref, ref))
+        return out
+
+    def single(self, row: dict, head: str, name: str, scope: Scope, line: int | None) -> None:
+        if name in scope.refs and scope.refs[name] != INPUT:
+            raise SpecError(f"name '{name}' is used twice in the same scope")
+        inputs = self.inputs(row, head, scope)
+        first = self.graph.shape_of(inputs[0])
+        env = {**scope.env, "cin": first[0], "hin": first[-2] if len(first) == 3 else 1,
+               "win": first[-1] if len(first) == 3 else 1}
+        if head == "block":
+            out = self.block(row, name, inputs[0], scope, env)
+        else:
+            out = self.op_row(row, head, name, inputs, scope, env, line)
+        scope.refs[name] = scope.last = out
+        scope.taken.add(name)
+
+    def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
+               env: dict[str, Any], line: int | None) -> str:
+        cls = op_class(head)
+        sugar = {k for k in SUGAR_KEYS if row.get(k)} if head in SUGAR_OPS else set()
+        extra = {"proj"} if head == "add" else set()
+        allowed = cls.keys() | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
+        for key in row:
+            if key not in allowed:
+                raise SpecError(f"unknown key '{key}' for {head}",
+                                hint=did_you_mean(str(key), allowed))
+        ev = lambda v: self.value(v, env)  # noqa: E731
+        fields_row = dict(row)
+        if "bn" in sugar and "bias" not in row:
+            fields_row["bias"] = False     # a bias before BatchNorm is redundant
+        op = cls.from_row(fields_row, ev)
+        if head == "add" and row.get("proj"):
+            inputs = self.projections(row["proj"], inputs, name, scope, line)
+        if not sugar:
+            return self.emit(scope.prefix + name, op, inputs, line)
+        prefix = scope.prefix + name + "."
+        out = self.emit(prefix + head, op, inputs, line)
+        if "bn" in sugar and fields.boolean(row["bn"], ev):
+            out = self.emit(prefix + "bn", op_class("bn")(), [out], line)
+        if "act" in sugar:
+            act = op_class(str(row["act"]))
+            if not issubclass(act, Activation):
+                raise SpecError(f"act must be an activation ({', '.join(k for k, c in OPS.items() if issubclass(c, Activation))}), got '{row['act']}'")
+            out = self.emit(prefix + act.kind, act(), [out], line)
+        return out
+
+    def projections(self, kind: Any, inputs: list[str], name: str, scope: Scope,
+                    line: int | None) -> list[str]:
+        """Residual shortcut with a 1x1 projection (conv, or conv + BN) for each input whose
+        shape differs from the first input's (the residual branch)."""
+        if kind not in ("conv", "conv_bn"):
+            raise SpecError(f"proj must be 'conv' or 'conv_bn', got {kind!r}")
+        target = self.graph.shape_of(inputs[0])
+        out = [inputs[0]]
+        for k, ref in enumerate(inputs[1:], 1):
+            shape = self.graph.shape_of(ref)
+            if shape == target:
+                out.append(ref)
+                continue
+            if len(shape) != 3 or len(target) != 3 or shape[1] % target[1] or shape[2] % target[2]:
+                raise SpecError(f"cannot project {dims(shape)} to {dims(target)}")
+            conv = Conv(out=target[0], k=(1, 1), s=(shape[1] // target[1], shape[2] // target[2]),
+                        bias=kind == "conv")
+            prefix = f"{scope.prefix}{name}_proj{'' if k == 1 else k}."
+            ref = self.emit(prefix + "conv", conv, [ref], line)
+            if kind == "conv_bn":
+                ref = self.emit(prefix + "bn", op_class("bn")(), [ref], line)
+            out.append(ref)
+        return out
+
+    def block(self, row: dict, name: str, source: str, scope: Scope, env: dict[str, Any]) -> str:
+        block_name = row["block"]
+        blocks = self.spec.blocks
+        if not isinstance(block_name, str) or block_name not in blocks:
+            raise SpecError(f"unknown block '{block_name}'", hint=did_you_mean(str(block_name), blocks))
+        if scope.depth >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} (is '{block_name}' recursive?)")
+        definition = blocks[block_name]
+        if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
+            raise SpecError(f"block '{block_name}' needs a 'layers:' list")
+        for key in set(definition) - {"args", "let", "layers", "out", "doc"}:
+            raise SpecError(f"unknown key '{key}' in block '{block_name}'",
+                            hint=did_you_mean(str(key), ["args", "let", "layers", "out", "doc"]))
+        declared = definition.get("args") or {}
+        if not isinstance(declared, dict):
+            raise SpecError(f"block '{block_name}' args must be a mapping")
+        given = {k: v for k, v in row.items() if k not in ROW_KEYS | {"block"}}
+        for key in given:
+            if key not in declared:
+                raise SpecError(f"block '{block_name}' has no argument '{key}'",
+                                hint=did_you_mean(str(key), declared))
+        values = {}
+        for key, default in declared.items():
+            raw = given.get(key, default)
+            if raw is None:
+                raise SpecError(f"block '{block_name}' needs argument '{key}'")
+            values[key] = self.value(raw, env if key in given else {**env, **values})
+        inner = {**env, **values}
+        for key, raw in (definition.get("let") or {}).items():
+            inner[key] = self.value(raw, inner)
+        child = Scope(scope.prefix + name + ".", inner, {"in": source}, source,
+                      _names(definition["layers"]), scope.depth + 1)
+        self.rows(definition["layers"], child)
+        out = definition.get("out")
+        if out is None:
+            return child.last
+        if out not in child.refs:
+            raise SpecError(f"block '{block_name}' out '{out}' names no row",
+                            hint=did_you_mean(str(out), child.refs))
+        return child.refs[out]
+
+    def emit(self, name: str, op: Op, inputs: list[str], line: int | None) -> str:
+        if len(self.graph.nodes) >= MAX_NODES:
+            raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
+        if name in self.graph._index:
+            raise SpecError(f"two layers are named '{name}'")
+        ins = [self.graph.shape_of(i) for i in inputs]
+        try:
+            out = op.shape(ins)
+        except SpecError as err:
+            raise err.located(path=name) from None
+        node = Node(name, op, inputs, ins, out, line)
+        self.graph.nodes.append(node)
+        self.graph._index[name] = node
+        return name
+
+    def expectation(self, raw: Any, path: str, line: int | None, nodes: range) -> None:
+        if not isinstance(raw, dict):
+            raise SpecError("expect must be a mapping like {shape: 96x55x55, params: 34944}")
+        for key in raw:
+            if key not in EXPECT_KEYS:
+                raise SpecError(f"unknown expect key '{key}'", hint=did_you_mean(str(key), EXPECT_KEYS))
+        self.graph.expectations.append(Expectation(path, line, nodes, dict(raw)))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str) and "x" in value:
+        return [int(v) if v.isdigit() else v for v in value.split("x")]
+    return value if isinstance(value, list) else [value]
+
+
+def _mark_inplace(graph: Graph) -> None:
+    """Views always share memory. An op that overwrites its input does so only when nothing
+    else reads that memory: every tensor along the chain of views up to the memory's owner has
+    a single reader, and the owner is not the network input (which belongs to the caller)."""
+    readers: dict[str, int] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    for node in graph.nodes:
+        kind = type(node.op).inplace
+        if kind == "view":
+            node.inplace = True
+        elif kind == "mutate":
+            source, alone = node.inputs[0], True
+            while source != INPUT and alone:
+                alone = readers[source] == 1
+                owner = graph._index[source]
+                if not owner.inplace:
+                    break
+                source = owner.inputs[0]
+            node.inplace = alone and source != INPUT

@@ -1,0 +1,66 @@
+"""The IR instantiated as a real torch.nn.Module, with the spec's hierarchical names."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from archprof import modules
+from archprof.graph import INPUT, Graph, Node, expand
+from archprof.spec import Spec
+
+
+def _module(node: Node) -> nn.Module:
+    name, kwargs = node.op.module(node.ins, node.out, node.inplace)
+    cls = getattr(modules, name, None) or getattr(nn, name)
+    return cls(**kwargs)
+
+
+class Network(nn.Module):
+    """Runs the graph's ops in spec order; each tensor is dropped after its last reader, so
+    memory use follows the static peak estimate."""
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.graph = graph
+        self._steps: list[tuple[nn.Module, str, list[str], list[str]]] = []
+        last_read: dict[str, int] = {}
+        for t, node in enumerate(graph.nodes):
+            for name in node.inputs:
+                last_read[name] = t
+        for t, node in enumerate(graph.nodes):
+            module = _module(node)
+            *parents, leaf = node.name.split(".")
+            container: nn.Module = self
+            for part in parents:
+                if not hasattr(container, part):
+                    container.add_module(part, nn.Module())
+                container = getattr(container, part)
+            container.add_module(leaf, module)
+            done = [n for n in dict.fromkeys(node.inputs) if last_read[n] == t]
+            self._steps.append((module, node.name, node.inputs, done))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values = {INPUT: x}
+        out = x
+        for module, name, inputs, done in self._steps:
+            out = module(*(values[i] for i in inputs))
+            for i in done:
+                del values[i]
+            values[name] = out
+        return out
+
+
+def build(spec: Spec | str | Graph, device: str | torch.device | None = None,
+          dtype: torch.dtype | str | None = None, params: dict[str, Any] | None = None,
+          input: tuple[int, ...] | None = None) -> Network:
+    """The spec as a torch module in eval mode. device='meta' allocates nothing."""
+    graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    with torch.device(device or "cpu"):
+        model = Network(graph)
+    if dtype is not None:
+        model = model.to(dtype=dtype)
+    return model.eval()

@@ -1,0 +1,35 @@
+"""The few torch modules that torch.nn lacks, so that every op of the IR is a module (and so
+visible to forward hooks, fvcore and the profiler)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Concat(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class Add(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0] + xs[1]
+        for x in xs[2:]:
+            out = out + x
+        return out
+
+
+class Mul(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0] * xs[1]
+        for x in xs[2:]:
+            out = out * x
+        return out
+
+
+class PaddedConv2d(nn.Sequential):
+    """A convolution with asymmetric zero padding (top, bottom, left, right)."""
+
+    def __init__(self, pads: tuple[int, int, int, int], **conv: object) -> None:
+        top, bottom, left, right = pads
+        super().__init__(nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(**conv))

@@ -1,0 +1,573 @@
+"""Primitive ops: one rule class per op type, holding together its output shape, parameter
+count, multiply-accumulates (MACs), other elementwise ops, activation memory, receptive-field
+window, the torch module that implements it and the arithmetic behind each number.
+
+Adding an op type is one class here with `@register`. Shapes are per sample: (C, H, W) for
+feature maps, (F,) for flat vectors. Nothing here imports torch; `module()` names the class
+(from torch.nn or archprof.modules) and its arguments, and archprof.model instantiates it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
+
+from archprof.errors import SpecError, did_you_mean
+from archprof.fields import (Evaluate, boolean, fraction, number, non_negative,
+                             padding, pair, positive, spec_field)
+
+Shape = tuple[int, ...]
+Module = tuple[str, dict[str, Any]]
+
+OPS: dict[str, type["Op"]] = {}
+
+
+def register(cls: type["Op"]) -> type["Op"]:
+    OPS[cls.kind] = cls
+    return cls
+
+
+def fmt(n: int | float) -> str:
+    return f"{n:,}" if isinstance(n, int) else f"{n:g}"
+
+
+def dims(shape: Shape) -> str:
+    """'96x55x55'; a square pair prints once ('3' for a 3x3 kernel is not enough: '3x3')."""
+    return "x".join(map(str, shape))
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def spatial(op: "Op", shape: Shape) -> Shape:
+    if len(shape) != 3:
+        raise SpecError(f"{op.kind} needs a CxHxW feature map, got {dims(shape)}"
+                        + ("; it follows a flat vector" if len(shape) == 1 else ""))
+    return shape
+
+
+@dataclass(kw_only=True)
+class Op:
+    """Base rule. Subclasses are dataclasses whose fields are read from the spec row; the field
+    named by `head` takes the value of the row's op key ({conv: 96} -> out=96)."""
+    kind: ClassVar[str]
+    head: ClassVar[str | None] = None
+    multi_input: ClassVar[bool] = False   # the op key's value lists the inputs (concat, add, mul)
+    # "view": the output shares its input's memory (flatten, dropout in eval, identity);
+    # "mutate": the op can overwrite its input in place (relu) when nothing else reads that input.
+    inplace: ClassVar[str | None] = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], ev: Evaluate) -> "Op":
+        """Read the op's fields from a spec row (keys not owned by the op are ignored here)."""
+        values = {}
+        for f in fields(cls):
+            if "parse" not in f.metadata:
+                continue
+            key = cls.kind if f.name == cls.head else f.name
+            if row.get(key) is not None:
+                try:
+                    values[f.name] = f.metadata["parse"](row[key], ev)
+                except SpecError as err:
+                    err.message = f"{cls.kind} field '{key}': {err.message}"
+                    raise
+            elif f.default is MISSING:
+                raise SpecError(f"{cls.kind} needs field '{key}'")
+        return cls(**values)
+
+    @classmethod
+    def keys(cls) -> set[str]:
+        return {cls.kind if f.name == cls.head else f.name
+                for f in fields(cls) if "parse" in f.metadata} | {cls.kind}
+
+    # --- the rule: each method gets the input shapes and (after shape()) the output shape ---
+    def shape(self, ins: list[Shape]) -> Shape:
+        return ins[0]
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def weights(self, ins: list[Shape], out: Shape) -> int:
+        """Parameters that multiply (conv/linear kernels): params without biases or BN affine."""
+        return 0
+
+    def buffers(self, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        """Elementwise work that is not a multiply-accumulate (bias adds, BN, activations,
+        pooling, residual adds); reported apart from MACs."""
+        return 0
+
+    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        """(kernel, stride, dilation) per spatial dimension, for the receptive field."""
+        return (1, 1), (1, 1), (1, 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        raise NotImplementedError
+
+    def describe(self, ins: list[Shape]) -> str:
+        """A short label for breakdowns by layer type ('conv 3x3 dw', 'fc')."""
+        return self.kind
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        """The arithmetic behind shape, params and MACs, with the numbers substituted."""
+        return {"out": f"{dims(out)} (same as input)", "params": "0", "macs": "0"}
+
+
+def _out_size(size: int, k: int, s: int, d: int, before: int, after: int, ceil: bool,
+              what: str) -> int:
+    span = d * (k - 1) + 1
+    padded = size + before + after
+    if span > padded:
+        raise SpecError(f"kernel {span if d > 1 else k} exceeds padded input {padded}"
+                        f" ({what}: input {size}, padding {before}+{after})")
+    if not ceil:
+        return (padded - span) // s + 1
+    out = -(-(padded - span) // s) + 1
+    # As torch/Caffe: the last window must start inside the input or the leading padding.
+    return out - 1 if (out - 1) * s >= size + before else out
+
+
+def _out_text(size: int, k: int, s: int, d: int, before: int, after: int, ceil: bool, out: int) -> str:
+    pad = f"{before}+{after}" if before != after else f"2*{before}"
+    kern = f"{d}*({k}-1)-1" if d > 1 else f"{k}"
+    rnd = "ceil" if ceil else "floor"
+    return f"{rnd}(({size} + {pad} - {kern})/{s}) + 1 = {out}"
+
+
+def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
+    total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(kw_only=True)
+class Windowed(Op):
+    """Shared shape arithmetic of convolution and pooling windows."""
+    k: tuple[int, int] = spec_field(pair)
+    s: tuple[int, int] = spec_field(pair, (1, 1))
+    p: Any = spec_field(padding, (0, 0, 0, 0))
+    d: tuple[int, int] = spec_field(pair, (1, 1))
+    ceil: bool = spec_field(boolean, False)
+
+    def pads(self, ins: list[Shape]) -> tuple[int, int, int, int]:
+        if self.p != "same":
+            return self.p
+        _, h, w = spatial(self, ins[0])
+        return (*_same_padding(h, self.k[0], self.s[0], self.d[0]),
+                *_same_padding(w, self.k[1], self.s[1], self.d[1]))
+
+    def out_hw(self, ins: list[Shape]) -> tuple[int, int]:
+        _, h, w = spatial(self, ins[0])
+        t, b, l, r = self.pads(ins)
+        return (_out_size(h, self.k[0], self.s[0], self.d[0], t, b, self.ceil, "height"),
+                _out_size(w, self.k[1], self.s[1], self.d[1], l, r, self.ceil, "width"))
+
+    def out_text(self, ins: list[Shape], out: Shape) -> str:
+        _, h, w = ins[0]
+        t, b, l, r = self.pads(ins)
+        texts = [_out_text(h, self.k[0], self.s[0], self.d[0], t, b, self.ceil, out[1])]
+        if (w, self.k[1], self.s[1], self.d[1], l, r) != (h, self.k[0], self.s[0], self.d[0], t, b):
+            texts.append(_out_text(w, self.k[1], self.s[1], self.d[1], l, r, self.ceil, out[2]))
+        return " ; ".join(texts)
+
+    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        return self.k, self.s, self.d
+
+    def torch_padding(self, ins: list[Shape]) -> tuple[int, int] | None:
+        """Symmetric padding as torch takes it, or None when it needs an explicit pad."""
+        t, b, l, r = self.pads(ins)
+        return (t, l) if (t, l) == (b, r) else None
+
+
+@register
+@dataclass(kw_only=True)
+class Conv(Windowed):
+    """2-D convolution: out channels, kernel k, stride s, padding p, dilation d, groups g."""
+    kind: ClassVar[str] = "conv"
+    head: ClassVar[str] = "out"
+    out: int = spec_field(positive)
+    g: int = spec_field(positive, 1)
+    bias: bool = spec_field(boolean, True)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        c = spatial(self, ins[0])[0]
+        if c % self.g or self.out % self.g:
+            raise SpecError(f"groups {self.g} must divide input channels {c} and output "
+                            f"channels {self.out}")
+        return (self.out, *self.out_hw(ins))
+
+    def describe(self, ins: list[Shape]) -> str:
+        group = " dw" if self.g == ins[0][0] and self.g > 1 else f" g{self.g}" if self.g > 1 else ""
+        return f"conv {dims(self.k)}{group}"
+
+    def weights(self, ins: list[Shape], out: Shape) -> int:
+        return self.out * (ins[0][0] // self.g) * self.k[0] * self.k[1]
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.weights(ins, out) + (self.out if self.bias else 0)
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (ins[0][0] // self.g) * self.k[0] * self.k[1]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) if self.bias else 0   # one bias add per output element
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        pad = self.torch_padding(ins)
+        args = dict(in_channels=ins[0][0], out_channels=self.out, kernel_size=self.k,
+                    stride=self.s, dilation=self.d, groups=self.g, bias=self.bias)
+        if pad is None:
+            return "PaddedConv2d", dict(args, pads=self.pads(ins))
+        return "Conv2d", dict(args, padding=pad)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        cin, kh, kw, g = ins[0][0], *self.k, self.g
+        per = f"({kh}*{kw}*{cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
+        bias = f" + {self.out}" if self.bias else ""
+        return {"out": self.out_text(ins, out),
+                "params": f"{per}*{self.out}{bias} = {fmt(self.params(ins, out))}",
+                "macs": f"{out[1]}*{out[2]}*{self.out}*{per} = {fmt(self.macs(ins, out))}"}
+
+
+@register
+@dataclass(kw_only=True)
+class Linear(Op):
+    """Fully connected layer on a flat vector."""
+    kind: ClassVar[str] = "linear"
+    head: ClassVar[str] = "out"
+    out: int = spec_field(positive)
+    bias: bool = spec_field(boolean, True)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins[0]) != 1:
+            raise SpecError(f"linear needs a flat input, got {dims(ins[0])}; add a flatten row")
+        return (self.out,)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return "fc"
+
+    def weights(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0] * self.out
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.weights(ins, out) + (self.out if self.bias else 0)
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0] * self.out
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return self.out if self.bias else 0
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Linear", dict(in_features=ins[0][0], out_features=self.out, bias=self.bias)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        bias = f" + {self.out}" if self.bias else ""
+        return {"out": f"{self.out}",
+                "params": f"{ins[0][0]}*{self.out}{bias} = {fmt(self.params(ins, out))}",
+                "macs": f"{ins[0][0]}*{self.out} = {fmt(self.macs(ins, out))}"}
+
+
+@register
+@dataclass(kw_only=True)
+class BatchNorm(Op):
+    """Batch normalisation: 2C learnable (scale, shift); running mean/var and the batch counter
+    are buffers. At inference it is one multiply and one add per element."""
+    kind: ClassVar[str] = "bn"
+    eps: float = spec_field(number, 1e-5)
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * ins[0][0]
+
+    def buffers(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * ins[0][0] + 1
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return ("BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"), dict(
+            num_features=ins[0][0], eps=self.eps)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        c = ins[0][0]
+        return {"out": f"{dims(out)} (same as input)",
+                "params": f"2*{c} = {fmt(2 * c)} (scale, shift; + {fmt(2 * c + 1)} buffer "
+                          "elements: running mean, var, batch counter)",
+                "macs": f"0 (other ops: 2*{numel(out):,} = {fmt(2 * numel(out))})"}
+
+
+@register
+@dataclass(kw_only=True)
+class LRN(Op):
+    """Local response normalisation across `lrn` neighbouring channels (AlexNet)."""
+    kind: ClassVar[str] = "lrn"
+    head: ClassVar[str] = "size"
+    size: int = spec_field(positive)
+    alpha: float = spec_field(number, 1e-4)
+    beta: float = spec_field(number, 0.75)
+    bias: float = spec_field(number, 1.0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return spatial(self, ins[0])
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        # per element: `size` squares summed, then scale, power and divide
+        return numel(out) * (self.size + 3)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "LocalResponseNorm", dict(size=self.size, alpha=self.alpha, beta=self.beta,
+                                         k=self.bias)
+
+
+@dataclass(kw_only=True)
+class Activation(Op):
+    torch_name: ClassVar[str]
+    can_mutate: ClassVar[bool] = True
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return self.torch_name, (dict(inplace=inplace) if self.can_mutate else {})
+
+
+@register
+@dataclass(kw_only=True)
+class ReLU(Activation):
+    kind: ClassVar[str] = "relu"
+    torch_name: ClassVar[str] = "ReLU"
+    inplace: ClassVar[str] = "mutate"
+
+
+@register
+@dataclass(kw_only=True)
+class ReLU6(Activation):
+    kind: ClassVar[str] = "relu6"
+    torch_name: ClassVar[str] = "ReLU6"
+    inplace: ClassVar[str] = "mutate"
+
+
+@register
+@dataclass(kw_only=True)
+class Hardswish(Activation):
+    kind: ClassVar[str] = "hardswish"
+    torch_name: ClassVar[str] = "Hardswish"
+    inplace: ClassVar[str] = "mutate"
+
+
+@register
+@dataclass(kw_only=True)
+class Sigmoid(Activation):
+    kind: ClassVar[str] = "sigmoid"
+    torch_name: ClassVar[str] = "Sigmoid"
+    can_mutate: ClassVar[bool] = False
+
+
+@register
+@dataclass(kw_only=True)
+class Tanh(Activation):
+    kind: ClassVar[str] = "tanh"
+    torch_name: ClassVar[str] = "Tanh"
+    can_mutate: ClassVar[bool] = False
+
+
+@register
+@dataclass(kw_only=True)
+class Softmax(Op):
+    kind: ClassVar[str] = "softmax"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 3 * numel(out)   # exp, sum, divide
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Softmax", dict(dim=1)
+
+
+@register
+@dataclass(kw_only=True)
+class Dropout(Op):
+    """Dropout: identity at inference (returns its input, no new memory)."""
+    kind: ClassVar[str] = "dropout"
+    head: ClassVar[str] = "rate"
+    inplace: ClassVar[str] = "view"
+    rate: float = spec_field(fraction, 0.5)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Dropout", dict(p=self.rate)
+
+
+@dataclass(kw_only=True)
+class Pool(Windowed):
+    torch_name: ClassVar[str]
+    head: ClassVar[str] = "k"
+    s: tuple[int, int] | None = spec_field(pair, None)   # default: the kernel size
+
+    def __post_init__(self) -> None:
+        self.s = self.s or self.k
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        t, b, l, r = self.pads(ins)
+        if max(t, b) * 2 > self.k[0] or max(l, r) * 2 > self.k[1]:
+            raise SpecError(f"pool padding {self.pads(ins)} exceeds half the kernel {dims(self.k)}")
+        return (ins[0][0], *self.out_hw(ins))
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"{self.kind} {dims(self.k)}"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * self.k[0] * self.k[1]   # one compare/add per window element
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        pad = self.torch_padding(ins)
+        if pad is None:
+            raise SpecError(f"asymmetric pooling padding {self.pads(ins)} is not supported")
+        return self.torch_name, dict(kernel_size=self.k, stride=self.s, padding=pad,
+                                     ceil_mode=self.ceil)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        return {"out": self.out_text(ins, out), "params": "0",
+                "macs": f"0 (other ops: {out[1]}*{out[2]}*{out[0]}*{self.k[0]}*{self.k[1]} = "
+                        f"{fmt(self.other(ins, out))})"}
+
+
+@register
+@dataclass(kw_only=True)
+class MaxPool(Pool):
+    kind: ClassVar[str] = "maxpool"
+    torch_name: ClassVar[str] = "MaxPool2d"
+    d: tuple[int, int] = (1, 1)
+
+
+@register
+@dataclass(kw_only=True)
+class AvgPool(Pool):
+    kind: ClassVar[str] = "avgpool"
+    torch_name: ClassVar[str] = "AvgPool2d"
+    d: tuple[int, int] = (1, 1)
+
+
+@register
+@dataclass(kw_only=True)
+class GlobalAvgPool(Op):
+    """Average over the whole feature map: CxHxW -> Cx1x1."""
+    kind: ClassVar[str] = "gap"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return (spatial(self, ins[0])[0], 1, 1)
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0])
+
+    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        return ins[0][1:], ins[0][1:], (1, 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "AdaptiveAvgPool2d", dict(output_size=1)
+
+
+@register
+@dataclass(kw_only=True)
+class Flatten(Op):
+    """CxHxW -> (C*H*W,), a view of its input."""
+    kind: ClassVar[str] = "flatten"
+    inplace: ClassVar[str] = "view"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return (numel(ins[0]),)
+
+    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        return (ins[0][1:], ins[0][1:], (1, 1)) if len(ins[0]) == 3 else super().window(ins)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Flatten", {}
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        return {"out": f"{'*'.join(map(str, ins[0]))} = {out[0]:,}", "params": "0", "macs": "0"}
+
+
+@register
+@dataclass(kw_only=True)
+class Identity(Op):
+    kind: ClassVar[str] = "identity"
+    inplace: ClassVar[str] = "view"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Identity", {}
+
+
+@dataclass(kw_only=True)
+class Merge(Op):
+    multi_input: ClassVar[bool] = True
+
+    def names(self, refs: list[str]) -> str:
+        return ", ".join(refs)
+
+
+@register
+@dataclass(kw_only=True)
+class Concat(Merge):
+    """Concatenate feature maps along channels; all spatial sizes must agree."""
+    kind: ClassVar[str] = "concat"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len({s[1:] for s in ins}) > 1 or len({len(s) for s in ins}) > 1:
+            raise SpecError("concat of mismatched sizes: " + " vs ".join(dims(s) for s in ins))
+        return (sum(s[0] for s in ins), *ins[0][1:])
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Concat", {}
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        return {"out": " + ".join(str(s[0]) for s in ins) + f" = {out[0]} channels, {dims(out)}",
+                "params": "0", "macs": "0"}
+
+
+@register
+@dataclass(kw_only=True)
+class Add(Merge):
+    """Elementwise sum (residual connections); all input shapes must be equal."""
+    kind: ClassVar[str] = "add"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(set(ins)) > 1:
+            raise SpecError("add of mismatched shapes: " + " vs ".join(dims(s) for s in ins))
+        return ins[0]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (len(ins) - 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Add", {}
+
+
+@register
+@dataclass(kw_only=True)
+class Mul(Merge):
+    """Elementwise product with broadcasting (e.g. SE gating: CxHxW * Cx1x1)."""
+    kind: ClassVar[str] = "mul"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        out = max(ins, key=numel)
+        for s in ins:
+            if len(s) != len(out) or any(a not in (1, b) for a, b in zip(s, out)):
+                raise SpecError("mul of shapes that do not broadcast: "
+                                + " vs ".join(dims(s) for s in ins))
+        return out
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (len(ins) - 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Mul", {}
+
+
+def op_class(kind: str) -> type[Op]:
+    if kind not in OPS:
+        raise SpecError(f"unknown op '{kind}'", hint=did_you_mean(kind, OPS))
+    return OPS[kind]

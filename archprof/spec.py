@@ -1,0 +1,178 @@
+"""Loading spec files: YAML (safe loader only) -> Spec objects, one per network.
+
+A spec file describes one network family: shared `blocks:` and `params:`, and `networks:`, each
+with metadata (title, paper, year, input, accuracy, reference) and its `layers:` rows.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archprof.errors import SpecError, did_you_mean
+
+MAX_SPEC_BYTES = 2_000_000
+NETWORK_KEYS = {"title", "paper", "year", "input", "params", "accuracy", "reference", "layers",
+                "notes"}
+FILE_KEYS = {"family", "paper", "year", "params", "blocks", "networks", "notes"}
+
+
+class Located(dict):
+    """A YAML mapping that remembers the line it starts on (1-based)."""
+    line: int | None = None
+
+
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Located:
+        mapping = Located()
+        mapping.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)):
+                raise SpecError("mapping keys must be plain words", line=key_node.start_mark.line + 1)
+            if key in mapping:
+                raise SpecError(f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+@dataclass
+class Spec:
+    """One network of a family file, as written (expressions not yet evaluated)."""
+    name: str
+    file: str
+    family: str
+    title: str
+    paper: str
+    year: int | None
+    input: list[Any]
+    params: dict[str, Any]
+    layers: list[Any]
+    blocks: dict[str, Any]
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    line: int | None = None
+
+
+def spec_dir() -> Path:
+    """Where the specs live: $ARCHPROF_SPECS, else the repository's specs/ folder."""
+    return Path(os.environ.get("ARCHPROF_SPECS", Path(__file__).resolve().parent.parent / "specs"))
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file safely; every failure becomes a SpecError naming the file and line."""
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise SpecError(f"cannot read spec: {err.strerror}", file=name) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec is {len(data):,} bytes, more than {MAX_SPEC_BYTES:,}", file=name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"spec is not UTF-8 text (byte {err.start})", file=name) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except SpecError as err:
+        raise err.located(file=name) from None
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else None
+        raise SpecError(f"invalid YAML: {err.problem or err}", file=name, line=line) from None
+    except (yaml.YAMLError, RecursionError) as err:
+        raise SpecError(f"invalid YAML: {err}", file=name) from None
+
+
+def _mapping(value: Any, what: str, file: str, line: int | None = None) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"{what} must be a mapping, got {type(value).__name__}", file=file,
+                        line=getattr(value, "line", line))
+    return value
+
+
+def _unknown(keys: set, allowed: set, what: str, file: str, line: int | None) -> None:
+    for key in sorted(map(str, keys - allowed)):
+        raise SpecError(f"unknown key '{key}' in {what}", file=file, line=line,
+                        hint=did_you_mean(key, allowed))
+
+
+@lru_cache(maxsize=None)
+def load_file(path: Path) -> dict[str, Spec]:
+    """All networks of one spec file, by name."""
+    file = str(path)
+    doc = _mapping(read_yaml(path), "a spec file", file)
+    _unknown(set(doc), FILE_KEYS, "the spec file", file, getattr(doc, "line", None))
+    networks = _mapping(doc.get("networks"), "networks", file)
+    if not networks:
+        raise SpecError("spec file defines no networks (expected a 'networks:' mapping)", file=file)
+    blocks = _mapping(doc.get("blocks"), "blocks", file)
+    shared = _mapping(doc.get("params"), "params", file)
+    specs = {}
+    for name, net in networks.items():
+        net = _mapping(net, f"network '{name}'", file, getattr(networks, "line", None))
+        line = getattr(net, "line", None)
+        _unknown(set(net), NETWORK_KEYS, f"network '{name}'", file, line)
+        layers = net.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise SpecError(f"network '{name}' needs a non-empty 'layers:' list", file=file, line=line)
+        specs[str(name)] = Spec(
+            name=str(name), file=file, family=str(doc.get("family", path.stem)),
+            title=str(net.get("title", name)), paper=str(net.get("paper", doc.get("paper", ""))),
+            year=net.get("year", doc.get("year")), input=net.get("input", [3, 224, 224]),
+            params={**shared, **_mapping(net.get("params"), "params", file, line)},
+            layers=layers, blocks=blocks,
+            accuracy=_mapping(net.get("accuracy"), "accuracy", file, line),
+            reference=_mapping(net.get("reference"), "reference", file, line),
+            notes=str(net.get("notes", doc.get("notes", "")) or ""), line=line)
+    return specs
+
+
+def registry(directory: Path | None = None) -> dict[str, Spec]:
+    """Every network of every spec file in the spec folder, by name."""
+    directory = directory or spec_dir()
+    found: dict[str, Spec] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for name, spec in load_file(path.resolve()).items():
+            if name in found:
+                raise SpecError(f"network '{name}' is defined twice (also in {found[name].file})",
+                                file=spec.file, line=spec.line)
+            found[name] = spec
+    return found
+
+
+def load_spec(name_or_path: str | Path | Spec) -> Spec:
+    """A network by name ('vgg16'), by file ('my.yaml', if it holds one network) or 'file:name'."""
+    if isinstance(name_or_path, Spec):
+        return name_or_path
+    text = str(name_or_path)
+    file, _, net = text.rpartition(":") if text.count(":") and not Path(text).exists() else ("", "", "")
+    path = Path(file or text)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        specs = load_file(path.resolve())
+        if net:
+            if net not in specs:
+                raise SpecError(f"no network '{net}' in {path}; it has: {', '.join(specs)}",
+                                hint=did_you_mean(net, specs))
+            return specs[net]
+        if len(specs) > 1:
+            raise SpecError(f"{path} defines several networks ({', '.join(specs)}); "
+                            f"name one as {path}:NAME")
+        return next(iter(specs.values()))
+    specs = registry()
+    if text not in specs:
+        raise SpecError(f"unknown network '{text}'; known: {', '.join(sorted(specs))}",
+                        hint=did_you_mean(text, specs))
+    return specs[text]
