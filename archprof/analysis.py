@@ -46,7 +46,7 @@ class Analysis:
         df = self.layers.copy()
         df["group"] = df["name"].str.split(".").str[:depth].str.join(".")
         agg = {c: "sum" for c in COUNTS} | {"shape": "last", "rf": "last", "jump": "last",
-                                            "type": lambda t: t.iloc[0] if len(t) == 1 else "block"}
+                                            "type": _group_type}
         out = df.groupby("group", sort=False).agg(agg).reset_index().rename(columns={"group": "name"})
         return _shares(out, self.totals)
 
@@ -94,6 +94,11 @@ def analyze(spec: Spec | str | Graph, input: Shape | None = None,
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
     return Analysis(graph, _shares(layers, totals), totals)
+
+
+def _group_type(types: pd.Series) -> str:
+    """'conv' for one op, 'conv+bn+relu' for a short chain, 'block (9 ops)' otherwise."""
+    return "+".join(types) if len(types) <= 3 else f"block ({len(types)} ops)"
 
 
 def _pair(values: tuple[int, int]) -> str:

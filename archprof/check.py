@@ -35,7 +35,7 @@ def _close(actual: float, value: Any, tol: float) -> tuple[bool, str]:
     expected, half = parse_quantity(value)
     slack = max(half, abs(expected) * tol)
     ok = abs(actual - expected) <= slack
-    delta = f" ({(actual - expected) / expected:+.1%})" if expected and not ok or tol else ""
+    delta = f" ({(actual - expected) / expected:+.1%})" if expected and (tol or not ok) else ""
     return ok, f"{actual:,.0f} vs {value}{delta}"
 
 

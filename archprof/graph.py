@@ -23,7 +23,7 @@ INPUT = "input"
 ROW_KEYS = {"name", "from", "repeat", "if", "expect"}
 SUGAR_KEYS = {"bn", "act"}       # conv/linear rows: append BatchNorm and/or an activation
 SUGAR_OPS = {"conv", "linear"}
-EXPECT_KEYS = {"shape", "params", "weights", "macs", "tol"}
+EXPECT_KEYS = {"shape", "params", "weights", "macs", "activations", "tol"}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

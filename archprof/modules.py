@@ -33,3 +33,22 @@ class PaddedConv2d(nn.Sequential):
     def __init__(self, pads: tuple[int, int, int, int], **conv: object) -> None:
         top, bottom, left, right = pads
         super().__init__(nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(**conv))
+
+
+class ChannelShuffle(nn.Module):
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class PadChannels(nn.Module):
+    def __init__(self, extra: int) -> None:
+        super().__init__()
+        self.extra = extra
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))

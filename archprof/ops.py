@@ -567,6 +567,56 @@ class Mul(Merge):
         return "Mul", {}
 
 
+@register
+@dataclass(kw_only=True)
+class PReLU(Op):
+    """ReLU with a learned negative slope per channel (ENet)."""
+    kind: ClassVar[str] = "prelu"
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "PReLU", dict(num_parameters=ins[0][0])
+
+
+@register
+@dataclass(kw_only=True)
+class ChannelShuffle(Op):
+    """Interleave channels across `channel_shuffle` groups (ShuffleNet); a copy, no arithmetic."""
+    kind: ClassVar[str] = "channel_shuffle"
+    head: ClassVar[str] = "groups"
+    groups: int = spec_field(positive)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if spatial(self, ins[0])[0] % self.groups:
+            raise SpecError(f"channel_shuffle groups {self.groups} must divide {ins[0][0]} channels")
+        return ins[0]
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "ChannelShuffle", dict(groups=self.groups)
+
+
+@register
+@dataclass(kw_only=True)
+class PadChannels(Op):
+    """Zero-pad the channel dimension up to `pad_channels` channels (ENet shortcuts)."""
+    kind: ClassVar[str] = "pad_channels"
+    head: ClassVar[str] = "out"
+    out: int = spec_field(positive)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if spatial(self, ins[0])[0] > self.out:
+            raise SpecError(f"pad_channels to {self.out} is fewer than the {ins[0][0]} input channels")
+        return (self.out, *ins[0][1:])
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "PadChannels", dict(extra=self.out - ins[0][0])
+
+
 def op_class(kind: str) -> type[Op]:
     if kind not in OPS:
         raise SpecError(f"unknown op '{kind}'", hint=did_you_mean(kind, OPS))

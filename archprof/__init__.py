@@ -1,0 +1,21 @@
+"""archprof: analyse and profile convolutional network architectures from declarative specs.
+
+    import archprof
+    spec = archprof.load_spec("vgg16")
+    a = archprof.analyze(spec)            # a.layers (DataFrame), a.totals (dict)
+    model = archprof.build(spec, device="meta")
+
+1 MAC = one multiply-accumulate; see archprof.analysis for every definition.
+"""
+from archprof.analysis import Analysis, analyze
+from archprof.errors import SpecError
+from archprof.graph import expand
+from archprof.spec import load_spec, registry
+
+__all__ = ["Analysis", "SpecError", "analyze", "build", "expand", "load_spec", "registry"]
+
+
+def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - imports torch only when called
+    """archprof.model.build: the spec as a torch.nn.Module (see there)."""
+    from archprof.model import build as _build
+    return _build(*args, **kwargs)

@@ -1,0 +1,189 @@
+"""The archprof command line (click). Every command is a thin layer over the Python API."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import yaml
+
+from archprof.analysis import DTYPE_BYTES, Analysis, analyze
+from archprof.errors import SpecError
+from archprof.render import FORMATS, Column, render
+from archprof.spec import load_spec, registry
+from archprof.units import human, human_bytes
+
+MAC_NOTE = ("1 MAC = one multiply-accumulate, conv and linear only; bias adds, BN, activations, "
+            "pooling and adds are counted apart as other ops")
+
+
+class SpecFailure(click.ClickException):
+    """A spec or argument error: printed as one line, exit status 2."""
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SpecError as err:
+            raise SpecFailure(str(err)) from None
+
+
+# --- argument parsing ---------------------------------------------------------------------
+def parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (1, 3) or min(shape) <= 0:
+        raise click.BadParameter(f"'{value}' is not CxHxW (e.g. 3x224x224)")
+    return shape
+
+
+def parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{item}' is not key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        if not isinstance(value, (int, float, bool, str)):
+            raise click.BadParameter(f"'{item}': value must be a number, true/false or a word")
+        out[key.strip()] = value
+    return out
+
+
+def analysis_options(f: Callable) -> Callable:
+    for option in reversed([
+        click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
+                     help="Input shape per image (default: the spec's)."),
+        click.option("--param", "params", multiple=True, callback=parse_params,
+                     metavar="KEY=VALUE", help="Override a spec parameter (repeatable)."),
+        click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Batch size: scales MACs, other ops and activations."),
+        click.option("--dtype", default="float32", show_default=True,
+                     type=click.Choice(list(DTYPE_BYTES)), help="Element type, for bytes."),
+    ]):
+        f = option(f)
+    return f
+
+
+format_option = click.option("--format", "fmt", default="text", show_default=True,
+                             type=click.Choice(FORMATS))
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Analyse and profile CNN architectures from declarative specs.
+
+    MACs: 1 MAC = one multiply-accumulate (conv and linear layers); everything else is
+    reported apart as "other ops". FLOPs as some papers count them = 2 x MACs.
+    """
+
+
+# --- table ----------------------------------------------------------------------------------
+LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),
+                 Column("params", "params", "int"), Column("macs", "MACs", "int"),
+                 Column("activations", "activations", "int"), Column("rf", "rf", "num"),
+                 Column("jump", "jump", "num"), Column("pct_params", "%params", "pct"),
+                 Column("pct_macs", "%MACs", "pct")]
+CSV_DROP = ["line"]
+
+
+@main.command()
+@click.argument("name")
+@analysis_options
+@click.option("--depth", type=click.IntRange(min=1), help="Collapse rows to this many name levels.")
+@format_option
+def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
+          depth: int | None, fmt: str) -> None:
+    """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
+    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype)
+    rows = a.collapsed(depth) if depth else a.layers
+    t = a.totals
+    if fmt in ("csv", "json"):
+        click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), LAYER_COLUMNS, fmt))
+        return
+    footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
+               "", "", "100.00", "100.00"]]
+    if fmt == "text":
+        click.echo(header(a))
+    click.echo(render(rows, LAYER_COLUMNS, fmt, footer))
+    if fmt == "text":
+        click.echo(summary(a))
+
+
+def header(a: Analysis) -> str:
+    t, s = a.totals, a.spec
+    year = f", {s.year}" if s.year else ""
+    return (f"{s.name}: {s.title}{year} | input {t['input']} | batch {t['batch']} | {t['dtype']}\n"
+            f"({MAC_NOTE}; activations in elements, the input included; in-place ops add none)\n")
+
+
+def summary(a: Analysis) -> str:
+    t = a.totals
+    return "\n".join([
+        "",
+        f"params       {t['params']:,} ({human(t['params'])}; {human_bytes(t['param_bytes'])} as "
+        f"{t['dtype']}); buffers {t['buffers']:,}",
+        f"MACs         {t['macs']:,} ({human(t['macs'])}); other ops {human(t['other_ops'])}",
+        f"activations  {t['activations']:,} elements ({human_bytes(t['activation_bytes'])}); "
+        f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
+    ])
+
+
+# --- list -----------------------------------------------------------------------------------
+LIST_COLUMNS = [Column("name", "name"), Column("title", "title"), Column("year", "year"),
+                Column("input", "input"), Column("params", "params", "human"),
+                Column("macs", "MACs", "human"), Column("activations", "activations", "human"),
+                Column("peak_activations", "peak act.", "human"), Column("top1", "top-1", "str"),
+                Column("top5", "top-5", "str")]
+
+
+@main.command("list")
+@format_option
+def list_networks(fmt: str) -> None:
+    """Every network in specs/ with its totals and published accuracy."""
+    from archprof.zoo import overview
+    df = overview()
+    if fmt == "text":
+        click.echo(f"({MAC_NOTE}; activations in elements per image)\n")
+    click.echo(render(df, LIST_COLUMNS, fmt))
+
+
+# --- check ----------------------------------------------------------------------------------
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--no-fvcore", is_flag=True, help="Skip the (slower) MAC count by fvcore on CPU.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every passed check too.")
+def check(names: tuple[str, ...], no_fvcore: bool, verbose: bool) -> None:
+    """Verify specs: expect rows, reference totals, static == built model == fvcore."""
+    from archprof.check import check as run_check
+    names = names or tuple(sorted(registry()))
+    failed = []
+    for name in names:
+        report = run_check(load_spec(name), fvcore=not no_fvcore)
+        status = "ok  " if report.ok else "FAIL"
+        click.echo(f"{status} {report.name}: {len(report.passed)} checks passed"
+                   + (f", {len(report.failed)} failed" if report.failed else ""))
+        for line in report.failed:
+            click.echo(f"     FAILED {line}")
+        if verbose:
+            for line in report.passed:
+                click.echo(f"     {line}")
+        if not report.ok:
+            failed.append(report.name)
+    if failed:
+        click.echo(f"{len(failed)} of {len(names)} networks failed: {', '.join(failed)}")
+        sys.exit(1)
+    click.echo(f"all {len(names)} networks passed")

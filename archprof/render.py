@@ -1,0 +1,74 @@
+"""DataFrames as text for people (aligned, thousands separators, M/G suffixes), Markdown,
+LaTeX, and as CSV/JSON for machines (raw integers, no totals rows)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from archprof.units import human
+
+FORMATS = ("text", "markdown", "csv", "json", "latex")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    style: str = "str"    # str | num (right-aligned str) | int (1,234) | human (1.23M) | pct | float
+
+    def cell(self, value: object) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if self.style == "int":
+            return f"{int(value):,}"
+        if self.style == "human":
+            return human(float(value))
+        if self.style == "pct":
+            return f"{float(value):.2f}"
+        if self.style == "float":
+            return f"{float(value):.3g}"
+        return str(value)
+
+
+def cells(df: pd.DataFrame, columns: Sequence[Column]) -> list[list[str]]:
+    return [[c.cell(v) for c, v in zip(columns, row)]
+            for row in df[[c.key for c in columns]].itertuples(index=False)]
+
+
+def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
+           footer: Sequence[Sequence[str]] = ()) -> str:
+    """`footer` rows (e.g. totals) are shown to people, never written into CSV/JSON."""
+    if fmt == "csv":
+        return df.to_csv(index=False, lineterminator="\n")
+    if fmt == "json":
+        return json.dumps(df.to_dict(orient="records"), indent=1, default=_plain)
+    body = cells(df, columns) + [list(r) for r in footer]
+    headers = [c.header for c in columns]
+    numeric = [c.style != "str" for c in columns]
+    if fmt == "markdown":
+        line = lambda r: "| " + " | ".join(v.replace("|", "\\|") for v in r) + " |"  # noqa: E731
+        rule = "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+        return "\n".join([line(headers), rule, *map(line, body)])
+    if fmt == "latex":
+        esc = lambda v: v.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")  # noqa: E731
+        spec = "".join("r" if n else "l" for n in numeric)
+        rows = [" & ".join(map(esc, r)) + r" \\" for r in body]
+        return "\n".join([rf"\begin{{tabular}}{{{spec}}}", r"\hline",
+                          " & ".join(map(esc, headers)) + r" \\", r"\hline", *rows[:len(body) - len(footer)],
+                          *([r"\hline"] if footer else []), *rows[len(body) - len(footer):],
+                          r"\hline", r"\end{tabular}"])
+    widths = [max(len(v) for v in col) for col in zip(headers, *body)]
+    fmt_row = lambda r: "  ".join(v.rjust(w) if n else v.ljust(w)  # noqa: E731
+                                  for v, w, n in zip(r, widths, numeric)).rstrip()
+    rule = "  ".join("-" * w for w in widths)
+    lines = [fmt_row(headers), rule, *map(fmt_row, body[:len(body) - len(footer)])]
+    if footer:
+        lines += [rule, *map(fmt_row, body[len(body) - len(footer):])]
+    return "\n".join(lines)
+
+
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else str(value)
