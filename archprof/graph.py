@@ -152,6 +152,8 @@ class _Expander:
 
     def _row(self, row: dict, scope: Scope, line: int | None) -> None:
         heads = [k for k in row if k in OPS or k == "block"]
+        if len(heads) > 1:      # `bn: true` on a conv row is sugar, not a second op
+            heads = [k for k in heads if k not in SUGAR_KEYS]
         if len(heads) != 1:
             candidates = [k for k in row if k not in ROW_KEYS | SUGAR_KEYS]
             if heads:
@@ -174,9 +176,9 @@ class _Expander:
             unit = "block" if head == "block" else head
             body = {k: v for k, v in row.items() if k not in ("repeat", "name", "expect", "if")}
             for i in range(n):
-                child.env = {**scope.env, "i": i}
-                self.single({**body, **({"from": child.last} if i else {})}, head,
-                            f"{unit}{i + 1}", child, line)
+                if i:
+                    body.pop("from", None)
+                self.single(body, head, f"{unit}{i + 1}", child, line, index=i)
             scope.refs[name] = scope.last = child.last
         else:
             self.single(row, head, name, scope, line)
@@ -191,27 +193,34 @@ class _Expander:
         return f"{kind}{n}"
 
     def inputs(self, row: dict, head: str, scope: Scope) -> list[str]:
+        """Node names of the row's inputs: named by the op key (concat/add/mul), by `from:`,
+        or else the previous row's output."""
         cls = OPS.get(head)
-        refs = row[head] if cls is not None and cls.multi_input else row.get("from", scope.last)
-        refs = refs if isinstance(refs, list) else [refs]
-        if cls is not None and cls.multi_input and len(refs) < 2:
-            raise SpecError(f"{head} needs a list of at least two inputs, got {row[head]!r}")
+        if cls is not None and cls.multi_input:
+            refs = row[head]
+            if not isinstance(refs, list) or len(refs) < 2:
+                raise SpecError(f"{head} needs a list of at least two inputs, got {refs!r}")
+        elif "from" in row:
+            refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
+        else:
+            return [scope.last]
         out = []
         for ref in refs:
             if not isinstance(ref, str):
                 raise SpecError(f"inputs are named by layer names, got {ref!r}")
-            if ref not in scope.refs and ref not in self.graph._index:
+            if ref not in scope.refs:
                 raise SpecError(f"unknown reference '{ref}'", hint=did_you_mean(
                     ref, [r for r in scope.refs if r != INPUT]))
-            out.append(scope.refs.get(ref, ref))
+            out.append(scope.refs[ref])
         return out
 
-    def single(self, row: dict, head: str, name: str, scope: Scope, line: int | None) -> None:
+    def single(self, row: dict, head: str, name: str, scope: Scope, line: int | None,
+               index: int = 0) -> None:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
         first = self.graph.shape_of(inputs[0])
-        env = {**scope.env, "cin": first[0], "hin": first[-2] if len(first) == 3 else 1,
+        env = {**scope.env, "i": index, "cin": first[0], "hin": first[-2] if len(first) == 3 else 1,
                "win": first[-1] if len(first) == 3 else 1}
         if head == "block":
             out = self.block(row, name, inputs[0], scope, env)
