@@ -70,15 +70,21 @@ def spec_dir() -> Path:
     return Path(os.environ.get("ARCHPROF_SPECS", Path(__file__).resolve().parent.parent / "specs"))
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file safely; every failure becomes a SpecError naming the file and line."""
-    name = str(path)
+def read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except OSError as err:
-        raise SpecError(f"cannot read spec: {err.strerror}", file=name) from None
+        raise SpecError(f"cannot read spec: {err.strerror}", file=str(path)) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec is {len(data):,} bytes, more than {MAX_SPEC_BYTES:,}", file=name)
+        raise SpecError(f"spec is larger than {MAX_SPEC_BYTES:,} bytes", file=str(path))
+    return data
+
+
+def read_yaml(name: str, data: bytes) -> Any:
+    """Parse YAML safely; every failure becomes a SpecError naming the file and line."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec is larger than {MAX_SPEC_BYTES:,} bytes", file=name)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -109,11 +115,14 @@ def _unknown(keys: set, allowed: set, what: str, file: str, line: int | None) ->
                         hint=did_you_mean(key, allowed))
 
 
-@lru_cache(maxsize=None)
 def load_file(path: Path) -> dict[str, Spec]:
-    """All networks of one spec file, by name."""
-    file = str(path)
-    doc = _mapping(read_yaml(path), "a spec file", file)
+    """All networks of one spec file, by name (parsed once per distinct content)."""
+    return _parse(str(path), read_bytes(path))
+
+
+@lru_cache(maxsize=256)
+def _parse(file: str, data: bytes) -> dict[str, Spec]:
+    doc = _mapping(read_yaml(file, data), "a spec file", file)
     _unknown(set(doc), FILE_KEYS, "the spec file", file, getattr(doc, "line", None))
     networks = _mapping(doc.get("networks"), "networks", file)
     if not networks:
@@ -129,7 +138,7 @@ def load_file(path: Path) -> dict[str, Spec]:
         if not isinstance(layers, list) or not layers:
             raise SpecError(f"network '{name}' needs a non-empty 'layers:' list", file=file, line=line)
         specs[str(name)] = Spec(
-            name=str(name), file=file, family=str(doc.get("family", path.stem)),
+            name=str(name), file=file, family=str(doc.get("family", Path(file).stem)),
             title=str(net.get("title", name)), paper=str(net.get("paper", doc.get("paper", ""))),
             year=net.get("year", doc.get("year")), input=net.get("input", [3, 224, 224]),
             params={**shared, **_mapping(net.get("params"), "params", file, line)},
@@ -158,9 +167,11 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
     if isinstance(name_or_path, Spec):
         return name_or_path
     text = str(name_or_path)
-    file, _, net = text.rpartition(":") if text.count(":") and not Path(text).exists() else ("", "", "")
-    path = Path(file or text)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    file, _, net = text.rpartition(":")
+    if not file.endswith((".yaml", ".yml")):
+        file, net = text, ""
+    path = Path(file)
+    if path.suffix in (".yaml", ".yml") or "/" in file:
         specs = load_file(path.resolve())
         if net:
             if net not in specs:
