@@ -1,0 +1,87 @@
+"""The CLI through click's CliRunner: output contracts and bad input."""
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+from click.testing import CliRunner
+
+from archprof.cli import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_table_vgg16_totals():
+    code, out = run("table", "vgg16")
+    assert code == 0
+    # the issue's done-when: 138,357,544 params and 15.47G MACs; the MAC definition is printed
+    assert "138,357,544" in out and "15,470,264,320 (15.47G)" in out
+    assert "1 MAC = one multiply-accumulate" in out
+
+
+def test_table_csv_contract_sums_to_totals():
+    code, out = run("table", "vgg16", "--format", "csv")
+    df = pd.read_csv(io.StringIO(out))
+    for column in ("name", "type", "shape", "params", "macs", "activations", "rf", "pct_params", "pct_macs"):
+        assert column in df.columns
+    assert df["params"].sum() == 138_357_544 and df["macs"].sum() == 15_470_264_320
+    assert "total" not in set(df["name"])
+    # activations: every op's output, plus the input (3x224x224), as the seed's memory column
+    assert df["activations"].sum() + 3 * 224 * 224 == 15_237_608
+
+
+def test_table_batch_scales_macs_and_depth_collapses():
+    _, one = run("table", "resnet18", "--format", "json", "--depth", "1")
+    _, four = run("table", "resnet18", "--format", "json", "--depth", "1", "--batch", "4")
+    rows1, rows4 = json.loads(one), json.loads(four)
+    assert [r["name"] for r in rows1] == ["stem", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "head"]
+    assert all(b["macs"] == 4 * a["macs"] and b["params"] == a["params"] for a, b in zip(rows1, rows4))
+
+
+def test_table_input_and_param_overrides():
+    _, out = run("table", "resnet50", "--format", "csv", "--input", "3x448x448",
+                 "--param", "stride_in_1x1=false")
+    df = pd.read_csv(io.StringIO(out))
+    assert df["shape"].iloc[-1] == "1000"
+    assert df[df["name"] == "conv5_x.block3.relu"]["shape"].item() == "2048x14x14"   # 448/32
+
+
+def test_markdown_and_latex():
+    _, md = run("table", "lenet5", "--format", "markdown")
+    assert md.splitlines()[0].startswith("| name | type |") and "| total |" in md
+    _, tex = run("table", "lenet5", "--format", "latex")
+    assert tex.startswith(r"\begin{tabular}") and r"\end{tabular}" in tex
+
+
+def test_list_csv_columns():
+    code, out = run("list", "--format", "csv")
+    df = pd.read_csv(io.StringIO(out))
+    assert code == 0 and {"name", "params", "macs", "activations", "top1"} <= set(df.columns)
+    assert df.set_index("name").loc["alexnet", "params"] == 60_965_224
+
+
+def test_bad_input_one_line_exit_2():
+    code, out = run("table", "vgg17")
+    assert code == 2 and out.startswith("error: unknown network 'vgg17'") and "Traceback" not in out
+    code, out = run("table", "vgg16", "--input", "224x224")
+    assert code == 2 and "CxHxW" in out
+    code, out = run("table", "vgg16", "--param", "width")
+    assert code == 2 and "key=value" in out
+    code, out = run("table", "vgg16", "--param", "widht=2")
+    assert code == 2 and "unknown parameter 'widht'" in out
+    code, out = run("table", "vgg16", "--batch", "0")
+    assert code == 2
+
+
+def test_check_exit_codes(write_spec):
+    good = write_spec("- {conv: 8, k: 3, expect: {shape: 8x30x30, params: 224}}")
+    code, out = run("check", str(good))
+    assert code == 0 and out.startswith("ok ")
+    bad = write_spec("- {conv: 8, k: 3, expect: {shape: 8x31x31, params: 216}}", name="bad")
+    code, out = run("check", "--no-fvcore", str(bad))
+    assert code == 1 and "FAILED expect conv1" in out and "8x30x30 vs 8x31x31" in out
+    assert "params: 224 vs 216" in out
