@@ -70,11 +70,12 @@ def analyze(spec: Spec | str | Graph, input: Shape | None = None,
     rows, rf = [], {INPUT: ((1, 1), (1, 1))}
     for node in graph.nodes:
         op, ins, out = node.op, node.ins, node.out
-        size_in = tuple(max(rf[i][0][d] for i in node.inputs) for d in (0, 1))
-        jump_in = tuple(max(rf[i][1][d] for i in node.inputs) for d in (0, 1))
-        k, s, dil = op.window(ins)
-        size = tuple(size_in[d] + dil[d] * (k[d] - 1) * jump_in[d] for d in (0, 1))
-        jump = tuple(jump_in[d] * s[d] for d in (0, 1))
+        (sh, sw), (jh, jw) = rf[node.inputs[0]]
+        for other in node.inputs[1:]:     # merged branches: the widest view and coarsest step
+            (oh, ow), (ph, pw) = rf[other]
+            sh, sw, jh, jw = max(sh, oh), max(sw, ow), max(jh, ph), max(jw, pw)
+        (kh, kw), (s_h, s_w), (dh, dw) = op.window(ins)
+        size, jump = (sh + dh * (kh - 1) * jh, sw + dw * (kw - 1) * jw), (jh * s_h, jw * s_w)
         rf[node.name] = (size, jump)
         rows.append({
             "name": node.name, "type": op.kind, "layer": op.describe(ins), "shape": dims(out),

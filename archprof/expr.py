@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Mapping
+from functools import lru_cache
 
 from archprof.errors import SpecError, did_you_mean
 
@@ -29,16 +30,21 @@ def evaluate(text: str, names: Mapping[str, object]) -> Number:
     if len(text) > MAX_LENGTH:
         raise SpecError(f"expression longer than {MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise SpecError(f"cannot parse expression '{text}'") from None
-    try:
-        value = _eval(tree.body, names, text)
+        value = _eval(_parse(text), names, text)
     except (ZeroDivisionError, TypeError, ValueError, OverflowError) as err:
         raise SpecError(f"expression '{text}': {err}") from None
     if isinstance(value, (int, float)) and abs(value) > MAX_MAGNITUDE:
         raise SpecError(f"expression '{text}' gives {value}, larger than {MAX_MAGNITUDE:.0e}")
     return value
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.AST:
+    """Specs repeat the same few expressions in every block: parse each once."""
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise SpecError(f"cannot parse expression '{text}'") from None
 
 
 def _eval(node: ast.AST, names: Mapping[str, object], text: str) -> Number:

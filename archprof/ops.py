@@ -9,7 +9,7 @@ feature maps, (F,) for flat vectors. Nothing here imports torch; `module()` name
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, Field, dataclass, fields
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
@@ -62,10 +62,7 @@ class Op:
     def from_row(cls, row: dict[str, Any], ev: Evaluate) -> "Op":
         """Read the op's fields from a spec row (keys not owned by the op are ignored here)."""
         values = {}
-        for f in fields(cls):
-            if "parse" not in f.metadata:
-                continue
-            key = cls.kind if f.name == cls.head else f.name
+        for f, key in cls._spec_fields():
             if row.get(key) is not None:
                 try:
                     values[f.name] = f.metadata["parse"](row[key], ev)
@@ -77,9 +74,16 @@ class Op:
         return cls(**values)
 
     @classmethod
+    def _spec_fields(cls) -> list[tuple[Field, str]]:
+        """(dataclass field, spec key) of the fields read from a row; computed once per class."""
+        if "_fields_cache" not in cls.__dict__:
+            cls._fields_cache = [(f, cls.kind if f.name == cls.head else f.name)
+                                 for f in fields(cls) if "parse" in f.metadata]
+        return cls._fields_cache
+
+    @classmethod
     def keys(cls) -> set[str]:
-        return {cls.kind if f.name == cls.head else f.name
-                for f in fields(cls) if "parse" in f.metadata} | {cls.kind}
+        return {key for _, key in cls._spec_fields()} | {cls.kind}
 
     # --- the rule: each method gets the input shapes and (after shape()) the output shape ---
     def shape(self, ins: list[Shape]) -> Shape:

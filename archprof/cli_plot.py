@@ -1,0 +1,132 @@
+"""`archprof plot`, `archprof report` and `archprof pick`: click commands registered by cli.py.
+
+Everything heavy (matplotlib, torch, the benchmark) is imported inside the commands, so that
+importing the CLI - e.g. for `archprof table` - stays light.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archprof.errors import SpecError
+from archprof.units import parse_quantity
+
+RESULTS = click.argument("results", nargs=-1, required=True,
+                         type=click.Path(exists=True, dir_okay=False, path_type=Path))
+OPS_OPTION = click.option("--ops", type=click.Choice(["macs", "flops"]), default="macs",
+                          show_default=True,
+                          help="Operations axis: G-MACs, or G-FLOPs = 2 x MACs as Canziani counted.")
+
+
+def parse_batches(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise click.BadParameter(f"'{value}' is not a list of batch sizes like 1,2,4")
+    return batches
+
+
+def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_quantity(value)[0]
+    except SpecError as err:
+        raise click.BadParameter(err.message) from None
+
+
+@click.command()
+@RESULTS
+@click.option("--out", default=Path("reports/charts"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for the charts.")
+@OPS_OPTION
+@click.option("--fit-batch", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Batch size of the operations vs time chart.")
+@click.option("--throughput-batches", default="1,16", show_default=True, callback=parse_batches,
+              help="Batch sizes of the top-1 vs images/s panels.")
+@click.option("--pdf", is_flag=True, help="Also write PDF (PNG and SVG always).")
+def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
+         throughput_batches: tuple[int, ...], pdf: bool) -> None:
+    """Draw every efficiency chart from RESULTS files (archprof bench) plus the specs."""
+    from archprof.bench import load_results
+    from archprof.plot import all_charts, save
+    charts = all_charts(load_results(list(results)), ops, fit_batch, throughput_batches)
+    formats = ("png", "svg", "pdf") if pdf else ("png", "svg")
+    for chart in charts:
+        paths = save(chart, out, formats)
+        click.echo(f"{chart.name}: " + (", ".join(map(str, paths)) if paths else "skipped"))
+        for note in chart.notes:
+            click.echo(f"    note: {note}")
+
+
+@click.command()
+@click.option("--out", default=Path("reports"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.csv, charts/ and README.md.")
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--batch-sizes", default="1,2,4,8,16,32,64", show_default=True,
+              callback=parse_batches, help="Batch sizes to try (on CPU, capped by --max-batch-ms).")
+@click.option("--max-batch-ms", default=2000.0, show_default=True, type=click.FloatRange(min=0),
+              help="On CPU, skip a batch size whose forward pass would take longer than this, "
+                   "estimated from the measured batch-1 time.")
+@click.option("--budget-s", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Time budget per configuration.")
+@OPS_OPTION
+@click.option("--pdf", is_flag=True, help="Also write PDF charts.")
+@click.option("--force", is_flag=True, help="Measure again configurations already in the results.")
+@click.argument("names", nargs=-1)
+def report(out: Path, device: str | None, batch_sizes: tuple[int, ...], max_batch_ms: float,
+           budget_s: float, ops: str, pdf: bool, force: bool, names: tuple[str, ...]) -> None:
+    """Benchmark NAMES (default: every network in specs/) with the sweep that fits this machine,
+    then write every chart and OUT/README.md with the environment and this command."""
+    from archprof.report import run
+    readme = run(out=out, names=names, device=device, batch_sizes=batch_sizes,
+                 max_batch_ms=max_batch_ms, budget_s=budget_s, ops=ops, pdf=pdf, force=force)
+    click.echo(f"wrote {readme}")
+
+
+PICK_FORMATS = ("text", "markdown", "csv", "json")
+
+
+@click.command()
+@RESULTS
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-latency-ms", type=click.FloatRange(min=0),
+              help="Budget on the median time of one batch.")
+@click.option("--max-memory-mb", type=click.FloatRange(min=0),
+              help="Budget on the measured peak memory (MB = 10^6 bytes).")
+@click.option("--max-params", callback=parse_count, metavar="N",
+              help="Budget on parameters, e.g. 25M or 25000000.")
+@click.option("--device", help="Only this device ('cpu', 'cuda:0') or device-name fragment.")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(PICK_FORMATS))
+def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
+         max_memory_mb: float | None, max_params: float | None, device: str | None,
+         fmt: str) -> None:
+    """The networks that fit a budget on the measured device, best top-1 first; * marks the
+    Pareto frontier (no other fitting network is both faster and more accurate)."""
+    from archprof.bench import load_results
+    from archprof.pick import pick as run_pick
+    from archprof.render import Column, render
+    table, notes = run_pick(load_results(list(results)), batch, max_latency_ms, max_memory_mb,
+                            max_params, device)
+    if fmt in ("csv", "json"):
+        click.echo(render(table, [], fmt))
+        return
+    columns = [Column("front", "frontier"), Column("label", "network"), Column("top1", "top-1", "num"),
+               Column("latency_ms", "ms/batch", "num"), Column("images_per_s", "images/s", "num"),
+               Column("memory_mb", "MB", "num"), Column("spec_params", "params", "human"),
+               Column("spec_macs", "MACs", "human")]
+    shown = {"top1": "{:.2f}", "latency_ms": "{:.1f}", "images_per_s": "{:.1f}", "memory_mb": "{:.0f}"}
+    table = table.assign(front=table["pareto"].map({True: "*", False: ""}),
+                         **{k: table[k].map(lambda v, f=f: "" if v != v else f.format(v))
+                            for k, f in shown.items()})
+    for setup, group in table.groupby("setup", sort=False):
+        click.echo(f"{setup}, batch {batch}: {len(group)} networks fit\n")
+        click.echo(render(group, columns, fmt) + "\n")
+    if table.empty:
+        click.echo("no network fits this budget")
+    for note in notes:
+        click.echo(f"note: {note}")
