@@ -107,6 +107,8 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
          fmt: str) -> None:
     """The networks that fit a budget on the measured device, best top-1 first; * marks the
     Pareto frontier (no other fitting network is both faster and more accurate)."""
+    import pandas as pd
+
     from archprof.bench import load_results
     from archprof.pick import pick as run_pick
     from archprof.render import Column, render
@@ -121,7 +123,7 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
                Column("spec_macs", "MACs", "human")]
     shown = {"top1": "{:.2f}", "latency_ms": "{:.1f}", "images_per_s": "{:.1f}", "memory_mb": "{:.0f}"}
     table = table.assign(front=table["pareto"].map({True: "*", False: ""}),
-                         **{k: table[k].map(lambda v, f=f: "" if v != v else f.format(v))
+                         **{k: table[k].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
                             for k, f in shown.items()})
     for setup, group in table.groupby("setup", sort=False):
         click.echo(f"{setup}, batch {batch}: {len(group)} networks fit\n")

@@ -58,10 +58,8 @@ def annotate(results: pd.DataFrame) -> pd.DataFrame:
     `top5`, `spec_params`, `spec_macs`. Networks whose spec cannot be found keep the results'
     own static counts and get no accuracy."""
     df = results.copy().reset_index(drop=True)
-    df["params"] = df["params"].fillna("").astype(str)
-    df["input"] = df["input"].fillna("").astype(str)
-    for col in ("device_name", "host"):
-        df[col] = df[col].fillna("").astype(str) if col in df else ""
+    for col in ("params", "input", "device_name", "host"):
+        df[col] = df[col].map(lambda v: "" if pd.isna(v) else str(v))
     facts = []
     for net, params, inp, macs, n_params in zip(df["network"], df["params"], df["input"],
                                                 df["macs"], df["model_params"]):

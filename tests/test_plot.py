@@ -1,0 +1,224 @@
+"""Charts from a small synthetic results file: the data each figure shows, not only the files."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from matplotlib.collections import PathCollection
+
+from archprof import analyze, registry
+from archprof.bench import load_results
+from archprof.cli_plot import plot as plot_command
+from archprof.pick import annotate
+from archprof import plot
+
+COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
+           "channels_last", "compile", "threads", "status", "runs", "median_ms", "iqr_ms",
+           "min_ms", "ms_per_image", "images_per_s", "macs", "model_params",
+           "static_peak_bytes", "mem_peak_bytes", "mem_context_bytes", "power_w", "macs_per_s",
+           "peak_macs_per_s", "fraction_of_peak", "torch", "cpu", "host", "date"]
+NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec
+DEVICES = {"cpu": ("Test CPU", 20e9, None), "cuda:0": ("Test GPU", 900e9, 60.0)}
+BATCHES = [1, 2, 16]
+
+
+def fake_ms(net: str, device: str, batch: int) -> float:
+    """Per-image time: MACs over a device rate, better with batch, plus a per-net wobble so a
+    fit is not exact."""
+    macs = analyze(net).totals["macs"]
+    rate = DEVICES[device][1] * (1 + 0.3 * np.log2(batch))
+    return 1e3 * macs / rate * (1 + 0.05 * (len(net) % 3))
+
+
+def rows() -> list[dict]:
+    out = []
+    for device, (name, _, power) in DEVICES.items():
+        for net in NETS:
+            t = analyze(net).totals
+            for batch in BATCHES:
+                per_image = fake_ms(net, device, batch)
+                oom = device == "cuda:0" and net == "vgg16" and batch == 16
+                row = {c: "" for c in COLUMNS} | {
+                    "network": net, "input": t["input"], "batch": batch, "device": device,
+                    "device_name": name, "dtype": "float32", "channels_last": False,
+                    "compile": False, "threads": 2, "status": "oom" if oom else "ok",
+                    "macs": t["macs"], "model_params": t["params"],
+                    "static_peak_bytes": t["peak_bytes"] * batch + 4 * t["params"],
+                    "torch": "2.x", "cpu": "test", "host": "box", "date": "2025-01-01"}
+                if not oom:
+                    row |= {"runs": 10, "median_ms": per_image * batch, "iqr_ms": 0.1,
+                            "min_ms": per_image * batch * 0.95, "ms_per_image": per_image,
+                            "images_per_s": 1e3 / per_image,
+                            "mem_peak_bytes": 1.2 * row["static_peak_bytes"] + 50e6,
+                            "power_w": power * (1 + batch / 32) if power else ""}
+                out.append(row)
+    return out
+
+
+@pytest.fixture
+def results_file(tmp_path: Path) -> Path:
+    path = tmp_path / "results.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows())
+    return path
+
+
+@pytest.fixture
+def df(results_file: Path) -> pd.DataFrame:
+    return annotate(load_results([results_file]))
+
+
+def scatter(ax) -> np.ndarray:
+    """Offsets of the data scatter (the first PathCollection) of an axes."""
+    return [c for c in ax.collections if isinstance(c, PathCollection)][0]
+
+
+def top1(net: str) -> float:
+    return registry()[net].accuracy["top1"]
+
+
+def test_top1_bar_uses_spec_accuracy_and_leaves_out_unknown(df: pd.DataFrame) -> None:
+    chart = plot.top1_bar(df)
+    ax = chart.figure.axes[0]
+    heights = {t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches)}
+    assert heights == {n: top1(n) for n in NETS if n != "zfnet"}
+    assert any("zfnet" in note for note in chart.notes)
+
+
+@pytest.mark.parametrize("ops, factor", [("macs", 1), ("flops", 2)])
+def test_top1_vs_ops_bubbles_area_proportional_to_params(df: pd.DataFrame, ops: str,
+                                                         factor: int) -> None:
+    chart = plot.top1_vs_ops(df, ops)
+    ax = chart.figure.axes[0]
+    nets = [n for n in NETS if n != "zfnet"]
+    pts = scatter(ax)
+    xy = {lab: tuple(o) for lab, o in zip(chart.data["label"], pts.get_offsets())}
+    for n in nets:
+        assert xy[n] == pytest.approx((factor * analyze(n).totals["macs"] / 1e9, top1(n)))
+    params = np.array([analyze(n).totals["params"] for n in chart.data["label"]])
+    ratio = pts.get_sizes() / params
+    assert np.allclose(ratio, ratio[0]) and pts.get_sizes().max() == plot.MAX_BUBBLE
+    assert ("G-FLOPs" if ops == "flops" else "G-MACs") in ax.get_xlabel()
+    # Pareto by hand: fewer MACs and higher top-1 win. resnet50 beats vgg16 on both.
+    macs = {n: analyze(n).totals["macs"] for n in nets}
+    expected = {n for n in nets if not any(macs[m] <= macs[n] and top1(m) >= top1(n) and
+                                           (macs[m], top1(m)) != (macs[n], top1(n)) for m in nets)}
+    assert set(chart.data.loc[chart.data["pareto"], "label"]) == expected == {"alexnet",
+                                                                             "resnet18", "resnet50"}
+
+
+def test_time_vs_batch_log_log_one_line_per_network_and_device(df: pd.DataFrame) -> None:
+    chart = plot.time_vs_batch(df)
+    axes = chart.figure.axes
+    assert [ax.get_title() for ax in axes] == ["Test CPU (cpu)", "Test GPU (cuda:0)"]
+    for ax, device in zip(axes, DEVICES):
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == set(NETS)
+        for net, line in lines.items():
+            batches = [b for b in BATCHES if not (device == "cuda:0" and net == "vgg16" and b == 16)]
+            assert list(line.get_xdata()) == batches
+            assert np.allclose(line.get_ydata(), [fake_ms(net, device, b) for b in batches])
+    assert any("vgg16" in n and "oom" in n for n in chart.notes)
+
+
+def test_memory_vs_batch_measured_and_static_dashed(df: pd.DataFrame) -> None:
+    chart = plot.memory_vs_batch(df)
+    ax = chart.figure.axes[0]
+    lines = ax.get_lines()
+    solid = [l for l in lines if l.get_linestyle() == "-"]
+    dashed = [l for l in lines if l.get_linestyle() == "--"]
+    assert len(solid) == len(dashed) == len(NETS)
+    t = analyze("resnet18").totals
+    static = [(t["peak_bytes"] * b + 4 * t["params"]) / 1e6 for b in BATCHES]
+    r18 = [i for i, l in enumerate(solid) if l.get_label() == "resnet18"][0]
+    assert np.allclose(dashed[r18].get_ydata(), static)
+    assert np.allclose(solid[r18].get_ydata(), [1.2 * s + 50 for s in static])
+    assert solid[r18].get_color() == dashed[r18].get_color()
+
+
+def test_memory_vs_params_fit(df: pd.DataFrame) -> None:
+    chart = plot.memory_vs_params(df)
+    cpu = chart.data[chart.data["setup"] == "Test CPU (cpu)"]
+    slope, intercept = np.polyfit(cpu["params_m"], cpu["measured_mb"], 1)
+    assert chart.fits["Test CPU (cpu)"].slope == pytest.approx(slope)
+    assert chart.fits["Test CPU (cpu)"].intercept == pytest.approx(intercept)
+    assert sorted(cpu["label"]) == sorted(NETS)
+
+
+def test_ops_vs_time_fit_and_r2_per_device(df: pd.DataFrame) -> None:
+    chart = plot.ops_vs_time(df, "flops", batch=1)
+    assert set(chart.fits) == {"Test CPU (cpu)", "Test GPU (cuda:0)"}
+    for ax, (device, (name, _, _)) in zip(chart.figure.axes, DEVICES.items()):
+        x = np.array([fake_ms(n, device, 1) for n in NETS])
+        y = np.array([2 * analyze(n).totals["macs"] / 1e9 for n in NETS])
+        slope, intercept = np.polyfit(x, y, 1)
+        r2 = 1 - np.sum((y - (slope * x + intercept)) ** 2) / np.sum((y - y.mean()) ** 2)
+        fit = chart.fits[f"{name} ({device})"]
+        assert (fit.slope, fit.intercept, fit.r2) == pytest.approx((slope, intercept, r2))
+        assert np.allclose(sorted(map(tuple, scatter(ax).get_offsets())), sorted(zip(x, y)))
+        # Pareto on top-1 vs time by hand: zfnet has no top-1, vgg16 is slower and worse than
+        # resnet50, the rest trade time for accuracy.
+        on = chart.data[(chart.data["setup"] == f"{name} ({device})") & chart.data["pareto"]]
+        assert set(on["label"]) == {"alexnet", "resnet18", "resnet50"}
+
+
+def test_accuracy_density(df: pd.DataFrame) -> None:
+    chart = plot.accuracy_density(df)
+    ax = chart.figure.axes[0]
+    got = {t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches)}
+    assert got == pytest.approx({n: top1(n) / (analyze(n).totals["params"] / 1e6)
+                                 for n in NETS if n != "zfnet"})
+
+
+def test_top1_vs_throughput_panels_bubbles_and_pareto(df: pd.DataFrame) -> None:
+    chart = plot.top1_vs_throughput(df, "macs", batches=(1, 16))
+    assert len(chart.figure.axes) == 4
+    gpu16 = chart.figure.axes[3]
+    assert gpu16.get_title() == "Test GPU (cuda:0), batch 16" and gpu16.get_xscale() == "log"
+    data = chart.data[(chart.data["setup"] == "Test GPU (cuda:0)") & (chart.data["batch"] == 16)]
+    assert set(data["label"]) == {"alexnet", "resnet18", "resnet50"}     # vgg16 OOM, zfnet no top-1
+    assert any("vgg16" in n for n in chart.notes)
+    sizes = scatter(gpu16).get_sizes()
+    macs = np.array([analyze(n).totals["macs"] for n in data["label"]])
+    assert np.allclose(sizes / macs, sizes[0] / macs[0])
+    ips = {n: 1e3 / fake_ms(n, "cuda:0", 16) for n in data["label"]}
+    expected = {n for n in ips if not any(ips[m] >= ips[n] and top1(m) >= top1(n) and m != n
+                                          for m in ips)}
+    assert set(data.loc[data["pareto"], "label"]) == expected
+
+
+def test_power_only_where_measured(df: pd.DataFrame) -> None:
+    chart = plot.power_vs_batch(df)
+    assert [ax.get_title() for ax in chart.figure.axes] == ["Test GPU (cuda:0)"]
+    cpu_only = plot.power_vs_batch(df[df["device"] == "cpu"])
+    assert cpu_only.figure is None and "skipped" in cpu_only.notes[0]
+
+
+def test_colours_stable_across_figures(df: pd.DataFrame) -> None:
+    a = plot.time_vs_batch(df).figure.axes[0].get_lines()
+    b = plot.memory_vs_batch(df).figure.axes[1].get_lines()
+    colour = lambda lines, net: [l.get_color() for l in lines if l.get_label() == net][0]  # noqa: E731
+    for net in NETS:
+        assert colour(a, net) == colour(b, net) == plot.network_color(net)
+    assert len({plot.network_color(n) for n in registry()}) == len(registry())
+
+
+def test_plot_command_writes_every_chart(results_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "charts"
+    result = CliRunner().invoke(plot_command, [str(results_file), "--out", str(out), "--pdf"])
+    assert result.exit_code == 0, result.output
+    stems = sorted({p.stem for p in out.iterdir()})
+    assert stems == sorted(c for c in ["01_top1", "02_top1_vs_ops", "03_time_vs_batch",
+                                       "04_memory_vs_batch", "05_memory_vs_params",
+                                       "06_ops_vs_time", "07_accuracy_density",
+                                       "08_top1_vs_throughput", "09_power_vs_batch"])
+    assert all((out / f"01_top1.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf"))
+    assert not list(out.glob(".*tmp"))
+    assert "zfnet" in result.output                      # the caption says who was left out
