@@ -1,6 +1,7 @@
 """The archprof command line (click). Every command is a thin layer over the Python API."""
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,20 @@ class SpecFailure(click.ClickException):
 
 
 class Group(click.Group):
+    """Spec errors become one-line messages; the benchmark and chart commands are imported
+    only when used (so `archprof table` never loads matplotlib or fvcore)."""
+    lazy = {"bench": "archprof.cli_bench:bench", "plot": "archprof.cli_plot:plot",
+            "report": "archprof.cli_plot:report", "pick": "archprof.cli_plot:pick"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -104,11 +119,18 @@ CSV_DROP = ["line"]
 @click.argument("name")
 @analysis_options
 @click.option("--depth", type=click.IntRange(min=1), help="Collapse rows to this many name levels.")
+@click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
+              help="'type': one row per layer type (conv 1x1, conv 3x3 dw, fc, ...) with shares.")
 @format_option
 def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
-          depth: int | None, fmt: str) -> None:
+          depth: int | None, by: str, fmt: str) -> None:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
     a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype)
+    if by == "type":
+        if fmt == "text":
+            click.echo(header(a))
+        click.echo(render(a.by_type(), TYPE_COLUMNS, fmt))
+        return
     rows = a.collapsed(depth) if depth else a.layers
     t = a.totals
     if fmt in ("csv", "json"):
@@ -121,6 +143,11 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
     click.echo(render(rows, LAYER_COLUMNS, fmt, footer))
     if fmt == "text":
         click.echo(summary(a))
+
+
+TYPE_COLUMNS = [Column("type", "type"), Column("count", "count", "int"),
+                Column("params", "params", "int"), Column("pct_params", "%params", "pct"),
+                Column("macs", "MACs", "int"), Column("pct_macs", "%MACs", "pct")]
 
 
 def header(a: Analysis) -> str:
@@ -187,3 +214,78 @@ def check(names: tuple[str, ...], no_fvcore: bool, verbose: bool) -> None:
         click.echo(f"{len(failed)} of {len(names)} networks failed: {', '.join(failed)}")
         sys.exit(1)
     click.echo(f"all {len(names)} networks passed")
+
+
+# --- explain --------------------------------------------------------------------------------
+@main.command()
+@click.argument("name")
+@click.argument("layer", required=False)
+@analysis_options
+def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
+            dtype: str) -> None:
+    """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
+    a = analyze(name, input=input_shape, params=params)
+    nodes = [n for n in a.graph.nodes
+             if layer is None or n.name == layer or n.name.startswith(layer + ".")]
+    if not nodes:
+        from archprof.errors import did_you_mean
+        raise SpecError(f"no layer '{layer}' in {a.spec.name}",
+                        hint=did_you_mean(layer or "", [n.name for n in a.graph.nodes]))
+    rf = dict(zip(a.layers["name"], zip(a.layers["rf"], a.layers["jump"])))
+    click.echo(f"{a.spec.name}, input {a.totals['input']} ({MAC_NOTE})")
+    for node in nodes:
+        parts = node.op.explain(node.ins, node.out)
+        size, jump = rf[node.name]
+        click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
+                   f"MACs = {parts['macs']}; receptive field {size}, jump {jump}")
+
+
+# --- compare / sweep ----------------------------------------------------------------------------
+COMPARE_COLUMNS = [Column("name", "name"), Column("input", "input"),
+                   Column("params", "params", "int"), Column("params_ratio", "x params", "float"),
+                   Column("macs", "MACs", "int"), Column("macs_ratio", "x MACs", "float"),
+                   Column("activations", "activations", "int"),
+                   Column("param_mb", "params MB (fp32)", "float"), Column("top1", "top-1")]
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
+              help="Override a parameter in every network that has it.")
+@format_option
+def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
+    """Totals of several networks side by side, with ratios to the first."""
+    from archprof.zoo import compare as run
+    for key in params:
+        if not any(key in load_spec(n).params for n in names):
+            raise SpecError(f"no network among {', '.join(names)} has parameter '{key}'")
+    if fmt == "text":
+        click.echo(f"({MAC_NOTE})\n")
+    click.echo(render(run(list(names), params), COMPARE_COLUMNS, fmt))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--param", "grid", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values to sweep (repeatable: the product of all is swept).")
+@click.option("--input", "inputs", metavar="CxHxW[,CxHxW...]", help="Input shapes to sweep.")
+@format_option
+def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> None:
+    """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""
+    from archprof.zoo import sweep as run
+    values = {}
+    for item in grid:
+        key, _, raw = item.partition("=")
+        if not raw:
+            raise click.BadParameter(f"'{item}' is not key=v1,v2,...", param_hint="--param")
+        values[key] = [parse_params(None, None, (f"{key}={v}",))[key] for v in raw.split(",")]
+    shapes = [parse_input(None, None, s) for s in inputs.split(",")] if inputs else None
+    if not values and not shapes:
+        raise click.UsageError("give --param KEY=V1,V2,... and/or --input SHAPES to sweep")
+    df = run(name, values, shapes)
+    columns = [Column(k, k) for k in values] + [
+        Column("input", "input"), Column("params", "params", "int"), Column("macs", "MACs", "int"),
+        Column("activations", "activations", "int")]
+    if fmt == "text":
+        click.echo(f"{name} ({MAC_NOTE})\n")
+    click.echo(render(df, columns, fmt))

@@ -231,11 +231,11 @@ class Conv(Windowed):
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         cin, kh, kw, g = ins[0][0], *self.k, self.g
-        per = f"({kh}*{kw}*{cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
+        per = f"{kh}*{kw}*({cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
         bias = f" + {self.out}" if self.bias else ""
         return {"out": self.out_text(ins, out),
                 "params": f"{per}*{self.out}{bias} = {fmt(self.params(ins, out))}",
-                "macs": f"{out[1]}*{out[2]}*{self.out}*{per} = {fmt(self.macs(ins, out))}"}
+                "macs": f"{out[1]}*{out[2]}*{self.out}*({per}) = {fmt(self.macs(ins, out))}"}
 
 
 @register

@@ -1,0 +1,67 @@
+"""explain, compare, sweep and the breakdown by layer type, against hand arithmetic."""
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+from click.testing import CliRunner
+
+from archprof.cli import main
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_explain_conv1_as_the_lecture_teaches():
+    out = run("explain", "alexnet", "conv1")
+    assert ("conv1.conv: out = floor((227 + 2*0 - 11)/4) + 1 = 55; params = 11*11*3*96 + 96 = 34,944; "
+            "MACs = 55*55*96*(11*11*3) = 105,415,200; receptive field 11, jump 4") in out
+
+
+def test_explain_agrees_with_the_table_for_every_op():
+    out = run("explain", "googlenet")
+    table = pd.read_csv(io.StringIO(run("table", "googlenet", "--format", "csv"))).set_index("name")
+    lines = [line for line in out.splitlines() if line.split(":")[0] in table.index]
+    assert len(lines) == len(table)
+    def result(line: str, key: str) -> int:
+        """The number a '<key> = arithmetic = N' part ends with (asides in parentheses left out)."""
+        part = re.sub(r"\(.*?\)", "", line.split(f"; {key} = ")[1].split(";")[0])
+        return int(re.findall(r"[\d,]+", part)[-1].replace(",", ""))
+
+    for line in lines:
+        name = line.split(":")[0]
+        assert result(line, "params") == table.loc[name, "params"], line
+        assert result(line, "MACs") == table.loc[name, "macs"], line
+    # a grouped conv shows the division by groups: AlexNet conv2 = 5*5*(96/2)*256 + 256
+    assert "params = 5*5*(96/2)*256 + 256 = 307,456" in run("explain", "alexnet", "conv2")
+
+
+def test_compare_alexnet_vgg16_ratios():
+    df = pd.read_csv(io.StringIO(run("compare", "alexnet", "vgg16", "--format", "csv")))
+    alexnet, vgg16 = 60_965_224, 138_357_544      # both written out in tests/test_seed_tables.py
+    assert list(df["params"]) == [alexnet, vgg16]
+    assert abs(df["params_ratio"].iloc[1] - vgg16 / alexnet) < 1e-12
+    assert abs(df["param_mb"].iloc[0] - alexnet * 4 / 1e6) < 1e-9   # 243.9 MB as fp32
+
+
+def test_sweep_resnet50_stride_variant():
+    df = pd.read_csv(io.StringIO(run("sweep", "resnet50", "--param", "stride_in_1x1=true,false",
+                                     "--format", "csv")))
+    on_1x1, on_3x3 = df["macs"]
+    # moving the stride from the first 1x1 to the 3x3 runs that 1x1 at the input resolution in
+    # the first block of conv3_x, conv4_x and conv5_x: (H_in^2 - H_out^2) * c * c_in more MACs
+    extra = (56**2 - 28**2) * 128 * 256 + (28**2 - 14**2) * 256 * 512 + (14**2 - 7**2) * 512 * 1024
+    assert on_3x3 - on_1x1 == extra == 231_211_008
+    assert df["params"].nunique() == 1
+
+
+def test_breakdown_by_type_shares():
+    df = pd.read_csv(io.StringIO(run("table", "vgg16", "--by", "type", "--format", "csv")))
+    rows = df.set_index("type")
+    fc = 7 * 7 * 512 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
+    assert rows.loc["fc", "count"] == 3 and rows.loc["conv 3x3", "count"] == 13
+    assert abs(rows.loc["fc", "pct_params"] - 100 * fc / 138_357_544) < 1e-9
