@@ -158,7 +158,7 @@ def pick(results: pd.DataFrame, batch: int = 1, max_latency_ms: float | None = N
     out = out.sort_values(["setup", "has_top1", "top1", "latency_ms"],
                           ascending=[True, False, False, True], kind="stable")
     for row in out[~out["has_top1"]].itertuples():
-        notes.append(f"{row.label}: no top-1 in its spec, listed last")
+        notes.append(f"{row.label} on {row.setup}: no top-1 in its spec, listed last")
     cols = ["setup", "label", "network", "params", "batch", "top1", "top5", "latency_ms",
             "ms_per_image", "images_per_s", "memory_mb", "spec_params", "spec_macs", "pareto"]
     return out[cols].reset_index(drop=True), notes

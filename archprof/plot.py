@@ -26,6 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 from archprof.errors import SpecError
 from archprof.pick import MB, annotate, ok, pareto
@@ -104,8 +105,9 @@ def bubble_areas(values: Sequence[float]) -> np.ndarray:
     return v / v.max() * MAX_BUBBLE
 
 
-def _figure(n_axes: int = 1, width: float = 9.0, height: float = 5.5) -> tuple[Figure, list[Axes]]:
-    cols = min(n_axes, 3)
+def _figure(n_axes: int = 1, width: float = 9.0, height: float = 5.5,
+            cols: int = 3) -> tuple[Figure, list[Axes]]:
+    cols = min(n_axes, cols)
     rows = math.ceil(n_axes / cols)
     fig = Figure(figsize=(width * (cols if n_axes > 1 else 1) * (0.75 if n_axes > 1 else 1),
                           height * rows), layout="constrained")
@@ -156,6 +158,15 @@ def _legend_networks(fig: Figure, labels: Iterable[str], networks: Iterable[str]
     handles = [Line2D([], [], color=network_color(n), marker="o", ls="-", label=lab)
                for lab, n in dict(zip(labels, networks)).items()]
     fig.legend(handles=[*handles, *extra], loc="outside right upper", fontsize=8)
+
+
+def _batch_axis(ax: Axes, batches: Iterable[int]) -> None:
+    """Log2 batch axis labelled with the measured batch sizes as plain numbers."""
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(set(batches))))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("batch size")
 
 
 def _ops_scale(ops: str) -> tuple[int, str]:
@@ -227,9 +238,8 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
         for label, g in data[data["setup"] == setup].groupby("label", sort=False):
             ax.plot(g["batch"], g["ms_per_image"], marker="o", label=label,
                     color=network_color(g["network"].iloc[0]))
-        ax.set_xscale("log", base=2)
+        _batch_axis(ax, data["batch"])
         ax.set_yscale("log")
-        ax.set_xlabel("batch size")
         ax.set_ylabel("inference time per image (ms, median)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
@@ -259,9 +269,8 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
             color = network_color(g["network"].iloc[0])
             ax.plot(g["batch"], g["measured_mb"], marker="o", color=color, label=label)
             ax.plot(g["batch"], g["static_mb"], ls="--", color=color, alpha=0.8)
-        ax.set_xscale("log", base=2)
+        _batch_axis(ax, data["batch"])
         ax.set_yscale("log")
-        ax.set_xlabel("batch size")
         ax.set_ylabel("peak memory (MB)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
@@ -392,7 +401,7 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
     if not panels:
         return Chart("08_top1_vs_throughput", title, None, data,
                      notes + [f"no measurements at batch {', '.join(map(str, batches))}"])
-    fig, axes = _figure(len(panels))
+    fig, axes = _figure(len(panels), cols=len(batches))
     for ax, (setup, b) in zip(axes, panels):
         g = data[(data["setup"] == setup) & (data["batch"] == b)]
         ax.scatter(g["images_per_s"], g["top1"], s=g["area"], alpha=0.6, edgecolors="k",
@@ -401,6 +410,7 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
                   True)
         _annotate_points(ax, g["images_per_s"], g["top1"], g["label"])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(f"images per second, batch {b}")
         ax.set_ylabel("top-1 accuracy (%)")
         ax.set_title(f"{setup}, batch {b}", fontsize=10)
@@ -426,8 +436,7 @@ def power_vs_batch(df: pd.DataFrame) -> Chart:
         for label, g in data[data["setup"] == setup].groupby("label", sort=False):
             ax.plot(g["batch"], g["power_w"], marker="o", label=label,
                     color=network_color(g["network"].iloc[0]))
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("batch size")
+        _batch_axis(ax, data["batch"])
         ax.set_ylabel("power (W)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, alpha=0.3)
