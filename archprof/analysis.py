@@ -115,11 +115,11 @@ def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
 def _peak(graph: Graph) -> int:
     """Most activation elements alive at once (per sample): a tensor's memory lives from the
     op that makes it until the last reader of it or of any view or in-place result of it; the
-    network input lives from the start, the output to the end."""
+    network input lives from the start, the outputs (auxiliary heads too) to the end."""
     owner = {INPUT: INPUT}
     for node in graph.nodes:
         owner[node.name] = owner[node.inputs[0]] if node.inplace else node.name
-    last_read = {owner[graph.output]: math.inf}
+    last_read = {owner[name]: math.inf for name in graph.outputs}
     for t, node in enumerate(graph.nodes):
         for name in node.inputs:
             last_read[owner[name]] = max(last_read.get(owner[name], -1), t)
@@ -129,8 +129,6 @@ def _peak(graph: Graph) -> int:
         if not node.inplace:
             live += size[node.name]
             peak = max(peak, live)
-            if last_read.get(node.name, -1) == -1:   # made but never read: freed at once
-                live -= size[node.name]
         for name in set(node.inputs):
             if last_read.get(owner[name]) == t:
                 live -= size[owner[name]]

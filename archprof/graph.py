@@ -59,6 +59,12 @@ class Graph:
     def output(self) -> str:
         return self.nodes[-1].name
 
+    @property
+    def outputs(self) -> list[str]:
+        """The last node, then every other node nothing reads (e.g. auxiliary heads)."""
+        read = {name for node in self.nodes for name in node.inputs}
+        return [self.output] + [n.name for n in self.nodes[:-1] if n.name not in read]
+
     def shape_of(self, name: str) -> Shape:
         return self.input if name == INPUT else self._index[name].out
 
@@ -122,8 +128,8 @@ class _Expander:
         """A field value: strings are expressions on `env`; a bare name of a string value
         (e.g. a variant switch) gives that string."""
         if isinstance(raw, str):
-            if raw in env and isinstance(env[raw], str):
-                return env[raw]
+            if raw in env and isinstance(env[raw], (str, list)):
+                return env[raw]   # a word or list handed on unchanged (block args, switches)
             return expr.evaluate(raw, env)
         if isinstance(raw, list):
             return [_Expander.value(v, env) for v in raw]

@@ -40,16 +40,18 @@ class Network(nn.Module):
             container.add_module(leaf, module)
             done = [n for n in dict.fromkeys(node.inputs) if last_read[n] == t]
             self._steps.append((module, node.name, node.inputs, done))
+        self._outputs = graph.outputs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The class scores; with auxiliary heads, a tuple (scores, aux1, aux2, ...)."""
         values = {INPUT: x}
-        out = x
         for module, name, inputs, done in self._steps:
             out = module(*(values[i] for i in inputs))
             for i in done:
                 del values[i]
             values[name] = out
-        return out
+        outputs = tuple(values[name] for name in self._outputs)
+        return outputs[0] if len(outputs) == 1 else outputs
 
 
 def build(spec: Spec | str | Graph, device: str | torch.device | None = None,

@@ -47,3 +47,17 @@ def test_build_on_cuda():
     with torch.inference_mode():
         out = model(torch.randn(1, 3, 224, 224, device="cuda"))
     assert out.shape == (1, 1000) and out.device.type == "cuda"
+
+
+def test_googlenet_auxiliary_heads_parameter():
+    # each aux head (Szegedy et al. Fig. 3 caption): 5x5/3 avg pool, 1x1 conv with 128 filters,
+    # fc 1024, fc 1000; it reads inception_4a (512 channels) and inception_4d (528 channels),
+    # pooled 14x14 -> 4x4
+    def head(cin: int) -> int:
+        return (cin * 128 + 128) + (128 * 4 * 4 * 1024 + 1024) + (1024 * 1000 + 1000)
+    plain = archprof.analyze("googlenet").totals["params"]
+    with_aux = archprof.analyze("googlenet", params={"aux": True}).totals["params"]
+    assert with_aux - plain == head(512) + head(528)
+    model = archprof.build("googlenet", device="meta", params={"aux": True})
+    outputs = model(torch.zeros(1, 3, 224, 224, device="meta"))
+    assert [tuple(o.shape) for o in outputs] == [(1, 1000)] * 3     # scores, aux1, aux2
