@@ -49,15 +49,20 @@ def spec_facts(network: str, params: str = "", input: str = "") -> dict[str, Any
     t = analyze(spec, input=parse_input(input), params=parse_params(params)).totals
     acc = spec.accuracy or {}
     return {"top1": acc.get("top1"), "top5": acc.get("top5"), "params": t["params"],
-            "macs": t["macs"], "title": spec.title}
+            "buffers": t["buffers"], "macs": t["macs"], "title": spec.title}
 
 
 def annotate(results: pd.DataFrame) -> pd.DataFrame:
     """Results plus, per row: `label` (network, with its params and, when it varies, input),
     `setup` (device, with the options that vary between rows), and from the specs `top1`,
-    `top5`, `spec_params`, `spec_macs`. Networks whose spec cannot be found keep the results'
-    own static counts and get no accuracy."""
+    `top5`, `spec_params`, `spec_buffers`, `spec_macs`. Networks whose spec cannot be found
+    keep the results' own static counts and get no accuracy. Nullable integer columns become
+    floats (NaN where empty), which is what arithmetic and matplotlib expect."""
     df = results.copy().reset_index(drop=True)
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.Int64Dtype):
+            df[col] = df[col].astype(float)
+    df["batch"] = df["batch"].astype(int)
     for col in ("params", "input", "device_name", "host"):
         df[col] = df[col].map(lambda v: "" if pd.isna(v) else str(v))
     facts = []
@@ -66,11 +71,12 @@ def annotate(results: pd.DataFrame) -> pd.DataFrame:
         try:
             facts.append(spec_facts(str(net), params, inp))
         except SpecError:
-            facts.append({"top1": None, "top5": None, "params": n_params, "macs": macs,
-                          "title": str(net)})
+            facts.append({"top1": None, "top5": None, "params": n_params, "buffers": 0,
+                          "macs": macs, "title": str(net)})
     df["top1"] = pd.to_numeric(pd.Series([f["top1"] for f in facts], dtype=object), errors="coerce")
     df["top5"] = pd.to_numeric(pd.Series([f["top5"] for f in facts], dtype=object), errors="coerce")
     df["spec_params"] = [f["params"] for f in facts]
+    df["spec_buffers"] = [f["buffers"] for f in facts]
     df["spec_macs"] = [f["macs"] for f in facts]
     inputs_per_net = df.groupby("network")["input"].transform("nunique")
     df["label"] = [net + (f" [{p.replace(';', ', ')}]" if p else "") + (f" @{i}" if n > 1 else "")

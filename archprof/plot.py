@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
+from archprof.analysis import DTYPE_BYTES
 from archprof.errors import SpecError
 from archprof.pick import MB, annotate, ok, pareto
 from archprof.spec import registry
@@ -249,12 +250,15 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
 
 
 def memory_vs_batch(df: pd.DataFrame) -> Chart:
-    """4. Memory vs batch size: measured peak (solid), static peak-live estimate (dashed)."""
+    """4. Memory vs batch size: measured peak (solid) and the static estimate (dashed) of the
+    same quantity - weights and buffers plus the peak of live activations (input included)."""
     notes: list[str] = []
-    data = ok(df)[["setup", "label", "network", "batch", "mem_peak_bytes", "mem_context_bytes",
-                   "static_peak_bytes"]].copy()
+    data = ok(df)[["setup", "label", "network", "batch", "dtype", "spec_params", "spec_buffers",
+                   "mem_peak_bytes", "mem_context_bytes", "static_peak_bytes"]].copy()
+    width = data["dtype"].map(DTYPE_BYTES)
     data["measured_mb"] = data["mem_peak_bytes"] / MB
-    data["static_mb"] = data["static_peak_bytes"] / MB
+    data["static_mb"] = (data["static_peak_bytes"]
+                         + (data["spec_params"] + data["spec_buffers"]) * width) / MB
     data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
     setups = list(dict.fromkeys(data["setup"]))
     if not setups:
@@ -275,7 +279,7 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     styles = [Line2D([], [], color="0.3", marker="o", label="measured peak"),
-              Line2D([], [], color="0.3", ls="--", label="static estimate")]
+              Line2D([], [], color="0.3", ls="--", label="static: weights + peak live activations")]
     _legend_networks(fig, data["label"], data["network"], styles)
     fig.suptitle("Memory vs batch size (measured solid, static estimate dashed)")
     return Chart("04_memory_vs_batch", "Memory vs batch size", fig, data, notes)

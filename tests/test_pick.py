@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from archprof import analyze
-from archprof.bench import load_results
+from archprof.bench import COLUMNS, load_results
 from archprof.cli_plot import pick as pick_command
 from archprof.pick import pareto, parse_params, pick
 
@@ -19,23 +19,24 @@ from archprof.pick import pareto, parse_params, pick
 ROWS = [("alexnet", 1, 20.0, 300.0, "ok"), ("resnet18", 1, 40.0, 120.0, "ok"),
         ("resnet50", 1, 90.0, 200.0, "ok"), ("vgg16", 1, 300.0, 700.0, "ok"),
         ("zfnet", 1, 30.0, None, "ok"),
-        ("resnet50", 8, 500.0, 900.0, "ok"), ("vgg16", 8, float("nan"), None, "oom")]
+        ("resnet50", 8, 500.0, 900.0, "ok"), ("vgg16", 8, 0.0, None, "oom")]
 
 
 @pytest.fixture
 def results(tmp_path: Path) -> pd.DataFrame:
     path = tmp_path / "r.csv"
     with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["network", "params", "input", "batch", "device", "device_name", "dtype",
-                    "channels_last", "compile", "threads", "status", "runs", "median_ms",
-                    "ms_per_image", "images_per_s", "macs", "model_params", "mem_peak_bytes",
-                    "power_w", "host"])
+        w = csv.DictWriter(f, COLUMNS, restval="")
+        w.writeheader()
         for net, batch, ms, mb, status in ROWS:
             t = analyze(net).totals
-            w.writerow([net, "", t["input"], batch, "cpu", "Test CPU", "float32", False, False, 2,
-                        status, 5, ms, ms / batch, 1e3 * batch / ms, t["macs"], t["params"],
-                        "" if mb is None else mb * 1e6, "", "box"])
+            w.writerow({"network": net, "input": t["input"], "batch": batch, "device": "cpu",
+                        "device_name": "Test CPU", "dtype": "float32", "channels_last": False,
+                        "compile": False, "threads": 2, "status": status, "macs": t["macs"],
+                        "model_params": t["params"], "host": "box"}
+                       | ({"runs": 5, "median_ms": ms, "ms_per_image": ms / batch,
+                           "images_per_s": 1e3 * batch / ms} if status == "ok" else {})
+                       | ({"mem_peak_bytes": int(mb * 1e6)} if mb else {}))
     return load_results([path])
 
 

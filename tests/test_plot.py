@@ -11,16 +11,11 @@ from click.testing import CliRunner
 from matplotlib.collections import PathCollection
 
 from archprof import analyze, registry
-from archprof.bench import load_results
+from archprof.bench import COLUMNS, load_results
 from archprof.cli_plot import plot as plot_command
 from archprof.pick import annotate
 from archprof import plot
 
-COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
-           "channels_last", "compile", "threads", "status", "runs", "median_ms", "iqr_ms",
-           "min_ms", "ms_per_image", "images_per_s", "macs", "model_params",
-           "static_peak_bytes", "mem_peak_bytes", "mem_context_bytes", "power_w", "macs_per_s",
-           "peak_macs_per_s", "fraction_of_peak", "torch", "cpu", "host", "date"]
 NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec
 DEVICES = {"cpu": ("Test CPU", 20e9, None), "cuda:0": ("Test GPU", 900e9, 60.0)}
 BATCHES = [1, 2, 16]
@@ -32,6 +27,12 @@ def fake_ms(net: str, device: str, batch: int) -> float:
     macs = analyze(net).totals["macs"]
     rate = DEVICES[device][1] * (1 + 0.3 * np.log2(batch))
     return 1e3 * macs / rate * (1 + 0.05 * (len(net) % 3))
+
+
+def static_total(net: str, batch: int) -> int:
+    """Weights, buffers and peak live activations in float32: what chart 4 draws dashed."""
+    t = analyze(net).totals
+    return t["peak_bytes"] * batch + 4 * (t["params"] + t["buffers"])
 
 
 def rows() -> list[dict]:
@@ -47,13 +48,13 @@ def rows() -> list[dict]:
                     "device_name": name, "dtype": "float32", "channels_last": False,
                     "compile": False, "threads": 2, "status": "oom" if oom else "ok",
                     "macs": t["macs"], "model_params": t["params"],
-                    "static_peak_bytes": t["peak_bytes"] * batch + 4 * t["params"],
+                    "static_peak_bytes": t["peak_bytes"] * batch,
                     "torch": "2.x", "cpu": "test", "host": "box", "date": "2025-01-01"}
                 if not oom:
                     row |= {"runs": 10, "median_ms": per_image * batch, "iqr_ms": 0.1,
                             "min_ms": per_image * batch * 0.95, "ms_per_image": per_image,
                             "images_per_s": 1e3 / per_image,
-                            "mem_peak_bytes": 1.2 * row["static_peak_bytes"] + 50e6,
+                            "mem_peak_bytes": round(1.2 * static_total(net, batch) + 50e6),
                             "power_w": power * (1 + batch / 32) if power else ""}
                 out.append(row)
     return out
@@ -135,8 +136,7 @@ def test_memory_vs_batch_measured_and_static_dashed(df: pd.DataFrame) -> None:
     solid = [l for l in lines if l.get_linestyle() == "-"]
     dashed = [l for l in lines if l.get_linestyle() == "--"]
     assert len(solid) == len(dashed) == len(NETS)
-    t = analyze("resnet18").totals
-    static = [(t["peak_bytes"] * b + 4 * t["params"]) / 1e6 for b in BATCHES]
+    static = [static_total("resnet18", b) / 1e6 for b in BATCHES]
     r18 = [i for i, l in enumerate(solid) if l.get_label() == "resnet18"][0]
     assert np.allclose(dashed[r18].get_ydata(), static)
     assert np.allclose(solid[r18].get_ydata(), [1.2 * s + 50 for s in static])
