@@ -1,0 +1,572 @@
+"""Measuring built models: latency, memory, power and achieved MAC/s, swept over networks and
+batch sizes into a results CSV that survives interruption.
+
+Timing (see `measure`): the model is built once per network and configuration, in eval mode,
+and run under `torch.inference_mode()`; a few warm-up runs, then timed runs one by one (CPU:
+`time.perf_counter_ns`; CUDA: CUDA events and a synchronize, `cudnn.benchmark` on) until the
+relative IQR (IQR / median) is under 5 % with at least 5 runs, or the time budget is spent (at
+least 3 timed runs are always made). Median, IQR, min and the number of runs are reported.
+
+Memory: `mem_context_bytes` is what is allocated before the forward (weights, buffers, input);
+`mem_peak_bytes` the most allocated at once during the forward, the context included. CUDA:
+`memory_allocated` and `max_memory_allocated` after `reset_peak_memory_stats`. CPU: the context
+is counted from the tensors themselves (the CPU allocator keeps no running total) and the peak
+adds the highest running sum of the allocations and frees that the torch profiler records
+(profile_memory=True) during one extra forward.
+
+Results file: one row per configuration, columns `COLUMNS` in that order; each finished row
+is written at once by rewriting the file to a temporary file in the same folder and renaming
+it over the old one, so an interrupt never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from archprof.analysis import DTYPE_BYTES, analyze
+from archprof.errors import SpecError
+from archprof.graph import expand
+from archprof.model import build
+from archprof.ops import dims
+from archprof.spec import load_spec
+
+COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
+           "channels_last", "compile", "threads", "status", "runs", "median_ms", "iqr_ms",
+           "min_ms", "ms_per_image", "images_per_s", "macs", "model_params", "static_peak_bytes",
+           "mem_peak_bytes", "mem_context_bytes", "power_w", "macs_per_s", "peak_macs_per_s",
+           "fraction_of_peak", "torch", "cpu", "host", "date"]
+KEY = ["network", "params", "input", "batch", "device", "dtype", "channels_last", "compile",
+       "threads"]
+INT_COLUMNS = ["batch", "threads", "runs", "macs", "model_params", "static_peak_bytes",
+               "mem_peak_bytes", "mem_context_bytes"]
+FLOAT_COLUMNS = ["median_ms", "iqr_ms", "min_ms", "ms_per_image", "images_per_s", "power_w",
+                 "macs_per_s", "peak_macs_per_s", "fraction_of_peak"]
+BOOL_COLUMNS = ["channels_last", "compile"]
+DTYPES = ("float32", "float16", "bfloat16")
+DONE = ("ok", "oom")          # statuses a rerun skips; errors are retried
+MIN_RUNS, FLOOR_RUNS, REL_IQR, WARMUP = 5, 3, 0.05, 3
+
+Row = dict[str, str]
+
+
+# --- timing -----------------------------------------------------------------------------------
+def rel_iqr(times: Sequence[float]) -> float:
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return float((q3 - q1) / med) if med > 0 else math.inf
+
+
+def repeat(step: Callable[[], float], budget_s: float, min_runs: int = MIN_RUNS,
+           threshold: float = REL_IQR, floor_runs: int = FLOOR_RUNS,
+           clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Call `step` (which returns one run's time) until the times are stable (relative IQR
+    under `threshold` with at least `min_runs` runs) or `budget_s` seconds of `clock` have
+    passed; never fewer than `floor_runs` runs, so no result rests on a single run."""
+    times: list[float] = []
+    start, next_check = clock(), min_runs
+    while True:
+        times.append(step())
+        n = len(times)
+        if n >= next_check:
+            if rel_iqr(times) < threshold:
+                return times
+            next_check = n + max(1, n // 20)     # keeps the checks O(n) over long runs
+        if n >= floor_runs and clock() - start >= budget_s:
+            return times
+
+
+@dataclass
+class Measurement:
+    times_ms: list[float]
+    mem_peak_bytes: int | None = None
+    mem_context_bytes: int | None = None
+    power_w: float | None = None
+
+    @property
+    def runs(self) -> int:
+        return len(self.times_ms)
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.times_ms))
+
+    @property
+    def iqr_ms(self) -> float:
+        q1, q3 = np.percentile(self.times_ms, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def min_ms(self) -> float:
+        return float(min(self.times_ms))
+
+
+def measure(model: Callable[[Any], Any], example: Any, device: str | torch.device, *,
+            budget_s: float = 10.0, warmup: int = WARMUP, min_runs: int = MIN_RUNS,
+            threshold: float = REL_IQR, memory: bool = True) -> Measurement:
+    """Time `model(example)` on `device` (see the module docstring for method and memory).
+    The model must already be on the device in eval mode."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    with torch.inference_mode(), _cudnn_benchmark(cuda):
+        for _ in range(warmup):
+            model(example)
+        if cuda:
+            return _measure_cuda(model, example, device, budget_s, min_runs, threshold, memory)
+        def step() -> float:
+            t0 = time.perf_counter_ns()
+            model(example)
+            return (time.perf_counter_ns() - t0) / 1e6
+        result = Measurement(repeat(step, budget_s, min_runs, threshold))
+        if memory:
+            result.mem_context_bytes = _tensor_bytes(model, example)
+            result.mem_peak_bytes = result.mem_context_bytes + _cpu_peak_delta(model, example)
+        return result
+
+
+def _measure_cuda(model: Callable[[Any], Any], example: Any, device: torch.device,
+                  budget_s: float, min_runs: int, threshold: float, memory: bool) -> Measurement:
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    power: list[float] = []
+    can_power = _power_draw(device) is not None
+
+    def step() -> float:
+        start.record()
+        model(example)
+        end.record()
+        end.synchronize()
+        if can_power:     # sampled between runs: NVML reports an average over its own window
+            power.append(_power_draw(device) or 0.0)
+        return start.elapsed_time(end)
+
+    torch.cuda.synchronize(device)
+    context = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    result = Measurement(repeat(step, budget_s, min_runs, threshold))
+    torch.cuda.synchronize(device)
+    if memory:
+        result.mem_context_bytes = context
+        result.mem_peak_bytes = torch.cuda.max_memory_allocated(device)
+    result.power_w = float(np.mean(power)) if power else None
+    return result
+
+
+def _power_draw(device: torch.device) -> float | None:
+    """Board power in W through NVML, None where the device or driver does not report it."""
+    try:
+        return torch.cuda.power_draw(device) / 1000.0
+    except Exception:   # noqa: BLE001 - pynvml missing, not NVIDIA, or not supported: no number
+        return None
+
+
+@contextmanager
+def _cudnn_benchmark(on: bool) -> Iterator[None]:
+    old = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on or old
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = old
+
+
+def _tensor_bytes(model: Any, example: Any) -> int:
+    """Bytes of the distinct storages of the model's parameters and buffers plus the input."""
+    tensors = [example] if isinstance(example, torch.Tensor) else []
+    if isinstance(model, torch.nn.Module):
+        tensors += [*model.parameters(), *model.buffers()]
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+def _cpu_peak_delta(model: Callable[[Any], Any], example: Any) -> int:
+    """Highest running sum of CPU allocations minus frees during one forward (profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model(example)
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU)
+    running = peak = 0
+    for _, nbytes in events:
+        running += nbytes
+        peak = max(peak, running)
+    return peak
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Kineto prints start/stop lines on fd 2 for every trace; they would break the progress
+    line. Only the profiled forward is silenced (the same forward already ran unsilenced)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def peak_matmul(device: str | torch.device, dtype: str | torch.dtype = "float32",
+                budget_s: float = 2.0) -> float:
+    """Attainable MAC/s on `device`: the best median rate of square matmuls (n^3 MACs each),
+    n doubling from 256 while the next size still fits the remaining budget (fp16 on a CPU
+    is slow enough that this stops early)."""
+    device = torch.device(device)
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    best, n, deadline = 0.0, 256, time.perf_counter() + budget_s
+    while n <= 8192:
+        try:
+            a = torch.randn(n, n, device=device, dtype=dtype)
+            b = torch.randn(n, n, device=device, dtype=dtype)
+            left = deadline - time.perf_counter()
+            m = measure(a.matmul, b, device, budget_s=max(left / 2, 0.0), warmup=1, memory=False)
+        except (RuntimeError, MemoryError) as err:
+            if best and is_oom(err):     # a small device: the sizes that fitted decide
+                break
+            raise
+        best = max(best, n**3 / (m.median_ms / 1e3))
+        # the next size costs 8x per run; it needs warm-up plus FLOOR_RUNS runs
+        if 8 * m.median_ms / 1e3 * (FLOOR_RUNS + 1) > deadline - time.perf_counter():
+            break
+        n *= 2
+    return best
+
+
+# --- results file -----------------------------------------------------------------------------
+class ResultsFile:
+    """The rows of one results CSV as written (strings), kept in the column order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.rows: list[Row] = read_rows(self.path) if self.path.exists() else []
+
+    def find(self, key: tuple[str, ...]) -> Row | None:
+        return next((r for r in self.rows if _key(r) == key), None)
+
+    def put(self, row: Row) -> None:
+        """Replace the row of the same configuration (or append) and write the file."""
+        key = _key(row)
+        self.rows = [r for r in self.rows if _key(r) != key] + [row]
+        write_rows(self.path, self.rows)
+
+
+def read_rows(path: Path) -> list[Row]:
+    """A results CSV's rows; a file that is not one raises SpecError naming it."""
+    def bad(why: str) -> SpecError:
+        return SpecError(f"not an archprof results file ({why}); it is left as it is: move it "
+                         "or choose another --out", file=str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text") from None
+    except OSError as err:
+        raise SpecError(f"cannot read results: {err.strerror}", file=str(path)) from None
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:
+        raise bad(str(err)) from None
+    if not records or records[0] != COLUMNS:
+        raise bad("the header is not archprof's results columns")
+    for number, record in enumerate(records[1:], start=2):
+        if len(record) != len(COLUMNS):
+            raise bad(f"line {number} has {len(record)} fields, expected {len(COLUMNS)}")
+    return [dict(zip(COLUMNS, r)) for r in records[1:]]
+
+
+def write_rows(path: Path, rows: Iterable[Row]) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            writer.writerows([r[c] for c in COLUMNS] for r in rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_frame(rows: Sequence[Row], source: str = "results") -> pd.DataFrame:
+    """Typed DataFrame of rows as written: nullable integers, floats (NaN where empty), bools."""
+    df = pd.DataFrame(list(rows), columns=COLUMNS, dtype=object)
+    try:
+        for c in INT_COLUMNS:
+            df[c] = pd.to_numeric(df[c].replace("", None)).astype("Int64")
+        for c in FLOAT_COLUMNS:
+            df[c] = pd.to_numeric(df[c].replace("", None)).astype(float)
+    except (ValueError, TypeError) as err:
+        raise SpecError(f"not an archprof results file ({err})", file=source) from None
+    for c in BOOL_COLUMNS:
+        if not df[c].isin(["True", "False"]).all():
+            raise SpecError(f"not an archprof results file ({c} must be True or False)",
+                            file=source)
+        df[c] = df[c] == "True"
+    return df
+
+
+def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """One or more results files concatenated (schema `COLUMNS`); SpecError names a bad one."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    frames = [to_frame(read_rows(Path(p)), str(p)) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else to_frame([])
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _key(row: Row) -> tuple[str, ...]:
+    return tuple(row[c] for c in KEY)
+
+
+# --- environment ------------------------------------------------------------------------------
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """'cpu', 'cuda' or 'cuda:N' (None: CUDA when available), with the CUDA index filled in."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise SpecError(f"unknown device '{device}' (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cpu":
+        return torch.device("cpu")
+    if dev.type != "cuda":
+        raise SpecError(f"unsupported device '{device}' (use cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise SpecError(f"device '{device}' asked for, but CUDA is not available here")
+    index = torch.cuda.current_device() if dev.index is None else dev.index
+    if index >= torch.cuda.device_count():
+        raise SpecError(f"device '{device}': only {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device("cuda", index)
+
+
+def is_oom(err: BaseException) -> bool:
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("out of memory" in text
+                                              or "can't allocate memory" in text)
+
+
+# --- sweep ------------------------------------------------------------------------------------
+@dataclass
+class _Network:
+    """What is known about one network before measuring: identity, static numbers, input."""
+    name: str
+    graph: Any
+    macs: int
+    params: int
+    peak_activations: int
+
+
+def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str | None = None,
+          dtype: str = "float32", channels_last: bool = False, compile: bool = False,
+          threads: int | None = None, params: dict[str, Any] | None = None,
+          input: tuple[int, ...] | None = None, out: str | Path = Path("reports/results.csv"),
+          force: bool = False, budget_s: float = 10.0, progress: bool = True) -> pd.DataFrame:
+    """Measure every network at every batch size; each finished row goes into `out` at once.
+    Returns the rows of this sweep: measured now, or skipped because `out` already has them
+    with status ok or oom (`force` measures them again and replaces them)."""
+    if dtype not in DTYPES:
+        raise SpecError(f"unknown dtype '{dtype}' (use {', '.join(DTYPES)})")
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise SpecError("batch sizes must be positive integers")
+    if threads is not None and threads < 1:
+        raise SpecError("threads must be at least 1")
+    dev = resolve_device(device)
+    params = dict(params or {})
+    results = ResultsFile(Path(out))          # a foreign file fails here, before any work
+    networks = [_static(name, params, input) for name in names]   # spec errors before work too
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    env = {"device": str(dev), "device_name": _device_name(dev), "dtype": dtype,
+           "channels_last": str(channels_last), "compile": str(compile),
+           "threads": str(torch.get_num_threads()), "torch": torch.__version__,
+           "cpu": cpu_name(), "host": platform.node(), "params": _params_text(params)}
+    bar = _Progress(len(networks) * len(batch_sizes), progress)
+    done: list[Row] = []
+    peak: float | None = None
+    try:
+        with _sigterm_as_interrupt():
+            for net in networks:
+                model = None
+                oom = False
+                for batch in sorted(set(batch_sizes)):
+                    row = {**env, "network": net.name, "input": dims(net.graph.input),
+                           "batch": str(batch)}
+                    old = results.find(_key(row))
+                    if old is not None and old["status"] in DONE and not force:
+                        oom = oom or old["status"] == "oom"
+                        done.append(old)
+                        bar.step(f"{net.name} batch {batch} (already measured)", measured=False)
+                        continue
+                    bar.show(f"{net.name} batch {batch}")
+                    t0 = time.perf_counter()
+                    if oom:
+                        status, m = "oom", None      # a smaller batch did not fit already
+                    else:
+                        try:
+                            if model is None:
+                                model = _prepare(net, dev, dtype, channels_last, compile)
+                            if peak is None:
+                                peak = peak_matmul(dev, dtype, budget_s=min(2.0, budget_s))
+                            m = measure(model, _example(net, batch, dev, dtype, channels_last),
+                                        dev, budget_s=budget_s)
+                            status = "ok"
+                        except Exception as err:   # noqa: BLE001 - recorded as the row's status
+                            m, status = None, _status(err)
+                            oom = status == "oom"
+                            if oom and dev.type == "cuda":
+                                torch.cuda.empty_cache()
+                    row = _row(row, net, batch, dtype, status, m, peak)
+                    results.put(row)
+                    done.append(row)
+                    bar.step(f"{net.name} batch {batch}: {status}", measured=True,
+                             seconds=time.perf_counter() - t0)
+                del model
+    finally:
+        bar.close()
+        torch.set_num_threads(old_threads)
+    return to_frame(done, str(out))
+
+
+def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None) -> _Network:
+    spec = load_spec(name)
+    graph = expand(spec, params, input)
+    t = analyze(graph).totals
+    return _Network(spec.name, graph, t["macs"], t["params"], t["peak_activations"])
+
+
+def _prepare(net: _Network, dev: torch.device, dtype: str, channels_last: bool,
+             compile: bool) -> Callable[[Any], Any]:
+    model = build(net.graph, device=dev, dtype=dtype)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if compile else model
+
+
+def _example(net: _Network, batch: int, dev: torch.device, dtype: str,
+             channels_last: bool) -> torch.Tensor:
+    x = torch.randn(batch, *net.graph.input, device=dev, dtype=getattr(torch, dtype))
+    return x.to(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def _row(row: Row, net: _Network, batch: int, dtype: str, status: str, m: Measurement | None,
+         peak: float | None) -> Row:
+    static = {"macs": net.macs, "model_params": net.params,
+              "static_peak_bytes": net.peak_activations * batch * DTYPE_BYTES[dtype],
+              "peak_macs_per_s": peak}
+    timing: dict[str, Any] = {}
+    if m is not None:
+        rate = net.macs * batch / (m.median_ms / 1e3)
+        timing = {"runs": m.runs, "median_ms": m.median_ms, "iqr_ms": m.iqr_ms,
+                  "min_ms": m.min_ms, "ms_per_image": m.median_ms / batch,
+                  "images_per_s": batch / (m.median_ms / 1e3),
+                  "mem_peak_bytes": m.mem_peak_bytes, "mem_context_bytes": m.mem_context_bytes,
+                  "power_w": m.power_w, "macs_per_s": rate,
+                  "fraction_of_peak": rate / peak if peak else None}
+    values = {**row, "status": status, **static, **timing,
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {c: _cell(values.get(c)) for c in COLUMNS}
+
+
+def _status(err: BaseException) -> str:
+    if is_oom(err):
+        return "oom"
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    return f"error: {type(err).__name__}: {first}" if first else f"error: {type(err).__name__}"
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ";".join(f"{k}={params[k]}" for k in sorted(params))
+
+
+def _device_name(dev: torch.device) -> str:
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the sweep like Ctrl-C does: between atomic writes, keeping every row."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+class _Progress:
+    """One status line on stderr, redrawn with \\r: done/total, what runs, time left."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.done = total, enabled, 0
+        self.seconds: list[float] = []
+        self.width = 0
+
+    def show(self, what: str) -> None:
+        if not self.enabled:
+            return
+        eta = ""
+        if self.seconds:
+            left = sum(self.seconds) / len(self.seconds) * (self.total - self.done)
+            eta = f" | about {_duration(left)} left"
+        text = f"[{self.done}/{self.total}] {what}{eta}"
+        sys.stderr.write("\r" + text.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(text)
+
+    def step(self, what: str, measured: bool, seconds: float = 0.0) -> None:
+        self.done += 1
+        if measured:
+            self.seconds.append(seconds)
+        self.show(what)
+
+    def close(self) -> None:
+        if self.enabled and self.width:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -1,0 +1,106 @@
+"""`archprof bench`: the CLI over archprof.bench.sweep. Importing this module is cheap (click
+only): torch and archprof.bench are imported when the command runs, and archprof.cli's
+helpers are looked up then too, so archprof.cli may import this module at any point."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+BENCH_DTYPES = ["float32", "float16", "bfloat16"]
+
+
+def _parse_batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"'{value}' is not a list of positive integers (e.g. 1,2,4,8)")
+    return tuple(sorted(set(sizes)))
+
+
+def _parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from archprof.cli import parse_input
+    return parse_input(ctx, param, value)
+
+
+def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from archprof.cli import parse_params
+    return parse_params(ctx, param, values)
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_networks", is_flag=True, help="Every network in specs/.")
+@click.option("--batch-sizes", default="1", show_default=True, callback=_parse_batch_sizes,
+              metavar="N,N,...", help="Batch sizes to sweep, e.g. 1,2,4,8.")
+@click.option("--device", default=None, metavar="cpu|cuda|cuda:N",
+              help="Device (default: cuda when available, else cpu).")
+@click.option("--dtype", default="float32", show_default=True, type=click.Choice(BENCH_DTYPES))
+@click.option("--channels-last", is_flag=True, help="Model and input in channels_last layout.")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
+@click.option("--threads", type=click.IntRange(min=1), help="torch.set_num_threads (CPU).")
+@click.option("--param", "params", multiple=True, callback=_parse_params, metavar="KEY=VALUE",
+              help="Override a spec parameter (repeatable).")
+@click.option("--input", "input_shape", callback=_parse_input, metavar="CxHxW",
+              help="Input shape per image (default: the spec's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("reports/results.csv"), show_default=True, help="Results CSV.")
+@click.option("--force", is_flag=True, help="Measure again configs already in --out.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds of timed runs per config at most.")
+def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ...],
+          device: str | None, dtype: str, channels_last: bool, compile_model: bool,
+          threads: int | None, params: dict, input_shape: tuple | None, out: Path, force: bool,
+          budget: float) -> None:
+    """Time NAMES (or --all) over batch sizes; append the rows to --out (rerun to resume).
+
+    Median of adaptive repeated runs, per-image latency, images/s, measured and static
+    memory, and achieved MAC/s as a fraction of this device's matmul peak.
+    """
+    from archprof.bench import sweep
+    from archprof.cli import SpecFailure
+    from archprof.errors import SpecError
+    from archprof.spec import registry
+
+    if all_networks == bool(names):
+        raise SpecFailure("name the networks to benchmark, or pass --all (not both)")
+    try:
+        names = tuple(sorted(registry())) if all_networks else names
+        df = sweep(names, batch_sizes, device=device, dtype=dtype, channels_last=channels_last,
+                   compile=compile_model, threads=threads, params=params, input=input_shape,
+                   out=out, force=force, budget_s=budget, progress=True)
+    except SpecError as err:
+        raise SpecFailure(str(err)) from None
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: every finished row is kept in {out}; rerun to resume",
+                   err=True)
+        sys.exit(130)
+    click.echo(summary(df, out))
+
+
+def summary(df: Any, out: Path) -> str:
+    from archprof.render import Column, render
+    from archprof.units import human, human_bytes
+
+    columns = [Column("network", "network"), Column("batch", "batch", "num"),
+               Column("status", "status"), Column("runs", "runs", "num"),
+               Column("ms_per_image", "ms/image", "float"), Column("iqr_pct", "IQR %", "float"),
+               Column("images_per_s", "images/s", "float"), Column("memory", "peak mem", "num"),
+               Column("static", "static act.", "num"),
+               Column("pct_peak", "% of peak", "float")]
+    df = df.assign(iqr_pct=100 * df["iqr_ms"] / df["median_ms"],
+                   pct_peak=100 * df["fraction_of_peak"],
+                   memory=[human_bytes(v) if v == v and v is not None else ""
+                           for v in df["mem_peak_bytes"].astype(float)],
+                   static=[human_bytes(v) for v in df["static_peak_bytes"].astype(float)])
+    lines = [render(df, columns, "text"), ""]
+    for (device, name, dtype), peak in (df.groupby(["device", "device_name", "dtype"])
+                                        ["peak_macs_per_s"].first().items()):
+        if peak == peak:
+            lines.append(f"matmul peak on {device} ({name}, {dtype}): {human(peak)}MAC/s")
+    lines.append(f"{len(df)} rows in {out}")
+    return "\n".join(lines)
