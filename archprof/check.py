@@ -75,7 +75,7 @@ def check_reference(analysis: Analysis, report: Report) -> None:
         if key in ref:
             t = tol.get(key, 0.0) if isinstance(tol, dict) else float(tol)
             ok, text = _close(analysis.totals[key], ref[key], t)
-            report.record(ok, f"reference {key}: {text}, tolerance {t:.0%}")
+            report.record(ok, f"reference {key}: {text}, tolerance {t:.2%}")
 
 
 def check_model(analysis: Analysis, report: Report, fvcore: bool = True) -> None:
