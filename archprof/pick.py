@@ -60,7 +60,7 @@ def annotate(results: pd.DataFrame) -> pd.DataFrame:
     floats (NaN where empty), which is what arithmetic and matplotlib expect."""
     df = results.copy().reset_index(drop=True)
     for col in df.columns:
-        if isinstance(df[col].dtype, pd.Int64Dtype):
+        if isinstance(df[col].dtype, pd.Int64Dtype) and col not in ("threads", "runs"):
             df[col] = df[col].astype(float)
     df["batch"] = df["batch"].astype(int)
     for col in ("params", "input", "device_name", "host"):

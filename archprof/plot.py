@@ -26,7 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import FixedLocator, LogFormatter, NullFormatter, ScalarFormatter
 
 from archprof.analysis import DTYPE_BYTES
 from archprof.errors import SpecError
@@ -38,6 +38,7 @@ FORMATS = ("png", "svg", "pdf")
 MAX_BUBBLE = 1600.0                    # area in points^2 of the largest bubble
 SETUP_MARKERS = "osD^vP*X"
 GOLDEN = 0.618033988749895
+MIN_FIT_POINTS = 3                     # a line through two points always has R^2 = 1
 FRONTIER_STYLE = {"color": "0.2", "lw": 1.2, "ls": "--", "zorder": 1}
 
 
@@ -48,6 +49,8 @@ class Fit:
     intercept: float
     r2: float
     n: int
+    slope_unit: str = ""
+    intercept_unit: str = ""
 
 
 @dataclass
@@ -92,12 +95,14 @@ def network_color(network: str) -> tuple[float, float, float]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def fit_line(x: Sequence[float], y: Sequence[float]) -> Fit:
+def fit_line(x: Sequence[float], y: Sequence[float], slope_unit: str = "",
+             intercept_unit: str = "") -> Fit:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     slope, intercept = np.polyfit(x, y, 1)
     ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return Fit(float(slope), float(intercept), 1 - ss_res / ss_tot if ss_tot else 1.0, len(x))
+    return Fit(float(slope), float(intercept), 1 - ss_res / ss_tot if ss_tot else 1.0, len(x),
+               slope_unit, intercept_unit)
 
 
 def bubble_areas(values: Sequence[float]) -> np.ndarray:
@@ -170,6 +175,13 @@ def _batch_axis(ax: Axes, batches: Iterable[int]) -> None:
     ax.set_xlabel("batch size")
 
 
+def _log_y(ax: Axes) -> None:
+    """Log y axis with plain numbers (60, not 6 x 10^1), minor ticks labelled when few decades."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter())
+    ax.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+
+
 def _ops_scale(ops: str) -> tuple[int, str]:
     if ops not in OPS:
         raise ValueError(f"ops must be one of {', '.join(OPS)}, not {ops!r}")
@@ -240,7 +252,7 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
             ax.plot(g["batch"], g["ms_per_image"], marker="o", label=label,
                     color=network_color(g["network"].iloc[0]))
         _batch_axis(ax, data["batch"])
-        ax.set_yscale("log")
+        _log_y(ax)
         ax.set_ylabel("inference time per image (ms, median)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
@@ -274,14 +286,14 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
             ax.plot(g["batch"], g["measured_mb"], marker="o", color=color, label=label)
             ax.plot(g["batch"], g["static_mb"], ls="--", color=color, alpha=0.8)
         _batch_axis(ax, data["batch"])
-        ax.set_yscale("log")
+        _log_y(ax)
         ax.set_ylabel("peak memory (MB)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     styles = [Line2D([], [], color="0.3", marker="o", label="measured peak"),
               Line2D([], [], color="0.3", ls="--", label="static: weights + peak live activations")]
     _legend_networks(fig, data["label"], data["network"], styles)
-    fig.suptitle("Memory vs batch size (measured solid, static estimate dashed)")
+    fig.suptitle("Memory vs batch size")
     return Chart("04_memory_vs_batch", "Memory vs batch size", fig, data, notes)
 
 
@@ -298,24 +310,26 @@ def memory_vs_params(df: pd.DataFrame) -> Chart:
         return Chart("05_memory_vs_params", "Memory vs parameters at batch 1", None, data,
                      ["no memory measured at batch 1"])
     fig, (ax,) = _figure()
-    fits = {}
+    fits, handles = {}, []
     for k, (setup, g) in enumerate(data.groupby("setup", sort=False)):
         marker = SETUP_MARKERS[k % len(SETUP_MARKERS)]
         ax.scatter(g["params_m"], g["measured_mb"], marker=marker, s=50, zorder=3,
                    c=[network_color(n) for n in g["network"]], edgecolors="k", linewidths=0.5)
         _annotate_points(ax, g["params_m"], g["measured_mb"], g["label"])
         label = setup
-        if len(g) >= 2 and g["params_m"].nunique() >= 2:
-            fits[setup] = fit = fit_line(g["params_m"], g["measured_mb"])
+        if g["params_m"].nunique() >= MIN_FIT_POINTS:
+            fits[setup] = fit = fit_line(g["params_m"], g["measured_mb"], "MB per M params", "MB")
             xs = np.linspace(0, g["params_m"].max(), 50)
             ax.plot(xs, fit.slope * xs + fit.intercept, ls=":", color="0.3")
             label += (f": {fit.intercept:.0f} MB + {fit.slope:.2f} MB per M params "
                       f"(R$^2$ {fit.r2:.3f})")
-        ax.scatter([], [], marker=marker, c="0.5", label=label)
+        else:
+            notes.append(f"{setup}: fewer than {MIN_FIT_POINTS} distinct points, no fit")
+        handles.append(Line2D([], [], ls="", marker=marker, color="0.5", label=label))
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("peak memory at batch 1 (MB)")
     ax.set_title("Memory vs parameters, batch 1")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
     return Chart("05_memory_vs_params", "Memory vs parameters at batch 1", fig, data, notes, fits)
 
 
@@ -346,13 +360,14 @@ def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
         ax.scatter(g["ms_per_image"][on], g["gops"][on], s=160, facecolors="none",
                    edgecolors="k", linewidths=1.2, zorder=4, label="top-1 vs time Pareto frontier")
         _annotate_points(ax, g["ms_per_image"], g["gops"], g["label"])
-        if len(g) >= 2 and g["ms_per_image"].nunique() >= 2:
-            fits[setup] = fit = fit_line(g["ms_per_image"], g["gops"])
+        if g["ms_per_image"].nunique() >= MIN_FIT_POINTS:
+            fits[setup] = fit = fit_line(g["ms_per_image"], g["gops"], f"{unit.split()[0]} per ms",
+                                             unit.split()[0])
             xs = np.linspace(0, g["ms_per_image"].max() * 1.05, 50)
             ax.plot(xs, fit.slope * xs + fit.intercept, ls=":", color="0.3",
                     label=f"fit: {fit.slope:.3g} {unit.split()[0]}/ms, R$^2$ = {fit.r2:.3f}")
         else:
-            notes.append(f"{setup}: fewer than two distinct points, no fit")
+            notes.append(f"{setup}: fewer than {MIN_FIT_POINTS} distinct points, no fit")
         ax.set_xlabel(f"inference time per image (ms), batch {batch}")
         ax.set_ylabel(f"operations per image, {unit}")
         ax.set_title(setup, fontsize=10)

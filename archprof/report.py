@@ -105,8 +105,9 @@ def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "mac
                       "Also as " + ", ".join(f"[{p.rsplit('.', 1)[1].upper()}]({p})"
                                              for p in rel[1:]) + ".", ""]
         for setup, fit in chart.fits.items():
-            lines.append(f"- fit on {setup}: slope {fit.slope:.4g}, intercept {fit.intercept:.4g}, "
-                         f"R^2 {fit.r2:.4f} over {fit.n} networks")
+            lines.append(f"- least-squares line on {setup}: slope {fit.slope:.4g} {fit.slope_unit}, "
+                         f"intercept {fit.intercept:.4g} {fit.intercept_unit}, R^2 {fit.r2:.4f} "
+                         f"over {fit.n} networks")
         lines += [f"- {note}" for note in chart.notes] + [""]
     readme = out / "README.md"
     tmp = out / ".README.md.tmp"
@@ -126,7 +127,7 @@ def environment(results: pd.DataFrame) -> list[str]:
         lines.append(f"- **{setup}**: host {first['host']}, CPU {first['cpu']}, torch "
                      f"{first['torch']}, {first['dtype']}, threads {first['threads']}, "
                      f"{len(g)} configurations measured {dates[0][:10]} to {dates[-1][:10]}"
-                     + (f"; matmul peak {human(peak)}MAC/s" if pd.notna(peak) else ""))
+                     + (f"; matmul peak {human(peak)} MAC/s" if pd.notna(peak) else ""))
     lines += ["", f"This machine has {os.cpu_count()} logical CPUs. {CANZIANI} Absolute times are "
               "therefore not comparable with theirs; the shapes of the curves (how time and "
               "memory grow with batch size, how time follows operations) are what to compare."]
@@ -142,7 +143,7 @@ def summary_table(results: pd.DataFrame) -> list[str]:
     df = df.assign(gmacs=df["spec_macs"] / 1e9, memory_mb=df["mem_peak_bytes"] / MB,
                    frac=100 * pd.to_numeric(df["fraction_of_peak"], errors="coerce"))
     shown = {"top1": "{:.2f}", "gmacs": "{:.2f}", "ms_per_image": "{:.1f}",
-             "images_per_s": "{:.1f}", "memory_mb": "{:.0f}", "frac": "{:.0f}"}
+             "images_per_s": "{:.1f}", "memory_mb": "{:.0f}", "frac": "{:.1f}"}
     df = df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
                       for k, f in shown.items()})
     columns = [Column("setup", "setup"), Column("label", "network"), Column("top1", "top-1 %", "num"),
