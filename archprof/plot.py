@@ -90,7 +90,7 @@ def network_color(network: str) -> tuple[float, float, float]:
         families = sorted({fam for fam, _, _ in _families().values()})
         hue = (families.index(family) * GOLDEN) % 1.0
         t = i / (size - 1) if size > 1 else 0.5
-    r, g, b = mcolors.hsv_to_rgb((hue, 0.85 - 0.45 * t, 0.55 + 0.4 * t))
+    r, g, b = mcolors.hsv_to_rgb((hue, 0.9 - 0.35 * t, 0.5 + 0.4 * t))
     return float(r), float(g), float(b)
 
 
@@ -284,14 +284,15 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
         for label, g in sub.groupby("label", sort=False):
             color = network_color(g["network"].iloc[0])
             ax.plot(g["batch"], g["measured_mb"], marker="o", color=color, label=label)
-            ax.plot(g["batch"], g["static_mb"], ls="--", color=color, alpha=0.8)
+            ax.plot(g["batch"], g["static_mb"], ls="--", marker="x", color=color, alpha=0.8)
         _batch_axis(ax, data["batch"])
         _log_y(ax)
         ax.set_ylabel("peak memory (MB)")
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     styles = [Line2D([], [], color="0.3", marker="o", label="measured peak"),
-              Line2D([], [], color="0.3", ls="--", label="static: weights + peak live activations")]
+              Line2D([], [], color="0.3", ls="--", marker="x",
+                     label="static: weights + peak live activations")]
     _legend_networks(fig, data["label"], data["network"], styles)
     fig.suptitle("Memory vs batch size")
     return Chart("04_memory_vs_batch", "Memory vs batch size", fig, data, notes)

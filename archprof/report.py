@@ -109,6 +109,7 @@ def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "mac
                          f"intercept {fit.intercept:.4g} {fit.intercept_unit}, R^2 {fit.r2:.4f} "
                          f"over {fit.n} networks")
         lines += [f"- {note}" for note in chart.notes] + [""]
+    out.mkdir(parents=True, exist_ok=True)
     readme = out / "README.md"
     tmp = out / ".README.md.tmp"
     tmp.write_text("\n".join(lines))

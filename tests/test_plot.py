@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 
-from archprof import analyze, registry
+from archprof import analyze, plot, registry, report
 from archprof.bench import COLUMNS, load_results
 from archprof.cli_plot import plot as plot_command
 from archprof.pick import annotate
-from archprof import plot
 
 NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec
 DEVICES = {"cpu": ("Test CPU", 20e9, None), "cuda:0": ("Test GPU", 900e9, 60.0)}
@@ -60,14 +60,18 @@ def rows() -> list[dict]:
     return out
 
 
-@pytest.fixture
-def results_file(tmp_path: Path) -> Path:
-    path = tmp_path / "results.csv"
+def write(path: Path, selected: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
-        writer.writerows(rows())
+        writer.writerows(selected)
     return path
+
+
+@pytest.fixture
+def results_file(tmp_path: Path) -> Path:
+    return write(tmp_path / "results.csv", rows())
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def df(results_file: Path) -> pd.DataFrame:
     return annotate(load_results([results_file]))
 
 
-def scatter(ax) -> np.ndarray:
+def scatter(ax: Axes) -> PathCollection:
     """Offsets of the data scatter (the first PathCollection) of an axes."""
     return [c for c in ax.collections if isinstance(c, PathCollection)][0]
 
@@ -222,3 +226,43 @@ def test_plot_command_writes_every_chart(results_file: Path, tmp_path: Path) -> 
     assert all((out / f"01_top1.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf"))
     assert not list(out.glob(".*tmp"))
     assert "zfnet" in result.output                      # the caption says who was left out
+
+
+def test_report_plans_cpu_batches_from_batch1_times_and_writes_readme(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep is replaced by one that writes the synthetic CPU rows asked for."""
+    calls = []
+    measured: list[dict] = []
+
+    def fake_sweep(names: list[str], batch_sizes: tuple[int, ...], out: Path, **kw: object) -> None:
+        calls.append((list(names), tuple(batch_sizes)))
+        measured.extend(r for r in rows() if r["device"] == "cpu" and r["network"] in names
+                        and r["batch"] in batch_sizes)
+        write(out, measured)
+
+    monkeypatch.setattr("archprof.bench.sweep", fake_sweep)
+    monkeypatch.setattr(report, "available_bytes", lambda: 64e9)
+    cap = 100.0
+    readme = report.run(out=tmp_path / "rep", names=NETS, device="cpu", batch_sizes=(1, 2, 16),
+                        max_batch_ms=cap, budget_s=1.0)
+    expected = [([n], tuple(b for b in (2, 16) if b * fake_ms(n, "cpu", 1) <= cap))
+                for n in NETS if 2 * fake_ms(n, "cpu", 1) <= cap]
+    assert calls == [(NETS, (1,)), *expected] and expected      # at least one net gets batch 2
+    text = readme.read_text()
+    assert ("archprof report --out " + str(tmp_path / "rep") + " --device cpu --batch-sizes "
+            "1,2,16 --max-batch-ms 100 --budget-s 1 --ops macs " + " ".join(NETS)) in text
+    for chart in ["01_top1", "02_top1_vs_ops", "03_time_vs_batch", "06_ops_vs_time"]:
+        assert f"](charts/{chart}.png)" in text and (tmp_path / "rep/charts" / f"{chart}.svg").exists()
+    assert "Test CPU" in text and "chart skipped: no device in these results reported power" in text
+    assert "| resnet50 | 76.13 |" in text                      # batch-1 table from spec + results
+
+
+def test_report_memory_guard() -> None:
+    """A batch whose static estimate needs more than half the free memory (x2) is not tried."""
+    batch1 = pd.DataFrame([r for r in rows() if r["device"] == "cpu" and r["batch"] == 1])
+    t = analyze("vgg16", batch=16).totals
+    need = 2 * (t["peak_bytes"] + t["param_bytes"])
+    plan = report.plan(batch1, (1, 16), max_batch_ms=1e9, memory_bytes=2 * need)
+    assert plan["vgg16"] == [16]
+    plan = report.plan(batch1, (1, 16), max_batch_ms=1e9, memory_bytes=2 * need - 1)
+    assert "vgg16" not in plan and plan["alexnet"] == [16]
