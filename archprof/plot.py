@@ -39,6 +39,7 @@ MAX_BUBBLE = 1600.0                    # area in points^2 of the largest bubble
 SETUP_MARKERS = "osD^vP*X"
 GOLDEN = 0.618033988749895
 MIN_FIT_POINTS = 3                     # a line through two points always has R^2 = 1
+NO_ACCURACY = "chart skipped: no network here has a top-1 in its spec"
 FRONTIER_STYLE = {"color": "0.2", "lw": 1.2, "ls": "--", "zorder": 1}
 
 
@@ -193,11 +194,13 @@ def top1_bar(df: pd.DataFrame) -> Chart:
     """1. Top-1 accuracy per network."""
     notes: list[str] = []
     data = _with_accuracy(_networks(df), notes).sort_values("top1", kind="stable")
+    if data.empty:
+        return Chart("01_top1", "Top-1 accuracy per network", None, data, notes + [NO_ACCURACY])
     fig, (ax,) = _figure()
     bars = ax.bar(data["label"], data["top1"], color=[network_color(n) for n in data["network"]])
     ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_ylabel("top-1 accuracy (%), ImageNet val, single crop")
-    ax.set_ylim(max(0.0, float(data["top1"].min()) - 10) if len(data) else 0, 100)
+    ax.set_ylim(max(0.0, float(data["top1"].min()) - 10), 100)
     ax.tick_params(axis="x", rotation=45)
     ax.set_title("Top-1 accuracy per network")
     return Chart("01_top1", "Top-1 accuracy per network", fig, data.reset_index(drop=True), notes)
@@ -208,8 +211,11 @@ def top1_vs_ops(df: pd.DataFrame, ops: str = "macs") -> Chart:
     factor, unit = _ops_scale(ops)
     notes: list[str] = []
     data = _with_accuracy(_networks(df), notes).reset_index(drop=True)
+    title = f"Top-1 vs {unit}, bubble area = parameters"
+    if data.empty:
+        return Chart("02_top1_vs_ops", title, None, data, notes + [NO_ACCURACY])
     data["gops"] = data["spec_macs"] * factor / 1e9
-    data["area"] = bubble_areas(data["spec_params"]) if len(data) else []
+    data["area"] = bubble_areas(data["spec_params"])
     data["pareto"] = pareto(data["gops"], data["top1"])
     fig, (ax,) = _figure()
     ax.scatter(data["gops"], data["top1"], s=data["area"], alpha=0.6, edgecolors="k",
@@ -220,11 +226,10 @@ def top1_vs_ops(df: pd.DataFrame, ops: str = "macs") -> Chart:
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Top-1 vs operations (bubble area = parameters)")
     ax.margins(0.12)
-    if len(data):
-        sizes = _param_legend(data["spec_params"])
-        ax.legend(handles=[*sizes, Line2D([], [], label="Pareto frontier", **FRONTIER_STYLE)],
-                  loc="lower right", fontsize=8, labelspacing=1.5, borderpad=1)
-    return Chart("02_top1_vs_ops", f"Top-1 vs {unit}, bubble area = parameters", fig, data, notes)
+    ax.legend(handles=[*_param_legend(data["spec_params"]),
+                       Line2D([], [], label="Pareto frontier", **FRONTIER_STYLE)],
+              loc="best", fontsize=8, labelspacing=1.5, borderpad=1)
+    return Chart("02_top1_vs_ops", title, fig, data, notes)
 
 
 def _param_legend(params: pd.Series) -> list[Line2D]:
@@ -387,6 +392,9 @@ def accuracy_density(df: pd.DataFrame) -> Chart:
     data = _with_accuracy(_networks(df), notes).copy()
     data["density"] = data["top1"] / (data["spec_params"] / 1e6)
     data = data.sort_values("density", kind="stable").reset_index(drop=True)
+    if data.empty:
+        return Chart("07_accuracy_density", "Accuracy density (top-1 per M params)", None, data,
+                     notes + [NO_ACCURACY])
     fig, (ax,) = _figure()
     bars = ax.bar(data["label"], data["density"], color=[network_color(n) for n in data["network"]])
     ax.bar_label(bars, fmt="%.2f", fontsize=8)
@@ -411,12 +419,17 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
     for _, g in data.groupby(["setup", "batch"]):
         data.loc[g.index, "pareto"] = pareto(-g["images_per_s"], g["top1"])
     data = data.reset_index(drop=True)
-    panels = [(s, b) for s in dict.fromkeys(data["setup"]) for b in batches]
-    labels = set(data["label"])
-    for setup, b in panels:
-        absent = labels - set(data.loc[(data["setup"] == setup) & (data["batch"] == b), "label"])
-        if absent:
-            notes.append(f"{setup}, batch {b}: not measured for " + ", ".join(sorted(absent)))
+    panels, labels = [], set(data["label"])
+    for setup in dict.fromkeys(data["setup"]):
+        for b in batches:
+            here = set(data.loc[(data["setup"] == setup) & (data["batch"] == b), "label"])
+            if not here:
+                notes.append(f"{setup}: nothing measured at batch {b}, no panel")
+                continue
+            panels.append((setup, b))
+            if labels - here:
+                notes.append(f"{setup}, batch {b}: not measured for "
+                             + ", ".join(sorted(labels - here)))
     title = "Top-1 vs images/s (bubble area = operations)"
     if not panels:
         return Chart("08_top1_vs_throughput", title, None, data,

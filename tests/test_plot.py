@@ -266,3 +266,11 @@ def test_report_memory_guard() -> None:
     assert plan["vgg16"] == [16]
     plan = report.plan(batch1, (1, 16), max_batch_ms=1e9, memory_bytes=2 * need - 1)
     assert "vgg16" not in plan and plan["alexnet"] == [16]
+
+
+def test_accuracy_charts_skip_when_no_network_has_top1(df: pd.DataFrame) -> None:
+    only = df[df["network"] == "zfnet"]
+    for chart in (plot.top1_bar(only), plot.top1_vs_ops(only), plot.accuracy_density(only),
+                  plot.top1_vs_throughput(only)):
+        assert chart.figure is None and any("zfnet" in n for n in chart.notes)
+    assert plot.time_vs_batch(only).figure is not None       # timing charts still drawn
