@@ -51,10 +51,11 @@ class Analysis:
         return _shares(out, self.totals)
 
     def by_type(self) -> pd.DataFrame:
-        """One row per layer type (e.g. 'conv 1x1', 'conv 3x3 dw', 'fc'): count, params, MACs
-        and their shares of the totals."""
+        """One row per layer type (e.g. 'conv 1x1', 'conv 3x3 dw', 'fc'): count, params,
+        weights (params without biases/BN), MACs and their shares of the totals."""
         out = (self.layers.groupby("layer", sort=False)
-               .agg(count=("name", "size"), params=("params", "sum"), macs=("macs", "sum"),
+               .agg(count=("name", "size"), params=("params", "sum"), weights=("weights", "sum"),
+                    macs=("macs", "sum"),
                     other_ops=("other_ops", "sum"), activations=("activations", "sum"))
                .reset_index().rename(columns={"layer": "type"}))
         return _shares(out, self.totals).sort_values("macs", ascending=False, kind="stable")
@@ -108,6 +109,8 @@ def _pair(values: tuple[int, int]) -> str:
 
 def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
     df["pct_params"] = 100 * df["params"] / max(totals["params"], 1)
+    if "weights" in df:   # paper tables (MobileNet Table 2) often count kernel weights only
+        df["pct_weights"] = 100 * df["weights"] / max(totals["weights"], 1)
     df["pct_macs"] = 100 * df["macs"] / max(totals["macs"], 1)
     return df
 

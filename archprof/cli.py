@@ -147,7 +147,8 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
 
 TYPE_COLUMNS = [Column("type", "type"), Column("count", "count", "int"),
                 Column("params", "params", "int"), Column("pct_params", "%params", "pct"),
-                Column("macs", "MACs", "int"), Column("pct_macs", "%MACs", "pct")]
+                Column("pct_weights", "%weights", "pct"), Column("macs", "MACs", "int"),
+                Column("pct_macs", "%MACs", "pct")]
 
 
 def header(a: Analysis) -> str:

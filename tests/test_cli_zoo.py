@@ -65,3 +65,24 @@ def test_breakdown_by_type_shares():
     fc = 7 * 7 * 512 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
     assert rows.loc["fc", "count"] == 3 and rows.loc["conv 3x3", "count"] == 13
     assert abs(rows.loc["fc", "pct_params"] - 100 * fc / 138_357_544) < 1e-9
+
+
+def test_mobilenet_table2_by_type():
+    # Howard et al. Table 2 (mult-adds % / parameters %), parameters as kernel weights only.
+    # Conv 3x3 prints 1.19% mult-adds: two swapped digits of 1.91% (the column then sums to 100.01)
+    df = pd.read_csv(io.StringIO(run("table", "mobilenet_v1", "--by", "type", "--format", "csv")))
+    rows = df.set_index("type").round(2)
+    table2 = {"conv 1x1": (94.86, 74.59), "conv 3x3 dw": (3.06, 1.06), "conv 3x3": (1.91, 0.02),
+              "fc": (0.18, 24.33)}
+    for kind, (macs, weights) in table2.items():
+        assert (rows.loc[kind, "pct_macs"], rows.loc[kind, "pct_weights"]) == (macs, weights), kind
+
+
+def test_mobilenet_tables_6_and_7_by_sweep():
+    width = pd.read_csv(io.StringIO(run("sweep", "mobilenet_v1", "--param", "alpha=1.0,0.75,0.5,0.25",
+                                        "--format", "csv")))
+    assert [round(m / 1e6) for m in width["macs"]] == [569, 325, 149, 41]          # Table 6
+    res = pd.read_csv(io.StringIO(run("sweep", "mobilenet_v1", "--param", "res=224,192,160,128",
+                                      "--format", "csv")))
+    # Table 7 prints 569/418/290/186; 160 counts 290.68M, which the paper prints as 290 (README)
+    assert [round(m / 1e6) for m in res["macs"]] == [569, 418, 291, 186]
