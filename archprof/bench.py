@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +445,8 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
                             if model is None:
                                 model = _prepare(net, dev, dtype, channels_last, compile)
                             if peak is None:
-                                peak = peak_matmul(dev, dtype, budget_s=min(2.0, budget_s))
+                                peak = _session_peak(str(dev), dtype, torch.get_num_threads(),
+                                                     min(2.0, budget_s))
                             m = measure(model, _example(net, batch, dev, dtype, channels_last),
                                         dev, budget_s=budget_s)
                             status = "ok"
@@ -463,6 +465,13 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
         bar.close()
         torch.set_num_threads(old_threads)
     return to_frame(done, str(out))
+
+
+@lru_cache(maxsize=None)
+def _session_peak(device: str, dtype: str, threads: int, budget_s: float) -> float:
+    """peak_matmul once per process and setting: sweeps run one after another (as `archprof
+    report` does, network by network) then share one peak, measured in the same run."""
+    return peak_matmul(device, dtype, budget_s)
 
 
 def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None) -> _Network:

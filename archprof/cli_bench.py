@@ -51,7 +51,7 @@ def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str,
               default=Path("reports/results.csv"), show_default=True, help="Results CSV.")
 @click.option("--force", is_flag=True, help="Measure again configs already in --out.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=10.0,
-              show_default=True, help="Seconds of timed runs per config at most.")
+              show_default=True, help="Seconds of timed runs per config (3 runs at least).")
 def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ...],
           device: str | None, dtype: str, channels_last: bool, compile_model: bool,
           threads: int | None, params: dict, input_shape: tuple | None, out: Path, force: bool,
