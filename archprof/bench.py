@@ -419,7 +419,8 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
            "channels_last": str(channels_last), "compile": str(compile),
            "threads": str(torch.get_num_threads()), "torch": torch.__version__,
            "cpu": cpu_name(), "host": platform.node(), "params": _params_text(params)}
-    bar = _Progress(len(networks) * len(batch_sizes), progress)
+    batches = sorted(set(batch_sizes))
+    bar = _Progress(len(networks) * len(batches), progress)
     done: list[Row] = []
     peak: float | None = None
     try:
@@ -427,7 +428,7 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
             for net in networks:
                 model = None
                 oom = False
-                for batch in sorted(set(batch_sizes)):
+                for batch in batches:
                     row = {**env, "network": net.name, "input": dims(net.graph.input),
                            "batch": str(batch)}
                     old = results.find(_key(row))
@@ -452,9 +453,9 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
                             status = "ok"
                         except Exception as err:   # noqa: BLE001 - recorded as the row's status
                             m, status = None, _status(err)
-                            oom = status == "oom"
-                            if oom and dev.type == "cuda":
-                                torch.cuda.empty_cache()
+                        oom = status == "oom"
+                        if oom and dev.type == "cuda":   # the failed batch's blocks, now unused
+                            torch.cuda.empty_cache()
                     row = _row(row, net, batch, dtype, status, m, peak)
                     results.put(row)
                     done.append(row)
