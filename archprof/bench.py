@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -125,7 +125,9 @@ def measure(model: Callable[[Any], Any], example: Any, device: str | torch.devic
     The model must already be on the device in eval mode."""
     device = torch.device(device)
     cuda = device.type == "cuda"
-    with torch.inference_mode(), _cudnn_benchmark(cuda):
+    # events and streams belong to the current CUDA device: make it the one measured
+    on_device = torch.cuda.device(device) if cuda else nullcontext()
+    with torch.inference_mode(), _cudnn_benchmark(cuda), on_device:
         for _ in range(warmup):
             model(example)
         if cuda:
@@ -226,9 +228,9 @@ def _quiet_stderr() -> Iterator[None]:
 
 def peak_matmul(device: str | torch.device, dtype: str | torch.dtype = "float32",
                 budget_s: float = 2.0) -> float:
-    """Attainable MAC/s on `device`: the best median rate of square matmuls (n^3 MACs each),
-    n doubling from 256 while the next size still fits the remaining budget (fp16 on a CPU
-    is slow enough that this stops early)."""
+    """Attainable MAC/s on `device`: the best rate of square matmuls (n^3 MACs each, fastest
+    run: interference from other work only ever slows a run down), n doubling from 256 while
+    the next size still fits the remaining budget (fp16 on a CPU is slow: it stops early)."""
     device = torch.device(device)
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     best, n, deadline = 0.0, 256, time.perf_counter() + budget_s
@@ -242,7 +244,7 @@ def peak_matmul(device: str | torch.device, dtype: str | torch.dtype = "float32"
             if best and is_oom(err):     # a small device: the sizes that fitted decide
                 break
             raise
-        best = max(best, n**3 / (m.median_ms / 1e3))
+        best = max(best, n**3 / (m.min_ms / 1e3))
         # the next size costs 8x per run; it needs warm-up plus FLOOR_RUNS runs
         if 8 * m.median_ms / 1e3 * (FLOOR_RUNS + 1) > deadline - time.perf_counter():
             break
