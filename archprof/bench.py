@@ -260,6 +260,11 @@ class ResultsFile:
         self.path = Path(path)
         self.rows: list[Row] = read_rows(self.path) if self.path.exists() else []
 
+    def create(self) -> None:
+        """Write the header now if the file is new, so that an unwritable path fails early."""
+        if not self.path.exists():
+            write_rows(self.path, [])
+
     def find(self, key: tuple[str, ...]) -> Row | None:
         return next((r for r in self.rows if _key(r) == key), None)
 
@@ -296,8 +301,11 @@ def read_rows(path: Path) -> list[Row]:
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
     """Write atomically: a temporary file in the same folder, flushed, then renamed over."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise SpecError(f"cannot write results there: {err.strerror}", file=str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -414,6 +422,7 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
     params = dict(params or {})
     results = ResultsFile(Path(out))          # a foreign file fails here, before any work
     networks = [_static(name, params, input) for name in names]   # spec errors before work too
+    results.create()
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

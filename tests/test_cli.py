@@ -85,3 +85,11 @@ def test_check_exit_codes(write_spec):
     code, out = run("check", "--no-fvcore", str(bad))
     assert code == 1 and "FAILED expect conv1" in out and "8x30x30 vs 8x31x31" in out
     assert "params: 224 vs 216" in out
+
+
+def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, out = run("bench", "lenet5", "--device", "cpu", "--out", str(blocker / "results.csv"))
+    assert code == 2 and out.startswith("error: ") and "cannot write results there" in out
+    assert "Traceback" not in out and blocker.read_text() == "not a folder"
