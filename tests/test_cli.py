@@ -93,3 +93,13 @@ def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
     code, out = run("bench", "lenet5", "--device", "cpu", "--out", str(blocker / "results.csv"))
     assert code == 2 and out.startswith("error: ") and "cannot write results there" in out
     assert "Traceback" not in out and blocker.read_text() == "not a folder"
+
+
+def test_table_imports_neither_matplotlib_nor_fvcore_nor_torch():
+    import subprocess
+    import sys
+    code = ("import sys; from click.testing import CliRunner; from archprof.cli import main; "
+            "r = CliRunner().invoke(main, ['table', 'resnet50']); assert r.exit_code == 0; "
+            "print(sorted(m for m in ('matplotlib', 'fvcore', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
