@@ -62,6 +62,17 @@ def parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -
     return shape
 
 
+def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
+                      value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"'{value}' is not a list of positive integers (e.g. 1,2,4,8)")
+    return tuple(sorted(set(sizes)))
+
+
 def parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
     out = {}
     for item in values:

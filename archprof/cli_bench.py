@@ -1,6 +1,5 @@
 """`archprof bench`: the CLI over archprof.bench.sweep. Importing this module is cheap (click
-only): torch and archprof.bench are imported when the command runs, and archprof.cli's
-helpers are looked up then too, so archprof.cli may import this module at any point."""
+and archprof.cli's parsers): torch and archprof.bench are imported when the command runs."""
 from __future__ import annotations
 
 import sys
@@ -9,33 +8,15 @@ from typing import Any
 
 import click
 
+from archprof.cli import SpecFailure, parse_batch_sizes, parse_input, parse_params
+
 BENCH_DTYPES = ["float32", "float16", "bfloat16"]
-
-
-def _parse_batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise click.BadParameter(f"'{value}' is not a list of positive integers (e.g. 1,2,4,8)")
-    return tuple(sorted(set(sizes)))
-
-
-def _parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    from archprof.cli import parse_input
-    return parse_input(ctx, param, value)
-
-
-def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
-    from archprof.cli import parse_params
-    return parse_params(ctx, param, values)
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_networks", is_flag=True, help="Every network in specs/.")
-@click.option("--batch-sizes", default="1", show_default=True, callback=_parse_batch_sizes,
+@click.option("--batch-sizes", default="1", show_default=True, callback=parse_batch_sizes,
               metavar="N,N,...", help="Batch sizes to sweep, e.g. 1,2,4,8.")
 @click.option("--device", default=None, metavar="cpu|cuda|cuda:N",
               help="Device (default: cuda when available, else cpu).")
@@ -43,9 +24,9 @@ def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str,
 @click.option("--channels-last", is_flag=True, help="Model and input in channels_last layout.")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--threads", type=click.IntRange(min=1), help="torch.set_num_threads (CPU).")
-@click.option("--param", "params", multiple=True, callback=_parse_params, metavar="KEY=VALUE",
+@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
               help="Override a spec parameter (repeatable).")
-@click.option("--input", "input_shape", callback=_parse_input, metavar="CxHxW",
+@click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
               help="Input shape per image (default: the spec's).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("reports/results.csv"), show_default=True, help="Results CSV.")
@@ -62,7 +43,6 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
     memory, and achieved MAC/s as a fraction of this device's matmul peak.
     """
     from archprof.bench import sweep
-    from archprof.cli import SpecFailure
     from archprof.errors import SpecError
     from archprof.spec import registry
 

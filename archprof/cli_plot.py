@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from archprof.cli import parse_batch_sizes
 from archprof.errors import SpecError
 from archprof.units import parse_quantity
 
@@ -17,16 +18,6 @@ RESULTS = click.argument("results", nargs=-1, required=True,
 OPS_OPTION = click.option("--ops", type=click.Choice(["macs", "flops"]), default="macs",
                           show_default=True,
                           help="Operations axis: G-MACs, or G-FLOPs = 2 x MACs as Canziani counted.")
-
-
-def parse_batches(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        batches = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        batches = ()
-    if not batches or min(batches) < 1:
-        raise click.BadParameter(f"'{value}' is not a list of batch sizes like 1,2,4")
-    return batches
 
 
 def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -45,7 +36,7 @@ def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -
 @OPS_OPTION
 @click.option("--fit-batch", default=1, show_default=True, type=click.IntRange(min=1),
               help="Batch size of the operations vs time chart.")
-@click.option("--throughput-batches", default="1,16", show_default=True, callback=parse_batches,
+@click.option("--throughput-batches", default="1,16", show_default=True, callback=parse_batch_sizes,
               help="Batch sizes of the top-1 vs images/s panels.")
 @click.option("--pdf", is_flag=True, help="Also write PDF (PNG and SVG always).")
 def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
@@ -68,7 +59,7 @@ def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
               help="Folder for results.csv, charts/ and README.md.")
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
 @click.option("--batch-sizes", default="1,2,4,8,16,32,64", show_default=True,
-              callback=parse_batches, help="Batch sizes to try (on CPU, capped by --max-batch-ms).")
+              callback=parse_batch_sizes, help="Batch sizes to try (on CPU, capped by --max-batch-ms).")
 @click.option("--max-batch-ms", default=2000.0, show_default=True, type=click.FloatRange(min=0),
               help="On CPU, skip a batch size whose forward pass would take longer than this, "
                    "estimated from the measured batch-1 time.")

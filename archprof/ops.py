@@ -341,44 +341,13 @@ class Activation(Op):
         return self.torch_name, (dict(inplace=inplace) if self.can_mutate else {})
 
 
-@register
-@dataclass(kw_only=True)
-class ReLU(Activation):
-    kind: ClassVar[str] = "relu"
-    torch_name: ClassVar[str] = "ReLU"
-    inplace: ClassVar[str] = "mutate"
-
-
-@register
-@dataclass(kw_only=True)
-class ReLU6(Activation):
-    kind: ClassVar[str] = "relu6"
-    torch_name: ClassVar[str] = "ReLU6"
-    inplace: ClassVar[str] = "mutate"
-
-
-@register
-@dataclass(kw_only=True)
-class Hardswish(Activation):
-    kind: ClassVar[str] = "hardswish"
-    torch_name: ClassVar[str] = "Hardswish"
-    inplace: ClassVar[str] = "mutate"
-
-
-@register
-@dataclass(kw_only=True)
-class Sigmoid(Activation):
-    kind: ClassVar[str] = "sigmoid"
-    torch_name: ClassVar[str] = "Sigmoid"
-    can_mutate: ClassVar[bool] = False
-
-
-@register
-@dataclass(kw_only=True)
-class Tanh(Activation):
-    kind: ClassVar[str] = "tanh"
-    torch_name: ClassVar[str] = "Tanh"
-    can_mutate: ClassVar[bool] = False
+# Activations: op key -> (torch class, can overwrite its input in place).
+ACTIVATIONS = {"relu": ("ReLU", True), "relu6": ("ReLU6", True), "hardswish": ("Hardswish", True),
+               "sigmoid": ("Sigmoid", False), "tanh": ("Tanh", False)}
+for _kind, (_torch_name, _mutate) in ACTIVATIONS.items():
+    register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
+        "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate,
+        "inplace": "mutate" if _mutate else None, "__module__": __name__})))
 
 
 @register

@@ -247,23 +247,30 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
     _failures(df, notes)
     data = ok(df)[["setup", "label", "network", "batch", "ms_per_image", "iqr_ms"]]
     data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
+    title = "Inference time per image vs batch size"
+    if data.empty:
+        return Chart("03_time_vs_batch", title, None, data, notes + ["no successful measurements"])
+    fig = _lines_vs_batch(data, "ms_per_image", "inference time per image (ms, median)", log=True)
+    fig.suptitle(title)
+    return Chart("03_time_vs_batch", title, fig, data, notes)
+
+
+def _lines_vs_batch(data: pd.DataFrame, y: str, ylabel: str, log: bool) -> Figure:
+    """One panel per setup (device and options), one line per network over batch sizes."""
     setups = list(dict.fromkeys(data["setup"]))
-    if not setups:
-        return Chart("03_time_vs_batch", "Inference time per image vs batch size", None, data,
-                     notes + ["no successful measurements"])
     fig, axes = _figure(len(setups))
     for ax, setup in zip(axes, setups):
         for label, g in data[data["setup"] == setup].groupby("label", sort=False):
-            ax.plot(g["batch"], g["ms_per_image"], marker="o", label=label,
+            ax.plot(g["batch"], g[y], marker="o", label=label,
                     color=network_color(g["network"].iloc[0]))
         _batch_axis(ax, data["batch"])
-        _log_y(ax)
-        ax.set_ylabel("inference time per image (ms, median)")
+        if log:
+            _log_y(ax)
+        ax.set_ylabel(ylabel)
         ax.set_title(setup, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     _legend_networks(fig, data["label"], data["network"])
-    fig.suptitle("Inference time per image vs batch size")
-    return Chart("03_time_vs_batch", "Inference time per image vs batch size", fig, data, notes)
+    return fig
 
 
 def memory_vs_batch(df: pd.DataFrame) -> Chart:
@@ -463,17 +470,7 @@ def power_vs_batch(df: pd.DataFrame) -> Chart:
     if data.empty:
         return Chart("09_power_vs_batch", title, None, data,
                      ["chart skipped: no device in these results reported power"])
-    setups = list(dict.fromkeys(data["setup"]))
-    fig, axes = _figure(len(setups))
-    for ax, setup in zip(axes, setups):
-        for label, g in data[data["setup"] == setup].groupby("label", sort=False):
-            ax.plot(g["batch"], g["power_w"], marker="o", label=label,
-                    color=network_color(g["network"].iloc[0]))
-        _batch_axis(ax, data["batch"])
-        ax.set_ylabel("power (W)")
-        ax.set_title(setup, fontsize=10)
-        ax.grid(True, alpha=0.3)
-    _legend_networks(fig, data["label"], data["network"])
+    fig = _lines_vs_batch(data, "power_w", "power (W)", log=False)
     fig.suptitle(title)
     return Chart("09_power_vs_batch", title, fig, data)
 
