@@ -186,7 +186,7 @@ LIST_COLUMNS = [Column("name", "name"), Column("title", "title"), Column("year",
                 Column("input", "input"), Column("params", "params", "human"),
                 Column("macs", "MACs", "human"), Column("activations", "activations", "human"),
                 Column("peak_activations", "peak act.", "human"), Column("top1", "top-1", "str"),
-                Column("top5", "top-5", "str")]
+                Column("top5", "top-5", "str"), Column("dataset", "accuracy on")]
 
 
 @main.command("list")

@@ -18,7 +18,7 @@ import yaml
 
 from archprof.analysis import analyze
 from archprof.errors import SpecError
-from archprof.spec import load_spec
+from archprof.spec import imagenet_accuracy, load_spec
 
 MB = 1e6
 # Benchmark options that, when they differ between rows, make two rows different setups.
@@ -47,7 +47,7 @@ def spec_facts(network: str, params: str = "", input: str = "") -> dict[str, Any
     """top-1/top-5 (None when the spec gives none), params and MACs per image from the spec."""
     spec = load_spec(network)
     t = analyze(spec, input=parse_input(input), params=parse_params(params)).totals
-    acc = spec.accuracy or {}
+    acc = imagenet_accuracy(spec)
     return {"top1": acc.get("top1"), "top5": acc.get("top5"), "params": t["params"],
             "buffers": t["buffers"], "macs": t["macs"], "title": spec.title}
 

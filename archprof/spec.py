@@ -65,6 +65,15 @@ class Spec:
     line: int | None = None
 
 
+IMAGENET = "ImageNet"
+
+
+def imagenet_accuracy(spec: Spec) -> dict[str, Any]:
+    """The spec's accuracy if it is an ImageNet figure (`accuracy: {dataset: ...}` says
+    otherwise, e.g. CIFAR-10), else {}: charts and picks compare ImageNet figures only."""
+    return spec.accuracy if spec.accuracy.get("dataset", IMAGENET) == IMAGENET else {}
+
+
 def spec_dir() -> Path:
     """Where the specs live: $ARCHPROF_SPECS, else the repository's specs/ folder."""
     return Path(os.environ.get("ARCHPROF_SPECS", Path(__file__).resolve().parent.parent / "specs"))

@@ -6,7 +6,7 @@ from itertools import product
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.spec import load_spec, registry
+from archprof.spec import IMAGENET, load_spec, registry
 
 
 def overview() -> pd.DataFrame:
@@ -16,7 +16,8 @@ def overview() -> pd.DataFrame:
         rows.append({"name": name, "title": spec.title, "year": spec.year, "input": t["input"],
                      "params": t["params"], "macs": t["macs"], "activations": t["activations"],
                      "peak_activations": t["peak_activations"],
-                     "top1": spec.accuracy.get("top1"), "top5": spec.accuracy.get("top5")})
+                     "top1": spec.accuracy.get("top1"), "top5": spec.accuracy.get("top5"),
+                     "dataset": spec.accuracy.get("dataset", IMAGENET) if spec.accuracy else None})
     return pd.DataFrame(rows)
 
 

@@ -99,3 +99,11 @@ def test_pick_command(results: pd.DataFrame, tmp_path: Path) -> None:
     assert [r[1] if r[0] == "*" else r[0] for r in rows] == ["resnet18"]
     bad = CliRunner().invoke(pick_command, [str(path), "--max-params", "lots"])
     assert bad.exit_code == 2
+
+
+def test_non_imagenet_accuracy_is_never_compared() -> None:
+    # preact_resnet110's 93.63 is CIFAR-10 test accuracy (100 - 6.37% error, He et al. 2016b):
+    # charts and picks compare ImageNet top-1 only, so it must not enter them
+    from archprof.pick import spec_facts
+    assert spec_facts("preact_resnet110")["top1"] is None
+    assert spec_facts("resnet50")["top1"] == 76.13      # torchvision ResNet50_Weights.IMAGENET1K_V1
