@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterable
+from typing import Any
 
 
 class SpecError(Exception):
@@ -41,3 +43,20 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     # a prefix is a strong hint too ('b5x5' for 'b5x5_reduce'), though difflib scores it low
     close += [c for c in choices if c.startswith(word) and c not in close][:3 - len(close)]
     return ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else None
+
+
+def short(value: Any, limit: int = 80, depth: int = 3) -> str:
+    """A repr cut to about `limit` characters that looks at no more than 6 items per level and
+    3 levels (a YAML alias bomb must never be printed or walked in full)."""
+    if isinstance(value, (list, tuple, dict)):
+        brackets = "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else "()"
+        if depth == 0:
+            return brackets[0] + "..." + brackets[1]
+        items = itertools.islice(value.items() if isinstance(value, dict) else value, 6)
+        parts = [f"{short(k, limit, depth - 1)}: {short(v, limit, depth - 1)}"
+                 if isinstance(value, dict) else short(k, limit, depth - 1) for k, v in
+                 (items if isinstance(value, dict) else ((x, None) for x in items))]
+        text = brackets[0] + ", ".join(parts + ["..."] * (len(value) > 6)) + brackets[1]
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -11,7 +11,7 @@ import operator
 from collections.abc import Mapping
 from functools import lru_cache
 
-from archprof.errors import SpecError, did_you_mean
+from archprof.errors import SpecError, did_you_mean, short
 
 MAX_LENGTH = 200
 MAX_MAGNITUDE = 10**15
@@ -59,7 +59,7 @@ def _eval(node: ast.AST, names: Mapping[str, object], text: str) -> Number:
                                 hint=did_you_mean(name, names))
             value = names[name]
             if not isinstance(value, (int, float)):
-                raise SpecError(f"'{name}' is {value!r}, not a number, in expression '{text}'")
+                raise SpecError(f"'{name}' is {short(value)}, not a number, in expression '{text}'")
             return value
         case ast.UnaryOp(op=ast.USub(), operand=operand):
             return -_eval(operand, names, text)

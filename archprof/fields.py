@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
-from archprof.errors import SpecError
+from archprof.errors import SpecError, short
 
 Evaluate = Callable[[Any], Any]
 Parser = Callable[[Any, Evaluate], Any]
 REQUIRED = object()
+MAX_INTEGER = 2**31 - 1     # sizes, strides, counts: beyond this torch overflows (and no CNN needs it)
 
 
 def spec_field(parse: Parser, default: Any = REQUIRED) -> Any:
@@ -24,9 +25,11 @@ def spec_field(parse: Parser, default: Any = REQUIRED) -> Any:
 def _integer(value: Any, ev: Evaluate, what: str) -> int:
     value = ev(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{what} must be a number, got {value!r}")
+        raise SpecError(f"{what} must be a number, got {short(value)}")
     if value != int(value):
         raise SpecError(f"{what} must be a whole number, got {value}")
+    if abs(value) > MAX_INTEGER:
+        raise SpecError(f"{what} {value:g} is out of range (at most {MAX_INTEGER:,})")
     return int(value)
 
 
@@ -47,7 +50,7 @@ def non_negative(value: Any, ev: Evaluate) -> int:
 def _tuple(value: Any, ev: Evaluate, item: Parser, sizes: tuple[int, ...]) -> tuple[int, ...]:
     if isinstance(value, (list, tuple)):
         if len(value) not in sizes:
-            raise SpecError(f"expected {' or '.join(map(str, sizes))} numbers, got {list(value)}")
+            raise SpecError(f"expected {' or '.join(map(str, sizes))} numbers, got {short(value)}")
         return tuple(item(v, ev) for v in value)
     return (item(value, ev),) * sizes[0]
 
@@ -69,14 +72,14 @@ def padding(value: Any, ev: Evaluate) -> tuple[int, int, int, int] | str:
 def boolean(value: Any, ev: Evaluate) -> bool:
     value = ev(value)
     if not isinstance(value, (bool, int)):
-        raise SpecError(f"expected true or false, got {value!r}")
+        raise SpecError(f"expected true or false, got {short(value)}")
     return bool(value)
 
 
 def number(value: Any, ev: Evaluate) -> float:
     value = ev(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"expected a number, got {value!r}")
+        raise SpecError(f"expected a number, got {short(value)}")
     return float(value)
 
 

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archprof import expr, fields
-from archprof.errors import SpecError, did_you_mean
-from archprof.ops import OPS, Activation, Conv, Op, Shape, dims, op_class
+from archprof.errors import SpecError, did_you_mean, short
+from archprof.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import Spec, load_spec
+from archprof.units import parse_quantity
 
 MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
+MAX_LIST = 64             # a list-valued field ([h, w], input, pads) is short and flat
+MAX_ELEMENTS = 2**40      # per tensor and per op's parameters: beyond it torch's sizes overflow
 INPUT = "input"
 ROW_KEYS = {"name", "from", "repeat", "if", "expect"}
 SUGAR_KEYS = {"bn", "act"}       # conv/linear rows: append BatchNorm and/or an activation
@@ -109,8 +112,11 @@ class _Expander:
             if isinstance(value, str):
                 self.params[key] = self.value(value, self.params)
         shape = input or tuple(self.value(v, self.params) for v in _as_list(spec.input))
-        if len(shape) not in (1, 3) or not all(isinstance(v, int) and v > 0 for v in shape):
-            raise SpecError(f"input must be C,H,W (or F) positive integers, got {shape}")
+        if len(shape) not in (1, 3) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+            raise SpecError(f"input must be C,H,W (or F) positive integers, got {short(shape)}")
+        if numel(shape) > MAX_ELEMENTS:
+            raise SpecError(f"input {dims(shape)} has more than {MAX_ELEMENTS:,} elements")
         self.graph = Graph(spec, tuple(shape), self.params)
 
     def run(self) -> Graph:
@@ -132,6 +138,8 @@ class _Expander:
                 return env[raw]   # a word or list handed on unchanged (block args, switches)
             return expr.evaluate(raw, env)
         if isinstance(raw, list):
+            if len(raw) > MAX_LIST or any(isinstance(v, list) for v in raw):
+                raise SpecError(f"expected a short list of numbers, got {short(raw)}")
             return [_Expander.value(v, env) for v in raw]
         return raw
 
@@ -146,9 +154,10 @@ class _Expander:
         if isinstance(row, str):
             row = {row: None}
         if not isinstance(row, dict):
-            raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got {row!r}")
+            raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got {short(row)}")
         line = getattr(row, "line", None)
-        where = scope.prefix + str(row.get("name", "")) if row.get("name") else scope.prefix.rstrip(".")
+        name = row.get("name")
+        where = scope.prefix + name if isinstance(name, str) and name else scope.prefix.rstrip(".")
         try:
             self._row(row, scope, line)
         except SpecError as err:
@@ -172,11 +181,16 @@ class _Expander:
             return
         name = row.get("name")
         if name is not None and (not isinstance(name, str) or not NAME.match(name)):
-            raise SpecError(f"name {name!r} must be a word of letters, digits and _")
-        name = name or self.auto_name(row.get("block") if head == "block" else head, scope)
+            raise SpecError(f"name {short(name)} must be a word of letters, digits and _")
+        kind = row.get("block") if head == "block" else head
+        if not isinstance(kind, str):
+            raise SpecError(f"unknown block {short(kind)}")
+        name = name or self.auto_name(kind, scope)
         start = len(self.graph.nodes)
         if "repeat" in row:
             n = fields.positive(row["repeat"], lambda v: self.value(v, scope.env))
+            if n > MAX_NODES:     # fail now rather than after expanding MAX_NODES ops
+                raise SpecError(f"repeat {n:,} exceeds the limit of {MAX_NODES:,} ops")
             child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
                           self.inputs(row, head, scope)[0], set(), scope.depth)
             unit = "block" if head == "block" else head
@@ -205,7 +219,7 @@ class _Expander:
         if cls is not None and cls.multi_input:
             refs = row[head]
             if not isinstance(refs, list) or len(refs) < 2:
-                raise SpecError(f"{head} needs a list of at least two inputs, got {refs!r}")
+                raise SpecError(f"{head} needs a list of at least two inputs, got {short(refs)}")
         elif "from" in row:
             refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
         else:
@@ -213,7 +227,7 @@ class _Expander:
         out = []
         for ref in refs:
             if not isinstance(ref, str):
-                raise SpecError(f"inputs are named by layer names, got {ref!r}")
+                raise SpecError(f"inputs are named by layer names, got {short(ref)}")
             if ref not in scope.refs:
                 raise SpecError(f"unknown reference '{ref}'", hint=did_you_mean(
                     ref, [r for r in scope.refs if r != INPUT]))
@@ -259,7 +273,9 @@ class _Expander:
         if "bn" in sugar and fields.boolean(row["bn"], ev):
             out = self.emit(prefix + "bn", op_class("bn")(), [out], line)
         if "act" in sugar:
-            act = op_class(str(row["act"]))
+            if not isinstance(row["act"], str):
+                raise SpecError(f"act must name an activation, got {short(row['act'])}")
+            act = op_class(row["act"])
             if not issubclass(act, Activation):
                 raise SpecError(f"act must be an activation ({', '.join(k for k, c in OPS.items() if issubclass(c, Activation))}), got '{row['act']}'")
             out = self.emit(prefix + act.kind, act(), [out], line)
@@ -270,7 +286,7 @@ class _Expander:
         """Residual shortcut with a 1x1 projection (conv, or conv + BN) for each input whose
         shape differs from the first input's (the residual branch)."""
         if kind not in ("conv", "conv_bn"):
-            raise SpecError(f"proj must be 'conv' or 'conv_bn', got {kind!r}")
+            raise SpecError(f"proj must be 'conv' or 'conv_bn', got {short(kind)}")
         target = self.graph.shape_of(inputs[0])
         out = [inputs[0]]
         for k, ref in enumerate(inputs[1:], 1):
@@ -293,7 +309,8 @@ class _Expander:
         block_name = row["block"]
         blocks = self.spec.blocks
         if not isinstance(block_name, str) or block_name not in blocks:
-            raise SpecError(f"unknown block '{block_name}'", hint=did_you_mean(str(block_name), blocks))
+            raise SpecError(f"unknown block {short(block_name)}",
+                            hint=did_you_mean(block_name, blocks) if isinstance(block_name, str) else None)
         if scope.depth >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} (is '{block_name}' recursive?)")
         definition = blocks[block_name]
@@ -317,7 +334,10 @@ class _Expander:
                 raise SpecError(f"block '{block_name}' needs argument '{key}'")
             values[key] = self.value(raw, env if key in given else {**env, **values})
         inner = {**env, **values}
-        for key, raw in (definition.get("let") or {}).items():
+        let = definition.get("let") or {}
+        if not isinstance(let, dict):
+            raise SpecError(f"block '{block_name}' let must be a mapping")
+        for key, raw in let.items():
             inner[key] = self.value(raw, inner)
         child = Scope(scope.prefix + name + ".", inner, {"in": source}, source,
                       _names(definition["layers"]), scope.depth + 1)
@@ -325,8 +345,8 @@ class _Expander:
         out = definition.get("out")
         if out is None:
             return child.last
-        if out not in child.refs:
-            raise SpecError(f"block '{block_name}' out '{out}' names no row",
+        if not isinstance(out, str) or out not in child.refs:
+            raise SpecError(f"block '{block_name}' out {short(out)} names no row",
                             hint=did_you_mean(str(out), child.refs))
         return child.refs[out]
 
@@ -340,6 +360,9 @@ class _Expander:
             out = op.shape(ins)
         except SpecError as err:
             raise err.located(path=name) from None
+        if numel(out) > MAX_ELEMENTS or op.params(ins, out) > MAX_ELEMENTS:
+            raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed "
+                            f"{MAX_ELEMENTS:,} elements", path=name)
         node = Node(name, op, inputs, ins, out, line)
         self.graph.nodes.append(node)
         self.graph._index[name] = node
@@ -351,6 +374,19 @@ class _Expander:
         for key in raw:
             if key not in EXPECT_KEYS:
                 raise SpecError(f"unknown expect key '{key}'", hint=did_you_mean(str(key), EXPECT_KEYS))
+            value = raw[key]
+            if key == "shape":
+                ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                    isinstance(value, str) and all(p.isdigit() for p in value.split("x"))) or (
+                    isinstance(value, list) and 0 < len(value) <= 4
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+                if not ok:
+                    raise SpecError(f"cannot read expect shape {short(value)} "
+                                    "(write CxHxW, e.g. 96x55x55)")
+            elif key == "tol":
+                fields.number(value, lambda v: v)
+            else:
+                parse_quantity(value if isinstance(value, (int, float, str)) else short(value))
         self.graph.expectations.append(Expectation(path, line, nodes, dict(raw)))
 
 

@@ -118,6 +118,13 @@ def _mapping(value: Any, what: str, file: str, line: int | None = None) -> dict:
     return value
 
 
+def _text(value: Any, what: str, file: str, line: int | None) -> str:
+    """A free-text field (title, paper, notes): a string or a number, never a structure."""
+    if isinstance(value, (list, dict)):
+        raise SpecError(f"{what} must be text, got a {type(value).__name__}", file=file, line=line)
+    return str(value)
+
+
 def _unknown(keys: set, allowed: set, what: str, file: str, line: int | None) -> None:
     for key in sorted(map(str, keys - allowed)):
         raise SpecError(f"unknown key '{key}' in {what}", file=file, line=line,
@@ -147,14 +154,17 @@ def _parse(file: str, data: bytes) -> dict[str, Spec]:
         if not isinstance(layers, list) or not layers:
             raise SpecError(f"network '{name}' needs a non-empty 'layers:' list", file=file, line=line)
         specs[str(name)] = Spec(
-            name=str(name), file=file, family=str(doc.get("family", Path(file).stem)),
-            title=str(net.get("title", name)), paper=str(net.get("paper", doc.get("paper", ""))),
+            name=str(name), file=file,
+            family=_text(doc.get("family", Path(file).stem), "family", file, line),
+            title=_text(net.get("title", name), "title", file, line),
+            paper=_text(net.get("paper", doc.get("paper", "")), "paper", file, line),
             year=net.get("year", doc.get("year")), input=net.get("input", [3, 224, 224]),
             params={**shared, **_mapping(net.get("params"), "params", file, line)},
             layers=layers, blocks=blocks,
             accuracy=_mapping(net.get("accuracy"), "accuracy", file, line),
             reference=_mapping(net.get("reference"), "reference", file, line),
-            notes=str(net.get("notes", doc.get("notes", "")) or ""), line=line)
+            notes=_text(net.get("notes", doc.get("notes", "")) or "", "notes", file, line),
+            line=line)
     return specs
 
 
