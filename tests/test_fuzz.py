@@ -288,21 +288,23 @@ def _base_rows() -> list[Any]:
 
 @st.composite
 def bad_field_specs(draw: st.DrawFn) -> str:
-    """One field of a conv row (or its repeat/name/...) replaced by a bad value."""
+    """One field of a conv row (or its repeat/name/...) replaced by a bad value, in the first
+    conv (3 input channels, 16x16) or the second (8 channels), after 0-3 blank lines."""
     key = draw(st.sampled_from(sorted(BAD_FIELDS)))
     value = draw(st.sampled_from(BAD_FIELDS[key]))
+    at = draw(st.sampled_from([0, 1]))
     rows = _base_rows()
-    row = dict(rows[1])
+    row = dict(rows[at])
     if key == "conv":
         row["conv"] = value
     else:
         row[key] = value
-    if key == "g":                      # c1 has 8 channels: make the conv otherwise valid
+    if key == "g":                      # out 8, input 3 or 8: none of the bad g divide both
         row["conv"] = 8
     if key == "act":
         row["bn"] = True
-    rows[1] = row
-    return _spec_text(rows)
+    rows[at] = row
+    return "\n" * draw(st.integers(0, 3)) + _spec_text(rows)
 
 
 BAD_INPUTS = [[3, 0, 8], [-3, 8, 8], [3, 8], [3, 8, 8, 8], "abc", [3, "x", 8], [3, 1.5, 8],
@@ -553,7 +555,7 @@ def test_expression_random_token_soup(parts: list[str]) -> None:
 @pytest.mark.parametrize("text", [
     "c.__class__", "().__class__.__bases__", "__import__('os')", "open('x')", "eval('1')",
     "exec('1')", "getattr(c, 'real')", "c.real", "lst[0]", "(lambda: 1)()", "[1, 2]", "{1: 2}",
-    "'a' * 3", "f'{c}'", "c if c else __builtins__", "__builtins__", "globals()", "round.__self__",
+    "'a' * 3", "f'{c}'", "__builtins__ if c else c", "__builtins__", "globals()", "round.__self__",
     "min(*lst)", "max(c=1)", "9 ** 9 ** 9", "c @ c", "~c", "c << 2", "(c := 3)", "x for x in lst",
     "1 < 2 is True", "c in lst", "word", "lst", "1" * 201, "(" * 150 + "1" + ")" * 150,
 ])
