@@ -177,7 +177,7 @@ class _Expander:
             raise SpecError(f"unknown op '{word}'" if candidates else "row names no op",
                             hint=did_you_mean(str(word), [*OPS, "block"]))
         head = heads[0]
-        if "if" in row and not self.value(row["if"], scope.env):
+        if "if" in row and not self.value(row["if"], self.condition_env(row, head, scope)):
             return
         name = row.get("name")
         if name is not None and (not isinstance(name, str) or not NAME.match(name)):
@@ -239,15 +239,27 @@ class _Expander:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
-        first = self.graph.shape_of(inputs[0])
-        env = {**scope.env, "i": index, "cin": first[0], "hin": first[-2] if len(first) == 3 else 1,
-               "win": first[-1] if len(first) == 3 else 1}
+        env = {**scope.env, "i": index, **self.shape_vars(inputs[0])}
         if head == "block":
-            out = self.block(row, name, inputs[0], scope, env)
+            out = self.block(row, name, inputs, scope, env)
         else:
             out = self.op_row(row, head, name, inputs, scope, env, line)
         scope.refs[name] = scope.last = out
         scope.taken.add(name)
+
+    def shape_vars(self, node: str) -> dict[str, int]:
+        """cin, hin, win: the shape of a row's (first) input, for its expressions."""
+        shape = self.graph.shape_of(node)
+        return {"cin": shape[0], "hin": shape[-2] if len(shape) == 3 else 1,
+                "win": shape[-1] if len(shape) == 3 else 1}
+
+    def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
+        """What an `if:` sees: the scope, and the input shape when the input exists (a row
+        switched off may name inputs that are switched off too)."""
+        try:
+            return {**scope.env, **self.shape_vars(self.inputs(row, head, scope)[0])}
+        except SpecError:
+            return scope.env
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
                env: dict[str, Any], line: int | None) -> str:
@@ -305,7 +317,8 @@ class _Expander:
             out.append(ref)
         return out
 
-    def block(self, row: dict, name: str, source: str, scope: Scope, env: dict[str, Any]) -> str:
+    def block(self, row: dict, name: str, sources: list[str], scope: Scope,
+              env: dict[str, Any]) -> str:
         block_name = row["block"]
         blocks = self.spec.blocks
         if not isinstance(block_name, str) or block_name not in blocks:
@@ -316,9 +329,17 @@ class _Expander:
         definition = blocks[block_name]
         if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
             raise SpecError(f"block '{block_name}' needs a 'layers:' list")
-        for key in set(definition) - {"args", "let", "layers", "out", "doc"}:
+        keys = ["args", "let", "layers", "out", "inputs", "doc"]
+        for key in set(definition) - set(keys):
             raise SpecError(f"unknown key '{key}' in block '{block_name}'",
-                            hint=did_you_mean(str(key), ["args", "let", "layers", "out", "doc"]))
+                            hint=did_you_mean(str(key), keys))
+        names = definition.get("inputs", ["in"])
+        if not isinstance(names, list) or not all(isinstance(n, str) and NAME.match(n) for n in names):
+            raise SpecError(f"block '{block_name}' inputs must be a list of names, got {short(names)}")
+        if len(names) != len(sources):
+            raise SpecError(f"block '{block_name}' takes {len(names)} input(s) ({', '.join(names)}); "
+                            f"got {len(sources)}" + ("; name them with from: [a, b, ...]"
+                                                     if len(names) > 1 else ""))
         declared = definition.get("args") or {}
         if not isinstance(declared, dict):
             raise SpecError(f"block '{block_name}' args must be a mapping")
@@ -339,7 +360,8 @@ class _Expander:
             raise SpecError(f"block '{block_name}' let must be a mapping")
         for key, raw in let.items():
             inner[key] = self.value(raw, inner)
-        child = Scope(scope.prefix + name + ".", inner, {"in": source}, source,
+        refs = {"in": sources[0], **dict(zip(names, sources))}
+        child = Scope(scope.prefix + name + ".", inner, refs, sources[0],
                       _names(definition["layers"]), scope.depth + 1)
         self.rows(definition["layers"], child)
         out = definition.get("out")

@@ -169,3 +169,29 @@ def test_inplace_only_when_nothing_else_reads(write_spec):
     assert a.layers.set_index("name").loc["r", "activations"] == 4 * 16
     model = archprof.build(path, device="meta")
     assert model.get_submodule("r").inplace is False
+
+
+def test_blocks_with_several_inputs_and_conditions_on_input_shape(write_spec):
+    # a NASNet-style cell reads the previous two outputs; `if:` sees the row's input shape
+    blocks = """
+cell:
+  inputs: [x, h]
+  layers:
+    - {conv: 8, k: 1, name: a, from: x}
+    - {conv: 8, k: 1, name: b, from: h}
+    - {add: [a, b], name: sum}
+"""
+    layers = """
+- {conv: 4, k: 3, p: 1, name: c0}
+- {conv: 6, k: 3, p: 1, name: c1}
+- {block: cell, from: [c1, c0], name: cell1}
+- {conv: 2, k: 1, name: kept, if: "cin == 8"}
+- {conv: 2, k: 1, name: skipped, if: "cin == 9"}
+"""
+    a = archprof.analyze(write_spec(layers, blocks=blocks, input="[3, 8, 8]"))
+    params = dict(zip(a.layers["name"], a.layers["params"]))
+    assert params["cell1.a"] == 6 * 8 + 8 and params["cell1.b"] == 4 * 8 + 8   # x = c1, h = c0
+    assert "kept" in params and "skipped" not in params
+    one = write_spec(layers.replace("from: [c1, c0]", "from: c1"), blocks=blocks, name="one")
+    with pytest.raises(SpecError, match=r"cell1: block 'cell' takes 2 input\(s\) \(x, h\); got 1"):
+        archprof.analyze(one)
