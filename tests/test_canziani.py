@@ -1,8 +1,9 @@
 """Canziani et al. 2017's extra networks (BN-AlexNet, BN-NIN, ENet) and the seed lecture's MNIST
 CNN, against hand arithmetic from the Torch7 / Keras definitions they follow."""
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/canziani.yaml"
+SPEC = f"{spec_dir()}/canziani.yaml"
 
 
 def analyze(name, **params):
@@ -15,7 +16,7 @@ def rows(a):
 
 # --- MNIST CNN (specs/mnist.yaml) ---------------------------------------------------------------
 def test_mnist_cnn_keras_example_by_hand():
-    a = archprof.analyze("specs/mnist.yaml:mnist_cnn")
+    a = archprof.analyze(f"{spec_dir()}/mnist.yaml:mnist_cnn")
     r = rows(a)
     assert r["conv1.conv"]["shape"] == "32x26x26"              # 28 - 3 + 1
     assert r["conv2.conv"]["shape"] == "64x24x24"

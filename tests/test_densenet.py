@@ -2,8 +2,9 @@
 import pytest
 
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/densenet.yaml"
+SPEC = f"{spec_dir()}/densenet.yaml"
 # Table 1: dense layers per block; the name gives the depth.
 BLOCKS = {
     "densenet121": (6, 12, 24, 16),

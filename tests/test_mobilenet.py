@@ -3,8 +3,9 @@ Tables 2 and 4) against the papers' printed figures and hand arithmetic."""
 import pytest
 
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/mobilenet.yaml"
+SPEC = f"{spec_dir()}/mobilenet.yaml"
 
 
 def analyze(name, input=None, **params):

@@ -1,7 +1,8 @@
 """NASNet-A Mobile (4 @ 1056) checked by hand arithmetic and the published 5.3M / 564M."""
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/nasnet.yaml:nasnet_a_mobile"
+SPEC = f"{spec_dir()}/nasnet.yaml:nasnet_a_mobile"
 F = 1056 // 24          # "4 @ 1056": 1056 penultimate filters = 24 * filters
 assert F == 44
 

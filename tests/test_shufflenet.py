@@ -3,8 +3,9 @@ README's FLOPs / params (megvii-model/ShuffleNet-Series, ShuffleNetV1/README.md)
 import pytest
 
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/shufflenet.yaml"
+SPEC = f"{spec_dir()}/shufflenet.yaml"
 
 
 def analyze(**params):

@@ -2,8 +2,9 @@
 import pytest
 
 import archprof
+from archprof.spec import spec_dir
 
-SPEC = "specs/squeezenet.yaml"
+SPEC = f"{spec_dir()}/squeezenet.yaml"
 
 # Table 1 columns: s1x1, e1x1, e3x3 and '#parameter before pruning'
 FIRE = {
@@ -85,7 +86,7 @@ def test_model_size_4_8_mb_is_binary_megabytes():
 
 
 def test_alexnet_240mb_and_50x():
-    alex = archprof.analyze("specs/alexnet.yaml:alexnet").totals["params"]
+    alex = archprof.analyze(f"{spec_dir()}/alexnet.yaml:alexnet").totals["params"]
     # hand count of the lead's AlexNet (two-group conv2/4/5): conv1..5 + fc6..8
     by_hand = (11 * 11 * 3 * 96 + 96) + (5 * 5 * 48 * 256 + 256) + (3 * 3 * 256 * 384 + 384) \
         + (3 * 3 * 192 * 384 + 384) + (3 * 3 * 192 * 256 + 256) \
