@@ -86,3 +86,15 @@ def test_mobilenet_tables_6_and_7_by_sweep():
                                       "--format", "csv")))
     # Table 7 prints 569/418/290/186; 160 counts 290.68M, which the paper prints as 290 (README)
     assert [round(m / 1e6) for m in res["macs"]] == [569, 418, 291, 186]
+
+
+def test_vgg_configurations_weight_layer_counts():
+    # VGG Table 1 (seed 003): "11 weight layers" (A, A-LRN), 13 (B), 16 (C, D), 19 (E);
+    # C's three extra layers are 1x1 convolutions
+    counts = {"vgg11": 11, "vgg11_lrn": 11, "vgg13": 13, "vgg16_c": 16, "vgg16": 16, "vgg19": 19}
+    for name, weight_layers in counts.items():
+        df = pd.read_csv(io.StringIO(run("table", name, "--by", "type", "--format", "csv")))
+        rows = df.set_index("type")["count"]
+        assert rows.filter(like="conv").sum() + rows["fc"] == weight_layers, name
+        assert rows.get("conv 1x1", 0) == (3 if name == "vgg16_c" else 0), name
+        assert rows.get("lrn", 0) == (1 if name == "vgg11_lrn" else 0), name
