@@ -134,7 +134,7 @@ def _networks(df: pd.DataFrame) -> pd.DataFrame:
 def _with_accuracy(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     missing = sorted(set(df.loc[df["top1"].isna(), "label"]))
     if missing:
-        notes.append("left out, no top-1 in the spec: " + ", ".join(missing))
+        notes.append("left out, no ImageNet top-1 in the spec: " + ", ".join(missing))
     return df[df["top1"].notna()]
 
 
@@ -388,7 +388,7 @@ def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
         ax.grid(True, alpha=0.3)
     missing = sorted(set(data.loc[data["top1"].isna(), "label"]))
     if missing:
-        notes.append("not on any frontier, no top-1 in the spec: " + ", ".join(missing))
+        notes.append("not on any frontier, no ImageNet top-1 in the spec: " + ", ".join(missing))
     fig.suptitle(title)
     return Chart("06_ops_vs_time", title, fig, data, notes, fits)
 
