@@ -47,6 +47,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except SpecError as err:
             raise SpecFailure(str(err)) from None
+        except click.UsageError as err:     # bad options too: one line, exit 2
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            raise SpecFailure(err.format_message() + where) from None
 
 
 # --- argument parsing ---------------------------------------------------------------------

@@ -191,7 +191,7 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
         file, net = text, ""
     path = Path(file)
     if path.suffix in (".yaml", ".yml") or "/" in file:
-        specs = load_file(path.resolve())
+        specs = load_file(path)
         if net:
             if net not in specs:
                 raise SpecError(f"no network '{net}' in {path}; it has: {', '.join(specs)}",
