@@ -222,6 +222,8 @@ class _Expander:
                 raise SpecError(f"{head} needs a list of at least two inputs, got {short(refs)}")
         elif "from" in row:
             refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
+            if not refs:
+                raise SpecError("from: names no input (give a layer name or a list of them)")
         else:
             return [scope.last]
         out = []

@@ -195,3 +195,9 @@ cell:
     one = write_spec(layers.replace("from: [c1, c0]", "from: c1"), blocks=blocks, name="one")
     with pytest.raises(SpecError, match=r"cell1: block 'cell' takes 2 input\(s\) \(x, h\); got 1"):
         archprof.analyze(one)
+
+
+def test_empty_from_is_a_spec_error(write_spec):
+    # found by tests/test_fuzz.py in a fresh clone: `from: []` used to raise IndexError
+    with pytest.raises(SpecError, match="from: names no input"):
+        archprof.analyze(write_spec("- {avgpool: 2, from: []}"))
