@@ -73,24 +73,24 @@ def test_cell_widths_and_sizes():
             "reduction_cell_0": (4 * 2 * F, 14), "cell_6": (6 * 2 * F, 14), "cell_9": (6 * 2 * F, 14),
             "reduction_cell_1": (4 * 4 * F, 7), "cell_12": (6 * 4 * F, 7), "cell_15": (1056, 7)}
     for name, (c, size) in want.items():
-        assert r[name]["shape"] == f"{c}x{size}x{size}", name
+        assert r[f"{name}.cat"]["shape"] == f"{c}x{size}x{size}", name
     assert (4 * 11, 4 * 22, 6 * 44, 4 * 88, 6 * 88, 4 * 176, 6 * 176) == (44, 88, 264, 352, 528, 704, 1056)
 
 
 def test_one_separable_branch_by_hand():
     a = analyze()
-    col = a.collapsed(1).set_index("name")
+    col = a.collapsed(2).set_index("name")
     # cell_1's comb0_left: 5x5 separable applied twice at 44 channels, 28x28
-    assert col.loc["cell_1_comb0_left", "params"] == 2 * (44 * 25 + 44 * 44 + 2 * 44) == 6248
-    assert col.loc["cell_1_comb0_left", "macs"] == 2 * 28 * 28 * (44 * 25 + 44 * 44)
+    assert col.loc["cell_1.comb0_left", "params"] == 2 * (44 * 25 + 44 * 44 + 2 * 44) == 6248
+    assert col.loc["cell_1.comb0_left", "macs"] == 2 * 28 * 28 * (44 * 25 + 44 * 44)
     # cell_stem_0's comb0_right maps conv0's 32 channels to 11 in its first pointwise conv
-    assert col.loc["cell_stem_0_comb0_right", "params"] == 32 * 49 + 32 * 11 + 22 + 11 * 49 + 11 * 11 + 22
+    assert col.loc["cell_stem_0.comb0_right", "params"] == 32 * 49 + 32 * 11 + 22 + 11 * 49 + 11 * 11 + 22
 
 
 def test_one_normal_cell_by_hand():
     a = analyze()
     col = a.collapsed(1)
-    cell = col[col["name"].str.startswith("cell_2_") | (col["name"] == "cell_2")]
+    cell = col[col["name"] == "cell_2"]
     # h_prev and h both 264 channels -> 44; 2 sep5 + 3 sep3 at 44
     assert cell["params"].sum() == 2 * (264 * 44 + 88) + 2 * sep(44, 44, 5) + 3 * sep(44, 44, 3)
 
