@@ -409,20 +409,11 @@ class Pool(Windowed):
                         f"{fmt(self.other(ins, out))})"}
 
 
-@register
-@dataclass(kw_only=True)
-class MaxPool(Pool):
-    kind: ClassVar[str] = "maxpool"
-    torch_name: ClassVar[str] = "MaxPool2d"
-    d: tuple[int, int] = (1, 1)
-
-
-@register
-@dataclass(kw_only=True)
-class AvgPool(Pool):
-    kind: ClassVar[str] = "avgpool"
-    torch_name: ClassVar[str] = "AvgPool2d"
-    d: tuple[int, int] = (1, 1)
+# Pooling: op key -> torch class (no dilation: its field is fixed at 1).
+for _kind, _torch_name in {"maxpool": "MaxPool2d", "avgpool": "AvgPool2d"}.items():
+    register(dataclass(kw_only=True)(type(_torch_name, (Pool,), {
+        "kind": _kind, "torch_name": _torch_name, "d": (1, 1),
+        "__annotations__": {"d": tuple[int, int]}, "__module__": __name__})))
 
 
 @register
@@ -501,29 +492,37 @@ class Concat(Merge):
                 "params": "0", "macs": "0"}
 
 
+@dataclass(kw_only=True)
+class Elementwise(Merge):
+    """One operation per output element for each input after the first (archprof.modules)."""
+    torch_name: ClassVar[str]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (len(ins) - 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return self.torch_name, {}
+
+
 @register
 @dataclass(kw_only=True)
-class Add(Merge):
+class Add(Elementwise):
     """Elementwise sum (residual connections); all input shapes must be equal."""
     kind: ClassVar[str] = "add"
+    torch_name: ClassVar[str] = "Add"
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len(set(ins)) > 1:
             raise SpecError("add of mismatched shapes: " + " vs ".join(dims(s) for s in ins))
         return ins[0]
 
-    def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(ins) - 1)
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Add", {}
-
 
 @register
 @dataclass(kw_only=True)
-class Mul(Merge):
+class Mul(Elementwise):
     """Elementwise product with broadcasting (e.g. SE gating: CxHxW * Cx1x1)."""
     kind: ClassVar[str] = "mul"
+    torch_name: ClassVar[str] = "Mul"
 
     def shape(self, ins: list[Shape]) -> Shape:
         out = max(ins, key=numel)
@@ -532,12 +531,6 @@ class Mul(Merge):
                 raise SpecError("mul of shapes that do not broadcast: "
                                 + " vs ".join(dims(s) for s in ins))
         return out
-
-    def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(ins) - 1)
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Mul", {}
 
 
 @register
