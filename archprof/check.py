@@ -9,7 +9,6 @@ from typing import Any
 
 from archprof.analysis import Analysis, analyze
 from archprof.errors import SpecError
-from archprof.graph import Expectation
 from archprof.ops import dims
 from archprof.spec import Spec
 from archprof.units import human, parse_quantity

@@ -13,8 +13,7 @@ from dataclasses import MISSING, Field, dataclass, fields
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
-from archprof.fields import (Evaluate, boolean, fraction, number, non_negative,
-                             padding, pair, positive, spec_field)
+from archprof.fields import (Evaluate, boolean, fraction, number, padding, pair, positive, spec_field)
 
 Shape = tuple[int, ...]
 Module = tuple[str, dict[str, Any]]
@@ -468,9 +467,6 @@ class Identity(Op):
 @dataclass(kw_only=True)
 class Merge(Op):
     multi_input: ClassVar[bool] = True
-
-    def names(self, refs: list[str]) -> str:
-        return ", ".join(refs)
 
 
 @register

@@ -11,7 +11,6 @@ import itertools
 import math
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
