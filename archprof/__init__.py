@@ -9,13 +9,13 @@
 """
 from archprof.analysis import Analysis, analyze
 from archprof.errors import SpecError
-from archprof.graph import expand
-from archprof.spec import load_spec, registry
+from archprof.spec.expand import expand
+from archprof.spec.load import load_spec, registry
 
 __all__ = ["Analysis", "SpecError", "analyze", "build", "expand", "load_spec", "registry"]
 
 
 def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - imports torch only when called
     """archprof.model.build: the spec as a torch.nn.Module (see there)."""
-    from archprof.model import build as _build
+    from archprof.model.network import build as _build
     return _build(*args, **kwargs)

@@ -21,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from archprof.graph import INPUT, Graph, expand
-from archprof.ops import Shape, dims, numel
-from archprof.spec import Spec
+from archprof.ir.graph import INPUT, Graph
+from archprof.spec.expand import expand
+from archprof.ir.ops import Shape, dims, numel
+from archprof.spec.load import Spec
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 COUNTS = ["params", "weights", "buffers", "macs", "other_ops", "activations"]

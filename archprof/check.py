@@ -9,8 +9,8 @@ from typing import Any
 
 from archprof.analysis import Analysis, analyze
 from archprof.errors import SpecError
-from archprof.ops import dims
-from archprof.spec import Spec
+from archprof.ir.ops import dims
+from archprof.spec.load import Spec
 from archprof.units import human, parse_quantity
 
 MAC_OPERATORS = {"conv", "linear", "addmm", "matmul", "bmm", "einsum"}
@@ -82,7 +82,7 @@ def check_model(analysis: Analysis, report: Report, fvcore: bool = True) -> None
     then MACs against fvcore on CPU (it traces with real tensors; weights are left unset)."""
     import torch
 
-    from archprof.model import build
+    from archprof.model.network import build
 
     graph = analysis.graph
     model = build(graph, device="meta")

@@ -6,7 +6,7 @@ from itertools import product
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.spec import IMAGENET, load_spec, registry
+from archprof.spec.load import IMAGENET, load_spec, registry
 
 
 def overview() -> pd.DataFrame:

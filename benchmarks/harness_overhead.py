@@ -1,5 +1,5 @@
 """Harness overhead of archprof's timing: the same model and input timed by
-archprof.bench.measure(), by a bare perf_counter_ns loop and by torch.utils.benchmark.Timer.
+archprof.measure.bench.measure(), by a bare perf_counter_ns loop and by torch.utils.benchmark.Timer.
 
 Each method runs for about the same time in many short interleaved rounds, the order rotating
 each round, so drift in machine load hits all three alike; the figure per method is the median
@@ -21,7 +21,7 @@ import torch
 from torch.utils.benchmark import Timer
 
 import archprof
-from archprof.bench import measure
+from archprof.measure.bench import measure
 
 
 def bare_loop(model: Callable, x: torch.Tensor, seconds: float) -> float:

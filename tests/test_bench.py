@@ -1,4 +1,4 @@
-"""archprof.bench: repetition logic, results schema and store (atomic, resumable, foreign files
+"""archprof.measure.bench: repetition logic, results schema and store (atomic, resumable, foreign files
 refused), OOM / error / Ctrl-C / SIGTERM paths by injection, the CLI. Tiny specs, CPU, fast."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 from click.testing import CliRunner
 
 from archprof import analyze, build, load_spec
-from archprof import bench as B
-from archprof.cli_bench import bench as bench_command
+from archprof.measure import bench as B
+from archprof.cli.bench import bench as bench_command
 from archprof.errors import SpecError
 from archprof.model import Network
 
@@ -344,7 +344,7 @@ def test_cuda_sweep_reports_memory_and_device(nets: list[str], out: Path) -> Non
 def test_bench_module_not_needed_for_cli_import() -> None:
     import subprocess
     import sys
-    code = ("import sys, archprof.cli, archprof.cli_bench; "
-            "print('archprof.bench' in sys.modules)")
+    code = ("import sys, archprof.cli, archprof.cli.bench; "
+            "print('archprof.measure.bench' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]

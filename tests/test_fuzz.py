@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archprof
-from archprof import expr
+from archprof.spec import expr
 from archprof.analysis import Analysis
 import archprof.model  # noqa: F401 - torch imported once, not inside a timed case
 from archprof.check import Report, check_expectations, check_model
 from archprof.errors import SpecError
-from archprof.graph import INPUT
-from archprof.ops import OPS
+from archprof.ir.graph import INPUT
+from archprof.ir.ops import OPS
 
 TIME_LIMIT = 2.0      # seconds per case: an error must come quickly, never a hang
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
@@ -240,7 +240,7 @@ def test_valid_specs_agree_with_meta_model(fuzz_dir: Path, text: str) -> None:
     expected = 0
     for node in graph.nodes:
         module = model.get_submodule(node.name)
-        conv = module[1] if isinstance(module, archprof.modules.PaddedConv2d) else module
+        conv = module[1] if isinstance(module, archprof.model.modules.PaddedConv2d) else module
         if node.op.kind == "conv":
             kh, kw = conv.kernel_size
             expected += math.prod(node.out) * conv.in_channels // conv.groups * kh * kw

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from archprof import analyze
-from archprof.bench import COLUMNS, load_results
-from archprof.cli_plot import pick as pick_command
-from archprof.pick import pareto, parse_params, pick
+from archprof.measure.bench import COLUMNS, load_results
+from archprof.cli.plot import pick as pick_command
+from archprof.measure.pick import pareto, parse_params, pick
 
 # (network, batch, median_ms per batch, peak memory MB or None, status); top-1 from the specs:
 # alexnet 57.2, resnet18 69.758, resnet50 76.13, vgg16 71.592; zfnet has none.
@@ -104,6 +104,6 @@ def test_pick_command(results: pd.DataFrame, tmp_path: Path) -> None:
 def test_non_imagenet_accuracy_is_never_compared() -> None:
     # preact_resnet110's 93.63 is CIFAR-10 test accuracy (100 - 6.37% error, He et al. 2016b):
     # charts and picks compare ImageNet top-1 only, so it must not enter them
-    from archprof.pick import spec_facts
+    from archprof.measure.pick import spec_facts
     assert spec_facts("preact_resnet110")["top1"] is None
     assert spec_facts("resnet50")["top1"] == 76.13      # torchvision ResNet50_Weights.IMAGENET1K_V1

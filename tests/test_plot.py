@@ -11,10 +11,12 @@ from click.testing import CliRunner
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 
-from archprof import analyze, plot, registry, report
-from archprof.bench import COLUMNS, load_results
-from archprof.cli_plot import plot as plot_command
-from archprof.pick import annotate
+from archprof import analyze, registry
+from archprof.figures import plot
+from archprof.measure import report
+from archprof.measure.bench import COLUMNS, load_results
+from archprof.cli.plot import plot as plot_command
+from archprof.measure.pick import annotate
 
 NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec
 DEVICES = {"cpu": ("Test CPU", 20e9, None), "cuda:0": ("Test GPU", 900e9, 60.0)}
@@ -240,7 +242,7 @@ def test_report_plans_cpu_batches_from_batch1_times_and_writes_readme(
                         and r["batch"] in batch_sizes)
         write(out, measured)
 
-    monkeypatch.setattr("archprof.bench.sweep", fake_sweep)
+    monkeypatch.setattr("archprof.measure.bench.sweep", fake_sweep)
     monkeypatch.setattr(report, "available_bytes", lambda: 64e9)
     cap = 100.0
     readme = report.run(out=tmp_path / "rep", names=NETS, device="cpu", batch_sizes=(1, 2, 16),

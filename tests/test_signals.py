@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archprof.bench import load_results
+from archprof.measure.bench import load_results
 
 BATCHES = [1, 2, 3, 4, 5, 6, 7, 8]
 SPEC = """family: Test

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import archprof
-from archprof import expr
+from archprof.spec import expr
 from archprof.errors import SpecError
 
 BOTTLENECK = """

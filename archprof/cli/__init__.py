@@ -11,8 +11,8 @@ import yaml
 
 from archprof.analysis import DTYPE_BYTES, Analysis, analyze
 from archprof.errors import SpecError
-from archprof.render import FORMATS, Column, render
-from archprof.spec import load_spec, registry
+from archprof.figures.render import FORMATS, Column, render
+from archprof.spec.load import load_spec, registry
 from archprof.units import human, human_bytes
 
 MAC_NOTE = ("1 MAC = one multiply-accumulate, conv and linear only; bias adds, BN, activations, "
@@ -30,8 +30,8 @@ class SpecFailure(click.ClickException):
 class Group(click.Group):
     """Spec errors become one-line messages; the benchmark and chart commands are imported
     only when used (so `archprof table` never loads matplotlib or fvcore)."""
-    lazy = {"bench": "archprof.cli_bench:bench", "plot": "archprof.cli_plot:plot",
-            "report": "archprof.cli_plot:report", "pick": "archprof.cli_plot:pick"}
+    lazy = {"bench": "archprof.cli.bench:bench", "plot": "archprof.cli.plot:plot",
+            "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])

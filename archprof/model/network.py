@@ -6,9 +6,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from archprof import modules
-from archprof.graph import INPUT, Graph, Node, expand
-from archprof.spec import Spec
+from archprof.model import modules
+from archprof.ir.graph import INPUT, Graph, Node
+from archprof.spec.expand import expand
+from archprof.spec.load import Spec
 
 
 def _module(node: Node) -> nn.Module:

@@ -1,5 +1,5 @@
-"""`archprof bench`: the CLI over archprof.bench.sweep. Importing this module is cheap (click
-and archprof.cli's parsers): torch and archprof.bench are imported when the command runs."""
+"""`archprof bench`: the CLI over archprof.measure.bench.sweep. Importing this module is cheap (click
+and archprof.cli's parsers): torch and archprof.measure.bench are imported when the command runs."""
 from __future__ import annotations
 
 import sys
@@ -42,9 +42,9 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
     Median of adaptive repeated runs, per-image latency, images/s, measured and static
     memory, and achieved MAC/s as a fraction of this device's matmul peak.
     """
-    from archprof.bench import sweep
+    from archprof.measure.bench import sweep
     from archprof.errors import SpecError
-    from archprof.spec import registry
+    from archprof.spec.load import registry
 
     if all_networks == bool(names):
         raise SpecFailure("name the networks to benchmark, or pass --all (not both)")
@@ -63,7 +63,7 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
 
 
 def summary(df: Any, out: Path) -> str:
-    from archprof.render import Column, render
+    from archprof.figures.render import Column, render
     from archprof.units import human, human_bytes
 
     columns = [Column("network", "network"), Column("batch", "batch", "num"),

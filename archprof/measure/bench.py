@@ -44,10 +44,10 @@ import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError
-from archprof.graph import expand
-from archprof.model import build
-from archprof.ops import dims
-from archprof.spec import load_spec
+from archprof.spec.expand import expand
+from archprof.model.network import build
+from archprof.ir.ops import dims
+from archprof.spec.load import load_spec
 
 COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
            "channels_last", "compile", "threads", "status", "runs", "median_ms", "iqr_ms",

@@ -3,22 +3,30 @@ count, multiply-accumulates (MACs), other elementwise ops, activation memory, re
 window, the torch module that implements it and the arithmetic behind each number.
 
 Adding an op type is one class here with `@register`. Shapes are per sample: (C, H, W) for
-feature maps, (F,) for flat vectors. Nothing here imports torch; `module()` names the class
-(from torch.nn or archprof.modules) and its arguments, and archprof.model instantiates it.
+feature maps, (F,) for flat vectors. Nothing here imports torch or knows which producer (spec,
+tracer) made the op; `module()` names the class
+(from torch.nn or archprof.model.modules) and its arguments, and archprof.model builds it.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, Field, dataclass, fields
+from dataclasses import MISSING, dataclass, field
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
-from archprof.fields import (Evaluate, boolean, fraction, number, padding, pair, positive, spec_field)
 
 Shape = tuple[int, ...]
 Module = tuple[str, dict[str, Any]]
 
 OPS: dict[str, type["Op"]] = {}
+
+
+def spec_field(kind: str, default: Any = MISSING) -> Any:
+    """A field a spec row may set; `kind` names the value's parser in archprof.spec.fields
+    (positive, pair, padding, boolean, number, fraction). Other producers set it directly."""
+    if default is MISSING:
+        return field(metadata={"spec": kind})
+    return field(default=default, metadata={"spec": kind})
 
 
 def register(cls: type["Op"]) -> type["Op"]:
@@ -48,41 +56,14 @@ def spatial(op: "Op", shape: Shape) -> Shape:
 
 @dataclass(kw_only=True)
 class Op:
-    """Base rule. Subclasses are dataclasses whose fields are read from the spec row; the field
-    named by `head` takes the value of the row's op key ({conv: 96} -> out=96)."""
+    """Base rule. Subclasses are dataclasses of plain numbers; fields made by `spec_field` can
+    be set from a spec row, the one named by `head` by the row's op key ({conv: 96} -> out=96)."""
     kind: ClassVar[str]
     head: ClassVar[str | None] = None
     multi_input: ClassVar[bool] = False   # the op key's value lists the inputs (concat, add, mul)
     # "view": the output shares its input's memory (flatten, dropout in eval, identity);
     # "mutate": the op can overwrite its input in place (relu) when nothing else reads that input.
     inplace: ClassVar[str | None] = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any], ev: Evaluate) -> "Op":
-        """Read the op's fields from a spec row (keys not owned by the op are ignored here)."""
-        values = {}
-        for f, key in cls._spec_fields():
-            if row.get(key) is not None:
-                try:
-                    values[f.name] = f.metadata["parse"](row[key], ev)
-                except SpecError as err:
-                    err.message = f"{cls.kind} field '{key}': {err.message}"
-                    raise
-            elif f.default is MISSING:
-                raise SpecError(f"{cls.kind} needs field '{key}'")
-        return cls(**values)
-
-    @classmethod
-    def _spec_fields(cls) -> list[tuple[Field, str]]:
-        """(dataclass field, spec key) of the fields read from a row; computed once per class."""
-        if "_fields_cache" not in cls.__dict__:
-            cls._fields_cache = [(f, cls.kind if f.name == cls.head else f.name)
-                                 for f in fields(cls) if "parse" in f.metadata]
-        return cls._fields_cache
-
-    @classmethod
-    def keys(cls) -> set[str]:
-        return {key for _, key in cls._spec_fields()} | {cls.kind}
 
     # --- the rule: each method gets the input shapes and (after shape()) the output shape ---
     def shape(self, ins: list[Shape]) -> Shape:
@@ -151,11 +132,11 @@ def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
 @dataclass(kw_only=True)
 class Windowed(Op):
     """Shared shape arithmetic of convolution and pooling windows."""
-    k: tuple[int, int] = spec_field(pair)
-    s: tuple[int, int] = spec_field(pair, (1, 1))
-    p: Any = spec_field(padding, (0, 0, 0, 0))
-    d: tuple[int, int] = spec_field(pair, (1, 1))
-    ceil: bool = spec_field(boolean, False)
+    k: tuple[int, int] = spec_field("pair")
+    s: tuple[int, int] = spec_field("pair", (1, 1))
+    p: Any = spec_field("padding", (0, 0, 0, 0))
+    d: tuple[int, int] = spec_field("pair", (1, 1))
+    ceil: bool = spec_field("boolean", False)
 
     def pads(self, ins: list[Shape]) -> tuple[int, int, int, int]:
         if self.p != "same":
@@ -193,9 +174,9 @@ class Conv(Windowed):
     """2-D convolution: out channels, kernel k, stride s, padding p, dilation d, groups g."""
     kind: ClassVar[str] = "conv"
     head: ClassVar[str] = "out"
-    out: int = spec_field(positive)
-    g: int = spec_field(positive, 1)
-    bias: bool = spec_field(boolean, True)
+    out: int = spec_field("positive")
+    g: int = spec_field("positive", 1)
+    bias: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
         c = spatial(self, ins[0])[0]
@@ -243,8 +224,8 @@ class Linear(Op):
     """Fully connected layer on a flat vector."""
     kind: ClassVar[str] = "linear"
     head: ClassVar[str] = "out"
-    out: int = spec_field(positive)
-    bias: bool = spec_field(boolean, True)
+    out: int = spec_field("positive")
+    bias: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len(ins[0]) != 1:
@@ -282,7 +263,7 @@ class BatchNorm(Op):
     """Batch normalisation: 2C learnable (scale, shift); running mean/var and the batch counter
     are buffers. At inference it is one multiply and one add per element."""
     kind: ClassVar[str] = "bn"
-    eps: float = spec_field(number, 1e-5)
+    eps: float = spec_field("number", 1e-5)
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return 2 * ins[0][0]
@@ -311,10 +292,10 @@ class LRN(Op):
     """Local response normalisation across `lrn` neighbouring channels (AlexNet)."""
     kind: ClassVar[str] = "lrn"
     head: ClassVar[str] = "size"
-    size: int = spec_field(positive)
-    alpha: float = spec_field(number, 1e-4)
-    beta: float = spec_field(number, 0.75)
-    bias: float = spec_field(number, 1.0)
+    size: int = spec_field("positive")
+    alpha: float = spec_field("number", 1e-4)
+    beta: float = spec_field("number", 0.75)
+    bias: float = spec_field("number", 1.0)
 
     def shape(self, ins: list[Shape]) -> Shape:
         return spatial(self, ins[0])
@@ -368,7 +349,7 @@ class Dropout(Op):
     kind: ClassVar[str] = "dropout"
     head: ClassVar[str] = "rate"
     inplace: ClassVar[str] = "view"
-    rate: float = spec_field(fraction, 0.5)
+    rate: float = spec_field("fraction", 0.5)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Dropout", dict(p=self.rate)
@@ -378,7 +359,7 @@ class Dropout(Op):
 class Pool(Windowed):
     torch_name: ClassVar[str]
     head: ClassVar[str] = "k"
-    s: tuple[int, int] | None = spec_field(pair, None)   # default: the kernel size
+    s: tuple[int, int] | None = spec_field("pair", None)   # default: the kernel size
 
     def __post_init__(self) -> None:
         self.s = self.s or self.k
@@ -490,7 +471,7 @@ class Concat(Merge):
 
 @dataclass(kw_only=True)
 class Elementwise(Merge):
-    """One operation per output element for each input after the first (archprof.modules)."""
+    """One operation per output element for each input after the first (archprof.model.modules)."""
     torch_name: ClassVar[str]
 
     def other(self, ins: list[Shape], out: Shape) -> int:
@@ -551,7 +532,7 @@ class ChannelShuffle(Op):
     """Interleave channels across `channel_shuffle` groups (ShuffleNet); a copy, no arithmetic."""
     kind: ClassVar[str] = "channel_shuffle"
     head: ClassVar[str] = "groups"
-    groups: int = spec_field(positive)
+    groups: int = spec_field("positive")
 
     def shape(self, ins: list[Shape]) -> Shape:
         if spatial(self, ins[0])[0] % self.groups:
@@ -568,7 +549,7 @@ class PadChannels(Op):
     """Zero-pad the channel dimension up to `pad_channels` channels (ENet shortcuts)."""
     kind: ClassVar[str] = "pad_channels"
     head: ClassVar[str] = "out"
-    out: int = spec_field(positive)
+    out: int = spec_field("positive")
 
     def shape(self, ins: list[Shape]) -> Shape:
         if spatial(self, ins[0])[0] > self.out:

@@ -9,20 +9,20 @@ and `i` the repeat index (0-based). Rows may use `cin`, `hin`, `win`: the shape 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass
 from typing import Any
 
-from archprof import expr, fields
 from archprof.errors import SpecError, did_you_mean, short
-from archprof.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
-from archprof.spec import Spec, load_spec
+from archprof.ir.graph import INPUT, Expectation, Graph, Node, mark_inplace
+from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
+from archprof.spec import expr, fields
+from archprof.spec.load import Spec, load_spec
 from archprof.units import parse_quantity
 
 MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
 MAX_LIST = 64             # a list-valued field ([h, w], input, pads) is short and flat
 MAX_ELEMENTS = 2**40      # per tensor and per op's parameters: beyond it torch's sizes overflow
-INPUT = "input"
 ROW_KEYS = {"name", "from", "repeat", "if", "expect"}
 SUGAR_KEYS = {"bn", "act"}       # conv/linear rows: append BatchNorm and/or an activation
 SUGAR_OPS = {"conv", "linear"}
@@ -30,49 +30,24 @@ EXPECT_KEYS = {"shape", "params", "weights", "macs", "activations", "tol"}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-@dataclass
-class Node:
-    name: str
-    op: Op
-    inputs: list[str]
-    ins: list[Shape]
-    out: Shape
-    line: int | None = None
-    inplace: bool = False      # the output shares memory with inputs[0] (view or in-place op)
+def op_keys(cls: type[Op]) -> set[str]:
+    """The spec keys a row of this op may carry."""
+    return {key for _, key, _ in fields.spec_fields(cls)} | {cls.kind}
 
 
-@dataclass
-class Expectation:
-    """Figures a spec row copies from the paper, checked against the nodes the row made."""
-    path: str
-    line: int | None
-    nodes: range
-    values: dict[str, Any]
-
-
-@dataclass
-class Graph:
-    spec: Spec
-    input: Shape
-    params: dict[str, Any]
-    nodes: list[Node] = field(default_factory=list)
-    expectations: list[Expectation] = field(default_factory=list)
-
-    @property
-    def output(self) -> str:
-        return self.nodes[-1].name
-
-    @property
-    def outputs(self) -> list[str]:
-        """The last node, then every other node nothing reads (e.g. auxiliary heads)."""
-        read = {name for node in self.nodes for name in node.inputs}
-        return [self.output] + [n.name for n in self.nodes[:-1] if n.name not in read]
-
-    def shape_of(self, name: str) -> Shape:
-        return self.input if name == INPUT else self._index[name].out
-
-    def __post_init__(self) -> None:
-        self._index: dict[str, Node] = {}
+def op_from_row(cls: type[Op], row: dict[str, Any], ev: fields.Evaluate) -> Op:
+    """Read an op's fields from a spec row (keys not owned by the op are ignored here)."""
+    values = {}
+    for f, key, parse in fields.spec_fields(cls):
+        if row.get(key) is not None:
+            try:
+                values[f.name] = parse(row[key], ev)
+            except SpecError as err:
+                err.message = f"{cls.kind} field '{key}': {err.message}"
+                raise
+        elif f.default is MISSING:
+            raise SpecError(f"{cls.kind} needs field '{key}'")
+    return cls(**values)
 
 
 @dataclass
@@ -125,7 +100,7 @@ class _Expander:
         self.rows(self.spec.layers, scope)
         if not self.graph.nodes:
             raise SpecError("the network has no layers (every row was switched off by 'if:')")
-        _mark_inplace(self.graph)
+        mark_inplace(self.graph)
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -268,7 +243,7 @@ class _Expander:
         cls = op_class(head)
         sugar = {k for k in SUGAR_KEYS if row.get(k)} if head in SUGAR_OPS else set()
         extra = {"proj"} if head == "add" else set()
-        allowed = cls.keys() | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
+        allowed = op_keys(cls) | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
         for key in row:
             if key not in allowed:
                 raise SpecError(f"unknown key '{key}' for {head}",
@@ -277,7 +252,7 @@ class _Expander:
         fields_row = dict(row)
         if "bn" in sugar and "bias" not in row:
             fields_row["bias"] = False     # a bias before BatchNorm is redundant
-        op = cls.from_row(fields_row, ev)
+        op = op_from_row(cls, fields_row, ev)
         if head == "add" and row.get("proj"):
             inputs = self.projections(row["proj"], inputs, name, scope, line)
         if not sugar:
@@ -377,7 +352,7 @@ class _Expander:
     def emit(self, name: str, op: Op, inputs: list[str], line: int | None) -> str:
         if len(self.graph.nodes) >= MAX_NODES:
             raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
-        if name in self.graph._index:
+        if name in self.graph:
             raise SpecError(f"two layers are named '{name}'")
         ins = [self.graph.shape_of(i) for i in inputs]
         try:
@@ -387,9 +362,7 @@ class _Expander:
         if numel(out) > MAX_ELEMENTS or op.params(ins, out) > MAX_ELEMENTS:
             raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed "
                             f"{MAX_ELEMENTS:,} elements", path=name)
-        node = Node(name, op, inputs, ins, out, line)
-        self.graph.nodes.append(node)
-        self.graph._index[name] = node
+        self.graph.add(Node(name, op, inputs, ins, out, line))
         return name
 
     def expectation(self, raw: Any, path: str, line: int | None, nodes: range) -> None:
@@ -420,24 +393,3 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _mark_inplace(graph: Graph) -> None:
-    """Views always share memory. An op that overwrites its input does so only when nothing
-    else reads that memory: every tensor along the chain of views up to the memory's owner has
-    a single reader, and the owner is not the network input (which belongs to the caller)."""
-    readers: dict[str, int] = {}
-    for node in graph.nodes:
-        for name in node.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    for node in graph.nodes:
-        kind = type(node.op).inplace
-        if kind == "view":
-            node.inplace = True
-        elif kind == "mutate":
-            source, alone = node.inputs[0], True
-            while source != INPUT and alone:
-                alone = readers[source] == 1
-                owner = graph._index[source]
-                if not owner.inplace:
-                    break
-                source = owner.inputs[0]
-            node.inplace = alone and source != INPUT

@@ -1,6 +1,6 @@
 """The efficiency charts of Canziani et al. 2017, regenerated from results files plus the specs.
 
-Each chart function takes results already joined with the specs (archprof.pick.annotate) and
+Each chart function takes results already joined with the specs (archprof.measure.pick.annotate) and
 returns a Chart: the matplotlib Figure (None when there is nothing honest to draw), the data it
 plotted, notes for the caption (what was left out and why) and any line fits. Only this module
 imports matplotlib, and only the Agg canvas: no pyplot, no global state, no display needed.
@@ -30,8 +30,8 @@ from matplotlib.ticker import FixedLocator, LogFormatter, NullFormatter, ScalarF
 
 from archprof.analysis import DTYPE_BYTES
 from archprof.errors import SpecError
-from archprof.pick import MB, annotate, ok, pareto
-from archprof.spec import registry
+from archprof.measure.pick import MB, annotate, ok, pareto
+from archprof.spec.load import registry
 
 OPS = {"macs": (1, "G-MACs"), "flops": (2, "G-FLOPs (= 2 x MACs)")}
 FORMATS = ("png", "svg", "pdf")

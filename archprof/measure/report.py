@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.pick import MB, annotate, ok
-from archprof.render import Column, render
-from archprof.spec import registry
+from archprof.measure.pick import MB, annotate, ok
+from archprof.figures.render import Column, render
+from archprof.spec.load import registry
 from archprof.units import human
 
 CANZIANI = ("Canziani et al. 2017 measured on an NVIDIA Jetson TX1 (embedded GPU, Torch7 + "
@@ -67,7 +67,7 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
         batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), max_batch_ms: float = 2000.0,
         budget_s: float = 10.0, ops: str = "macs", pdf: bool = False, force: bool = False) -> Path:
     """Sweep, chart, write OUT/README.md; returns the README path."""
-    from archprof.bench import load_results, sweep
+    from archprof.measure.bench import load_results, sweep
     device = device or default_device()
     command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, pdf, force)
     names = list(names) or sorted(registry())
@@ -88,7 +88,7 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
 def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "macs",
                  pdf: bool = False) -> Path:
     """Charts into OUT/charts/ and OUT/README.md embedding them; both written atomically."""
-    from archprof.plot import all_charts, save
+    from archprof.figures.plot import all_charts, save
     charts = all_charts(results, ops)
     formats = ("png", "svg", "pdf") if pdf else ("png", "svg")
     lines = ["# Efficiency of the archprof zoo, measured", "",

@@ -1,7 +1,7 @@
 """Results joined with the specs, the Pareto frontier, and `pick`: which networks fit a budget.
 
 Accuracy and parameter counts come from the specs (archprof.analyze), timings and memory from
-results files written by archprof.bench. No matplotlib here: `archprof pick` stays light.
+results files written by archprof.measure.bench. No matplotlib here: `archprof pick` stays light.
 
 Units: memory in MB = 10^6 bytes; latency = median time of one batch (`median_ms`), which for
 batch 1 is the time per image.
@@ -18,7 +18,7 @@ import yaml
 
 from archprof.analysis import analyze
 from archprof.errors import SpecError
-from archprof.spec import imagenet_accuracy, load_spec
+from archprof.spec.load import imagenet_accuracy, load_spec
 
 MB = 1e6
 # Benchmark options that, when they differ between rows, make two rows different setups.

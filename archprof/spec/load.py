@@ -75,8 +75,13 @@ def imagenet_accuracy(spec: Spec) -> dict[str, Any]:
 
 
 def spec_dir() -> Path:
-    """Where the specs live: $ARCHPROF_SPECS, else the repository's specs/ folder."""
-    return Path(os.environ.get("ARCHPROF_SPECS", Path(__file__).resolve().parent.parent / "specs"))
+    """Where the specs live: $ARCHPROF_SPECS, else the package's specs (a wheel carries the
+    repository's specs/ as archprof/specs), else the source tree's specs/ folder."""
+    if "ARCHPROF_SPECS" in os.environ:
+        return Path(os.environ["ARCHPROF_SPECS"])
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "specs"
+    return installed if installed.is_dir() else package.parent / "specs"
 
 
 def read_bytes(path: Path) -> bytes:

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import Field, fields
+from functools import cache
 from typing import Any
 
 from archprof.errors import SpecError, short
 
 Evaluate = Callable[[Any], Any]
 Parser = Callable[[Any, Evaluate], Any]
-REQUIRED = object()
 MAX_INTEGER = 2**31 - 1     # sizes, strides, counts: beyond this torch overflows (and no CNN needs it)
-
-
-def spec_field(parse: Parser, default: Any = REQUIRED) -> Any:
-    """A dataclass field read from a spec row by `parse` (required unless a default is given)."""
-    if default is REQUIRED:
-        return field(metadata={"parse": parse})
-    return field(default=default, metadata={"parse": parse})
 
 
 def _integer(value: Any, ev: Evaluate, what: str) -> int:
@@ -88,3 +81,16 @@ def fraction(value: Any, ev: Evaluate) -> float:
     if not 0 <= p < 1:
         raise SpecError(f"expected a probability in [0, 1), got {p}")
     return p
+
+
+PARSERS: dict[str, Parser] = {"positive": positive, "non_negative": non_negative, "pair": pair,
+                              "padding": padding, "boolean": boolean, "number": number,
+                              "fraction": fraction}
+
+
+@cache
+def spec_fields(cls: type) -> list[tuple[Field, str, Parser]]:
+    """(dataclass field, spec key, parser) of an op's fields that a spec row can set; the
+    op's `head` field takes the row's op key."""
+    return [(f, cls.kind if f.name == cls.head else f.name, PARSERS[f.metadata["spec"]])
+            for f in fields(cls) if "spec" in f.metadata]

@@ -1,0 +1,96 @@
+"""The IR: a flat, named DAG of primitive ops with their input and output shapes.
+
+Producers build it (archprof.spec expands a YAML spec; a tracer records a torch module);
+consumers read it (analysis, model building, checks, figures). It knows nothing of how it was
+produced: `source` describes the network (name, title, paper, accuracy, ...) for display.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archprof.ir.ops import Op, Shape
+
+if TYPE_CHECKING:
+    from archprof.spec.load import Spec
+
+INPUT = "input"
+
+
+@dataclass
+class Node:
+    name: str
+    op: Op
+    inputs: list[str]
+    ins: list[Shape]
+    out: Shape
+    line: int | None = None
+    inplace: bool = False      # the output shares memory with inputs[0] (view or in-place op)
+
+
+@dataclass
+class Expectation:
+    """Figures a spec row copies from the paper, checked against the nodes the row made."""
+    path: str
+    line: int | None
+    nodes: range
+    values: dict[str, Any]
+
+
+@dataclass
+class Graph:
+    spec: Spec   # what the graph describes: a spec, or a stand-in naming a traced module
+    input: Shape
+    params: dict[str, Any]
+    nodes: list[Node] = field(default_factory=list)
+    expectations: list[Expectation] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.nodes[-1].name
+
+    @property
+    def outputs(self) -> list[str]:
+        """The last node, then every other node nothing reads (e.g. auxiliary heads)."""
+        read = {name for node in self.nodes for name in node.inputs}
+        return [self.output] + [n.name for n in self.nodes[:-1] if n.name not in read]
+
+    def shape_of(self, name: str) -> Shape:
+        return self.input if name == INPUT else self._index[name].out
+
+    def node(self, name: str) -> Node:
+        return self._index[name]
+
+    def add(self, node: Node) -> None:
+        self.nodes.append(node)
+        self._index[node.name] = node
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._index
+
+    def __post_init__(self) -> None:
+        self._index: dict[str, Node] = {}
+
+
+
+def mark_inplace(graph: Graph) -> None:
+    """Views always share memory. An op that overwrites its input does so only when nothing
+    else reads that memory: every tensor along the chain of views up to the memory's owner has
+    a single reader, and the owner is not the network input (which belongs to the caller)."""
+    readers: dict[str, int] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    for node in graph.nodes:
+        kind = type(node.op).inplace
+        if kind == "view":
+            node.inplace = True
+        elif kind == "mutate":
+            source, alone = node.inputs[0], True
+            while source != INPUT and alone:
+                alone = readers[source] == 1
+                owner = graph.node(source)
+                if not owner.inplace:
+                    break
+                source = owner.inputs[0]
+            node.inplace = alone and source != INPUT
