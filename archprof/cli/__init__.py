@@ -1,46 +1,38 @@
-"""The archprof command line (click). Every command is a thin layer over the Python API."""
+"""The archprof command line (click). Every command is a thin layer over the Python API; one
+module per group of commands. Heavy ones are imported only when used, so `archprof table`
+never loads torch, matplotlib or fvcore."""
 from __future__ import annotations
 
 import importlib
-import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
-import yaml
 
-from archprof.analysis import DTYPE_BYTES, Analysis, analyze
+from archprof.cli.options import SpecFailure
 from archprof.errors import SpecError
-from archprof.figures.render import FORMATS, Column, render
-from archprof.spec.load import load_spec, registry
-from archprof.units import human, human_bytes
 
-MAC_NOTE = ("1 MAC = one multiply-accumulate, conv and linear only; bias adds, BN, activations, "
-            "pooling and adds are counted apart as other ops")
-
-
-class SpecFailure(click.ClickException):
-    """A spec or argument error: printed as one line, exit status 2."""
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+# command -> "module:attribute", imported when the command is named
+COMMANDS = {
+    "table": "archprof.cli.analysis:table", "list": "archprof.cli.analysis:list_networks",
+    "explain": "archprof.cli.analysis:explain", "compare": "archprof.cli.analysis:compare",
+    "sweep": "archprof.cli.analysis:sweep", "check": "archprof.cli.check:check",
+    "bench": "archprof.cli.bench:bench", "plot": "archprof.cli.plot:plot",
+    "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick",
+}
 
 
 class Group(click.Group):
-    """Spec errors become one-line messages; the benchmark and chart commands are imported
-    only when used (so `archprof table` never loads matplotlib or fvcore)."""
-    lazy = {"bench": "archprof.cli.bench:bench", "plot": "archprof.cli.plot:plot",
-            "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick"}
+    """Commands are imported when named; spec errors and bad options become one-line
+    messages (exit 2)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy and name not in self.commands:
-            module, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,65 +44,6 @@ class Group(click.Group):
             raise SpecFailure(err.format_message() + where) from None
 
 
-# --- argument parsing ---------------------------------------------------------------------
-def parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
-    if value is None:
-        return None
-    try:
-        shape = tuple(int(v) for v in value.lower().split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) not in (1, 3) or min(shape) <= 0:
-        raise click.BadParameter(f"'{value}' is not CxHxW (e.g. 3x224x224)")
-    return shape
-
-
-def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
-                      value: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise click.BadParameter(f"'{value}' is not a list of positive integers (e.g. 1,2,4,8)")
-    return tuple(sorted(set(sizes)))
-
-
-def parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
-    out = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"'{item}' is not key=value")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        if not isinstance(value, (int, float, bool, str)):
-            raise click.BadParameter(f"'{item}': value must be a number, true/false or a word")
-        out[key.strip()] = value
-    return out
-
-
-def analysis_options(f: Callable) -> Callable:
-    for option in reversed([
-        click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
-                     help="Input shape per image (default: the spec's)."),
-        click.option("--param", "params", multiple=True, callback=parse_params,
-                     metavar="KEY=VALUE", help="Override a spec parameter (repeatable)."),
-        click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
-                     help="Batch size: scales MACs, other ops and activations."),
-        click.option("--dtype", default="float32", show_default=True,
-                     type=click.Choice(list(DTYPE_BYTES)), help="Element type, for bytes."),
-    ]):
-        f = option(f)
-    return f
-
-
-format_option = click.option("--format", "fmt", default="text", show_default=True,
-                             type=click.Choice(FORMATS))
-
-
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Analyse and profile CNN architectures from declarative specs.
@@ -118,191 +51,3 @@ def main() -> None:
     MACs: 1 MAC = one multiply-accumulate (conv and linear layers); everything else is
     reported apart as "other ops". FLOPs as some papers count them = 2 x MACs.
     """
-
-
-# --- table ----------------------------------------------------------------------------------
-LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),
-                 Column("params", "params", "int"), Column("macs", "MACs", "int"),
-                 Column("activations", "activations", "int"), Column("rf", "rf", "num"),
-                 Column("jump", "jump", "num"), Column("pct_params", "%params", "pct"),
-                 Column("pct_macs", "%MACs", "pct")]
-CSV_DROP = ["line"]
-
-
-@main.command()
-@click.argument("name")
-@analysis_options
-@click.option("--depth", type=click.IntRange(min=1), help="Collapse rows to this many name levels.")
-@click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
-              help="'type': one row per layer type (conv 1x1, conv 3x3 dw, fc, ...) with shares.")
-@format_option
-def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
-          depth: int | None, by: str, fmt: str) -> None:
-    """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
-    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype)
-    if by == "type":
-        if fmt == "text":
-            click.echo(header(a))
-        click.echo(render(a.by_type(), TYPE_COLUMNS, fmt))
-        return
-    rows = a.collapsed(depth) if depth else a.layers
-    t = a.totals
-    if fmt in ("csv", "json"):
-        click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), LAYER_COLUMNS, fmt))
-        return
-    footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
-               "", "", "100.00", "100.00"]]
-    if fmt == "text":
-        click.echo(header(a))
-    click.echo(render(rows, LAYER_COLUMNS, fmt, footer))
-    if fmt == "text":
-        click.echo(summary(a))
-
-
-TYPE_COLUMNS = [Column("type", "type"), Column("count", "count", "int"),
-                Column("params", "params", "int"), Column("pct_params", "%params", "pct"),
-                Column("pct_weights", "%weights", "pct"), Column("macs", "MACs", "int"),
-                Column("pct_macs", "%MACs", "pct")]
-
-
-def header(a: Analysis) -> str:
-    t, s = a.totals, a.spec
-    year = f", {s.year}" if s.year else ""
-    return (f"{s.name}: {s.title}{year} | input {t['input']} | batch {t['batch']} | {t['dtype']}\n"
-            f"({MAC_NOTE}; activations in elements, the input included; in-place ops add none)\n")
-
-
-def summary(a: Analysis) -> str:
-    t = a.totals
-    return "\n".join([
-        "",
-        f"params       {t['params']:,} ({human(t['params'])}; {human_bytes(t['param_bytes'])} as "
-        f"{t['dtype']}); buffers {t['buffers']:,}",
-        f"MACs         {t['macs']:,} ({human(t['macs'])}); other ops {human(t['other_ops'])}",
-        f"activations  {t['activations']:,} elements ({human_bytes(t['activation_bytes'])}); "
-        f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
-    ])
-
-
-# --- list -----------------------------------------------------------------------------------
-LIST_COLUMNS = [Column("name", "name"), Column("title", "title"), Column("year", "year"),
-                Column("input", "input"), Column("params", "params", "human"),
-                Column("macs", "MACs", "human"), Column("activations", "activations", "human"),
-                Column("peak_activations", "peak act.", "human"), Column("top1", "top-1", "str"),
-                Column("top5", "top-5", "str"), Column("dataset", "accuracy on")]
-
-
-@main.command("list")
-@format_option
-def list_networks(fmt: str) -> None:
-    """Every network in specs/ with its totals and published accuracy."""
-    from archprof.zoo import overview
-    df = overview()
-    if fmt == "text":
-        click.echo(f"({MAC_NOTE}; activations in elements per image)\n")
-    click.echo(render(df, LIST_COLUMNS, fmt))
-
-
-# --- check ----------------------------------------------------------------------------------
-@main.command()
-@click.argument("names", nargs=-1)
-@click.option("--no-fvcore", is_flag=True, help="Skip the (slower) MAC count by fvcore on CPU.")
-@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
-              help="Check a variant (expect rows and references describe the defaults).")
-@click.option("-v", "--verbose", is_flag=True, help="Show every passed check too.")
-def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool) -> None:
-    """Verify specs: expect rows, reference totals, static == built model == fvcore."""
-    from archprof.check import check as run_check
-    names = names or tuple(sorted(registry()))
-    failed = []
-    for name in names:
-        report = run_check(load_spec(name), params=params, fvcore=not no_fvcore)
-        status = "ok  " if report.ok else "FAIL"
-        click.echo(f"{status} {report.name}: {len(report.passed)} checks passed"
-                   + (f", {len(report.failed)} failed" if report.failed else ""))
-        for line in report.failed:
-            click.echo(f"     FAILED {line}")
-        if verbose:
-            for line in report.passed:
-                click.echo(f"     {line}")
-        if not report.ok:
-            failed.append(report.name)
-    if failed:
-        click.echo(f"{len(failed)} of {len(names)} networks failed: {', '.join(failed)}")
-        sys.exit(1)
-    click.echo(f"all {len(names)} networks passed")
-
-
-# --- explain --------------------------------------------------------------------------------
-@main.command()
-@click.argument("name")
-@click.argument("layer", required=False)
-@analysis_options
-def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
-            dtype: str) -> None:
-    """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
-    a = analyze(name, input=input_shape, params=params)
-    nodes = [n for n in a.graph.nodes
-             if layer is None or n.name == layer or n.name.startswith(layer + ".")]
-    if not nodes:
-        from archprof.errors import did_you_mean
-        raise SpecError(f"no layer '{layer}' in {a.spec.name}",
-                        hint=did_you_mean(layer or "", [n.name for n in a.graph.nodes]))
-    rf = dict(zip(a.layers["name"], zip(a.layers["rf"], a.layers["jump"])))
-    click.echo(f"{a.spec.name}, input {a.totals['input']} ({MAC_NOTE})")
-    for node in nodes:
-        parts = node.op.explain(node.ins, node.out)
-        size, jump = rf[node.name]
-        click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
-                   f"MACs = {parts['macs']}; receptive field {size}, jump {jump}")
-
-
-# --- compare / sweep ----------------------------------------------------------------------------
-COMPARE_COLUMNS = [Column("name", "name"), Column("input", "input"),
-                   Column("params", "params", "int"), Column("params_ratio", "x params", "float"),
-                   Column("macs", "MACs", "int"), Column("macs_ratio", "x MACs", "float"),
-                   Column("activations", "activations", "int"),
-                   Column("param_mb", "params MB (fp32)", "float"), Column("top1", "top-1")]
-
-
-@main.command()
-@click.argument("names", nargs=-1, required=True)
-@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
-              help="Override a parameter in every network that has it.")
-@format_option
-def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
-    """Totals of several networks side by side, with ratios to the first."""
-    from archprof.zoo import compare as run
-    for key in params:
-        if not any(key in load_spec(n).params for n in names):
-            raise SpecError(f"no network among {', '.join(names)} has parameter '{key}'")
-    if fmt == "text":
-        click.echo(f"({MAC_NOTE})\n")
-    click.echo(render(run(list(names), params), COMPARE_COLUMNS, fmt))
-
-
-@main.command()
-@click.argument("name")
-@click.option("--param", "grid", multiple=True, metavar="KEY=V1,V2,...",
-              help="Values to sweep (repeatable: the product of all is swept).")
-@click.option("--input", "inputs", metavar="CxHxW[,CxHxW...]", help="Input shapes to sweep.")
-@format_option
-def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> None:
-    """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""
-    from archprof.zoo import sweep as run
-    values = {}
-    for item in grid:
-        key, _, raw = item.partition("=")
-        if not raw:
-            raise click.BadParameter(f"'{item}' is not key=v1,v2,...", param_hint="--param")
-        values[key] = [parse_params(None, None, (f"{key}={v}",))[key] for v in raw.split(",")]
-    shapes = [parse_input(None, None, s) for s in inputs.split(",")] if inputs else None
-    if not values and not shapes:
-        raise click.UsageError("give --param KEY=V1,V2,... and/or --input SHAPES to sweep")
-    df = run(name, values, shapes)
-    columns = [Column(k, k) for k in values] + [
-        Column("input", "input"), Column("params", "params", "int"), Column("macs", "MACs", "int"),
-        Column("activations", "activations", "int")]
-    if fmt == "text":
-        click.echo(f"{name} ({MAC_NOTE})\n")
-    click.echo(render(df, columns, fmt))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from archprof.cli import SpecFailure, parse_batch_sizes, parse_input, parse_params
+from archprof.cli.options import SpecFailure, parse_batch_sizes, parse_input, parse_params
 
 BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 

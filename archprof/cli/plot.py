@@ -1,4 +1,4 @@
-"""`archprof plot`, `archprof report` and `archprof pick`: click commands registered by cli.py.
+"""`archprof plot`, `archprof report` and `archprof pick`: click commands registered in archprof.cli.
 
 Everything heavy (matplotlib, torch, the benchmark) is imported inside the commands, so that
 importing the CLI - e.g. for `archprof table` - stays light.
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli import parse_batch_sizes
+from archprof.cli.options import parse_batch_sizes
 from archprof.errors import SpecError
 from archprof.units import parse_quantity
 

@@ -1,0 +1,170 @@
+"""Static analysis commands: table, list, explain, compare, sweep."""
+from __future__ import annotations
+
+import click
+
+from archprof.analysis import Analysis, analyze
+from archprof.cli.options import (MAC_NOTE, analysis_options, format_option, parse_input,
+                                  parse_params)
+from archprof.errors import SpecError
+from archprof.figures.render import Column, render
+from archprof.spec.load import load_spec
+from archprof.units import human, human_bytes
+
+
+# --- table ----------------------------------------------------------------------------------
+LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),
+                 Column("params", "params", "int"), Column("macs", "MACs", "int"),
+                 Column("activations", "activations", "int"), Column("rf", "rf", "num"),
+                 Column("jump", "jump", "num"), Column("pct_params", "%params", "pct"),
+                 Column("pct_macs", "%MACs", "pct")]
+CSV_DROP = ["line"]
+
+
+@click.command()
+@click.argument("name")
+@analysis_options
+@click.option("--depth", type=click.IntRange(min=1), help="Collapse rows to this many name levels.")
+@click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
+              help="'type': one row per layer type (conv 1x1, conv 3x3 dw, fc, ...) with shares.")
+@format_option
+def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
+          depth: int | None, by: str, fmt: str) -> None:
+    """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
+    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype)
+    if by == "type":
+        if fmt == "text":
+            click.echo(header(a))
+        click.echo(render(a.by_type(), TYPE_COLUMNS, fmt))
+        return
+    rows = a.collapsed(depth) if depth else a.layers
+    t = a.totals
+    if fmt in ("csv", "json"):
+        click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), LAYER_COLUMNS, fmt))
+        return
+    footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
+               "", "", "100.00", "100.00"]]
+    if fmt == "text":
+        click.echo(header(a))
+    click.echo(render(rows, LAYER_COLUMNS, fmt, footer))
+    if fmt == "text":
+        click.echo(summary(a))
+
+
+TYPE_COLUMNS = [Column("type", "type"), Column("count", "count", "int"),
+                Column("params", "params", "int"), Column("pct_params", "%params", "pct"),
+                Column("pct_weights", "%weights", "pct"), Column("macs", "MACs", "int"),
+                Column("pct_macs", "%MACs", "pct")]
+
+
+def header(a: Analysis) -> str:
+    t, s = a.totals, a.spec
+    year = f", {s.year}" if s.year else ""
+    return (f"{s.name}: {s.title}{year} | input {t['input']} | batch {t['batch']} | {t['dtype']}\n"
+            f"({MAC_NOTE}; activations in elements, the input included; in-place ops add none)\n")
+
+
+def summary(a: Analysis) -> str:
+    t = a.totals
+    return "\n".join([
+        "",
+        f"params       {t['params']:,} ({human(t['params'])}; {human_bytes(t['param_bytes'])} as "
+        f"{t['dtype']}); buffers {t['buffers']:,}",
+        f"MACs         {t['macs']:,} ({human(t['macs'])}); other ops {human(t['other_ops'])}",
+        f"activations  {t['activations']:,} elements ({human_bytes(t['activation_bytes'])}); "
+        f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
+    ])
+
+
+# --- list -----------------------------------------------------------------------------------
+LIST_COLUMNS = [Column("name", "name"), Column("title", "title"), Column("year", "year"),
+                Column("input", "input"), Column("params", "params", "human"),
+                Column("macs", "MACs", "human"), Column("activations", "activations", "human"),
+                Column("peak_activations", "peak act.", "human"), Column("top1", "top-1", "str"),
+                Column("top5", "top-5", "str"), Column("dataset", "accuracy on")]
+
+
+@click.command("list")
+@format_option
+def list_networks(fmt: str) -> None:
+    """Every network in specs/ with its totals and published accuracy."""
+    from archprof.zoo import overview
+    df = overview()
+    if fmt == "text":
+        click.echo(f"({MAC_NOTE}; activations in elements per image)\n")
+    click.echo(render(df, LIST_COLUMNS, fmt))
+
+
+# --- explain --------------------------------------------------------------------------------
+@click.command()
+@click.argument("name")
+@click.argument("layer", required=False)
+@analysis_options
+def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
+            dtype: str) -> None:
+    """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
+    a = analyze(name, input=input_shape, params=params)
+    nodes = [n for n in a.graph.nodes
+             if layer is None or n.name == layer or n.name.startswith(layer + ".")]
+    if not nodes:
+        from archprof.errors import did_you_mean
+        raise SpecError(f"no layer '{layer}' in {a.spec.name}",
+                        hint=did_you_mean(layer or "", [n.name for n in a.graph.nodes]))
+    rf = dict(zip(a.layers["name"], zip(a.layers["rf"], a.layers["jump"])))
+    click.echo(f"{a.spec.name}, input {a.totals['input']} ({MAC_NOTE})")
+    for node in nodes:
+        parts = node.op.explain(node.ins, node.out)
+        size, jump = rf[node.name]
+        click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
+                   f"MACs = {parts['macs']}; receptive field {size}, jump {jump}")
+
+
+# --- compare / sweep ----------------------------------------------------------------------------
+COMPARE_COLUMNS = [Column("name", "name"), Column("input", "input"),
+                   Column("params", "params", "int"), Column("params_ratio", "x params", "float"),
+                   Column("macs", "MACs", "int"), Column("macs_ratio", "x MACs", "float"),
+                   Column("activations", "activations", "int"),
+                   Column("param_mb", "params MB (fp32)", "float"), Column("top1", "top-1")]
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
+              help="Override a parameter in every network that has it.")
+@format_option
+def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
+    """Totals of several networks side by side, with ratios to the first."""
+    from archprof.zoo import compare as run
+    for key in params:
+        if not any(key in load_spec(n).params for n in names):
+            raise SpecError(f"no network among {', '.join(names)} has parameter '{key}'")
+    if fmt == "text":
+        click.echo(f"({MAC_NOTE})\n")
+    click.echo(render(run(list(names), params), COMPARE_COLUMNS, fmt))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--param", "grid", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values to sweep (repeatable: the product of all is swept).")
+@click.option("--input", "inputs", metavar="CxHxW[,CxHxW...]", help="Input shapes to sweep.")
+@format_option
+def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> None:
+    """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""
+    from archprof.zoo import sweep as run
+    values = {}
+    for item in grid:
+        key, _, raw = item.partition("=")
+        if not raw:
+            raise click.BadParameter(f"'{item}' is not key=v1,v2,...", param_hint="--param")
+        values[key] = [parse_params(None, None, (f"{key}={v}",))[key] for v in raw.split(",")]
+    shapes = [parse_input(None, None, s) for s in inputs.split(",")] if inputs else None
+    if not values and not shapes:
+        raise click.UsageError("give --param KEY=V1,V2,... and/or --input SHAPES to sweep")
+    df = run(name, values, shapes)
+    columns = [Column(k, k) for k in values] + [
+        Column("input", "input"), Column("params", "params", "int"), Column("macs", "MACs", "int"),
+        Column("activations", "activations", "int")]
+    if fmt == "text":
+        click.echo(f"{name} ({MAC_NOTE})\n")
+    click.echo(render(df, columns, fmt))

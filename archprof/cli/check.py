@@ -1,0 +1,40 @@
+"""`archprof check`: specs against their papers, their built models and fvcore."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from archprof.cli.options import parse_params
+from archprof.spec.load import load_spec, registry
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--no-fvcore", is_flag=True, help="Skip the (slower) MAC count by fvcore on CPU.")
+@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
+              help="Check a variant (expect rows and references describe the defaults).")
+@click.option("-v", "--verbose", is_flag=True, help="Show every passed check too.")
+def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool) -> None:
+    """Verify specs: expect rows, reference totals, static == built model == fvcore."""
+    from archprof.check import check as run_check
+    names = names or tuple(sorted(registry()))
+    failed = []
+    for name in names:
+        report = run_check(load_spec(name), params=params, fvcore=not no_fvcore)
+        status = "ok  " if report.ok else "FAIL"
+        click.echo(f"{status} {report.name}: {len(report.passed)} checks passed"
+                   + (f", {len(report.failed)} failed" if report.failed else ""))
+        for line in report.failed:
+            click.echo(f"     FAILED {line}")
+        if verbose:
+            for line in report.passed:
+                click.echo(f"     {line}")
+        if not report.ok:
+            failed.append(report.name)
+    if failed:
+        click.echo(f"{len(failed)} of {len(names)} networks failed: {', '.join(failed)}")
+        sys.exit(1)
+    click.echo(f"all {len(names)} networks passed")
+
+

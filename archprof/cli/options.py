@@ -1,0 +1,83 @@
+"""Options and argument parsers shared by the commands, and the one-line error type."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+import yaml
+
+from archprof.analysis import DTYPE_BYTES
+from archprof.figures.render import FORMATS
+
+MAC_NOTE = ("1 MAC = one multiply-accumulate, conv and linear only; bias adds, BN, activations, "
+            "pooling and adds are counted apart as other ops")
+
+
+class SpecFailure(click.ClickException):
+    """A spec or argument error: printed as one line, exit status 2."""
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+# --- argument parsing ---------------------------------------------------------------------
+def parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (1, 3) or min(shape) <= 0:
+        raise click.BadParameter(f"'{value}' is not CxHxW (e.g. 3x224x224)")
+    return shape
+
+
+def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
+                      value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"'{value}' is not a list of positive integers (e.g. 1,2,4,8)")
+    return tuple(sorted(set(sizes)))
+
+
+def parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{item}' is not key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        if not isinstance(value, (int, float, bool, str)):
+            raise click.BadParameter(f"'{item}': value must be a number, true/false or a word")
+        out[key.strip()] = value
+    return out
+
+
+def analysis_options(f: Callable) -> Callable:
+    for option in reversed([
+        click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
+                     help="Input shape per image (default: the spec's)."),
+        click.option("--param", "params", multiple=True, callback=parse_params,
+                     metavar="KEY=VALUE", help="Override a spec parameter (repeatable)."),
+        click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Batch size: scales MACs, other ops and activations."),
+        click.option("--dtype", default="float32", show_default=True,
+                     type=click.Choice(list(DTYPE_BYTES)), help="Element type, for bytes."),
+    ]):
+        f = option(f)
+    return f
+
+
+format_option = click.option("--format", "fmt", default="text", show_default=True,
+                             type=click.Choice(FORMATS))
+
+
