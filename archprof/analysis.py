@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 
 from archprof.ir.graph import INPUT, Graph
-from archprof.spec.expand import expand
 from archprof.ir.ops import Shape, dims, numel
+from archprof.spec.expand import expand
 from archprof.spec.load import Spec
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -46,7 +46,7 @@ class Analysis:
             raise ValueError("depth must be at least 1")
         df = self.layers.copy()
         df["group"] = df["name"].str.split(".").str[:depth].str.join(".")
-        agg = {c: "sum" for c in COUNTS} | {"shape": "last", "rf": "last", "jump": "last",
+        agg: dict[str, Any] = {c: "sum" for c in COUNTS} | {"shape": "last", "rf": "last", "jump": "last",
                                             "type": _group_type}
         out = df.groupby("group", sort=False).agg(agg).reset_index().rename(columns={"group": "name"})
         return _shares(out, self.totals)

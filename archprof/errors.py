@@ -20,7 +20,7 @@ class SpecError(Exception):
         super().__init__(str(self))
 
     def located(self, *, file: str | None = None, line: int | None = None,
-                path: str | None = None) -> "SpecError":
+                path: str | None = None) -> SpecError:
         """Fill in location fields that are still unknown (inner code knows less than outer)."""
         self.file = self.file or file
         self.line = self.line or line

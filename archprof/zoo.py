@@ -1,6 +1,7 @@
 """The whole zoo at a glance: one row per network of specs/."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import product
 
 import pandas as pd
@@ -36,7 +37,8 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
     return df
 
 
-def sweep(name: str, grid: dict[str, list], inputs: list[tuple] | None = None) -> pd.DataFrame:
+def sweep(name: str, grid: dict[str, list],
+          inputs: Sequence[tuple | None] | None = None) -> pd.DataFrame:
     """One row per combination of parameter values (and input shapes)."""
     rows = []
     keys = list(grid)

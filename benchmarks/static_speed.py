@@ -36,8 +36,8 @@ def main(repeat: int = 7) -> None:
     meta_forward(names[0])                        # warm up torch's lazy imports
     print(f"{'network':<22} {'ops':>5} {'static ms':>10} {'meta build+forward ms':>22} {'ratio':>7}")
     for name in names:
-        static = median_ms(lambda: archprof.analyze(name), repeat)
-        meta = median_ms(lambda: meta_forward(name), max(3, repeat // 2))
+        static = median_ms(lambda n=name: archprof.analyze(n), repeat)
+        meta = median_ms(lambda n=name: meta_forward(n), max(3, repeat // 2))
         ops = archprof.analyze(name).totals["ops"]
         print(f"{name:<22} {ops:>5} {static:>10.2f} {meta:>22.2f} {meta / static:>6.1f}x")
 

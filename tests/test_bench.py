@@ -14,9 +14,9 @@ import torch
 from click.testing import CliRunner
 
 from archprof import analyze, build, load_spec
-from archprof.measure import bench as B
 from archprof.cli.bench import bench as bench_command
 from archprof.errors import SpecError
+from archprof.measure import bench as B
 from archprof.model import Network
 
 TINY = """family: Test

@@ -74,7 +74,7 @@ def enet_encoder_by_hand(res=224):
     h = res // 2
     macs = h * h * 13 * 27
     cin = 16
-    for c, down, d, asym in ENCODER:
+    for c, down, _, asym in ENCODER:
         i = c // 4
         k = 2 if down else 1
         params += k * k * cin * i + 2 * i + i      # projection (no bias), BN, PReLU

@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archprof
-from archprof.spec import expr
-from archprof.analysis import Analysis
 import archprof.model  # noqa: F401 - torch imported once, not inside a timed case
+from archprof.analysis import Analysis
 from archprof.check import Report, check_expectations, check_model
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT
 from archprof.ir.ops import OPS
+from archprof.spec import expr
 
 TIME_LIMIT = 2.0      # seconds per case: an error must come quickly, never a hang
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,

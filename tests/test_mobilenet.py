@@ -208,7 +208,7 @@ def test_v2_table2_shapes():
     a = analyze("mobilenet_v2")
     rows = {r["name"]: r["shape"] for _, r in a.layers.iterrows()}
     sizes = [112, 56, 28, 14, 14, 7, 7]          # the next row's input column of Table 2
-    for b, ((t, c, n, s), size) in enumerate(zip(TCNS, sizes), start=1):
+    for b, ((_, c, n, _), size) in enumerate(zip(TCNS, sizes), start=1):
         assert rows[f"bottleneck{b}.block{n}.project.bn"] == f"{c}x{size}x{size}"
         # residual adds: blocks 2..n of each stage, and the first when stride 1 and cin == cout
         assert (f"bottleneck{b}.block1.add" in rows) is False   # first blocks change c or stride

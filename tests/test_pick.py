@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from archprof import analyze
-from archprof.measure.bench import COLUMNS, load_results
 from archprof.cli.plot import pick as pick_command
+from archprof.measure.bench import COLUMNS, load_results
 from archprof.measure.pick import pareto, parse_params, pick
 
 # (network, batch, median_ms per batch, peak memory MB or None, status); top-1 from the specs:

@@ -12,10 +12,10 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 
 from archprof import analyze, registry
+from archprof.cli.plot import plot as plot_command
 from archprof.figures import plot
 from archprof.measure import report
 from archprof.measure.bench import COLUMNS, load_results
-from archprof.cli.plot import plot as plot_command
 from archprof.measure.pick import annotate
 
 NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec

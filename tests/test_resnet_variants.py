@@ -1,8 +1,9 @@
 """ResNet variants (pre-activation, ResNeXt, SENet, Wide ResNet, stochastic depth): static totals
 against parameter and multiply-add counts written out by hand from the papers' tables, and
 against the published figures they round to."""
-import archprof
 import pytest
+
+import archprof
 
 
 # --- hand arithmetic ------------------------------------------------------------------------
@@ -69,8 +70,9 @@ def test_preact_resnet110_params():
 
 
 def test_preact_resnet110_macs():
-    stage = lambda cin, c, hw: (conv_macs(cin, c, 3, hw) + 17 * 2 * conv_macs(c, c, 3, hw)
-                                + conv_macs(c, c, 3, hw) + (conv_macs(cin, c, 1, hw) if cin != c else 0))
+    def stage(cin, c, hw):
+        return (conv_macs(cin, c, 3, hw) + 17 * 2 * conv_macs(c, c, 3, hw)
+                + conv_macs(c, c, 3, hw) + (conv_macs(cin, c, 1, hw) if cin != c else 0))
     hand = conv_macs(3, 16, 3, 32) + stage(16, 16, 32) + stage(16, 32, 16) + stage(32, 64, 8) + 64 * 10
     assert totals("preact_resnet110")["macs"] == hand
 
@@ -107,7 +109,8 @@ def post_bottleneck_stage(cin, c, width, out, n, g=1):
     total = 0
     for i in range(n):
         a = cin if i == 0 else out
-        total += conv(a, width, 1) + bn(width) + conv(width, width, 3, g) + bn(width) + conv(width, out, 1) + bn(out)
+        total += (conv(a, width, 1) + bn(width) + conv(width, width, 3, g) + bn(width)
+                  + conv(width, out, 1) + bn(out))
         if i == 0:
             total += conv(a, out, 1) + bn(out)
     return total
@@ -228,7 +231,8 @@ def test_wide_resnet50_2_params():
 # --- stochastic depth (Huang et al. 2016) ---------------------------------------------------
 def cifar_resnet_option_a(n):
     """He et al. CIFAR ResNet, 6n+2 layers, parameter-free shortcuts, conv biases (Huang's code)."""
-    block = lambda a, c: conv(a, c, 3, bias=True) + bn(c) + conv(c, c, 3, bias=True) + bn(c)
+    def block(a, c):
+        return conv(a, c, 3, bias=True) + bn(c) + conv(c, c, 3, bias=True) + bn(c)
     total = conv(3, 16, 3, bias=True) + bn(16) + fc(64, 10)
     for cin, c in ((16, 16), (16, 32), (32, 64)):
         total += block(cin, c) + (n - 1) * block(c, c)

@@ -143,7 +143,8 @@ def test_googlenet_table1():
         weights = cin * c1 + cin * c3r + 9 * c3r * c3 + cin * c5r + 25 * c5r * c5 + cin * pp
         assert row["weights"] == weights, name
         assert row["macs"] == weights * size * size, name   # every weight used once per position
-        if abs(weights / 1024 - params_k) / params_k > 0.02 or abs(weights * size**2 / 1e6 - ops_m) / ops_m > 0.02:
+        if (abs(weights / 1024 - params_k) / params_k > 0.02
+                or abs(weights * size**2 / 1e6 - ops_m) / ops_m > 0.02):
             slips[name] = (weights / 1024, weights * size * size / 1e6)
     # Two rows cannot follow from the columns they print (README, "Where the published figures
     # differ"): 4c gives 463K params but its own ops (100M / 14^2 = 510K weights) and its columns

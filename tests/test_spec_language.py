@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import archprof
-from archprof.spec import expr
 from archprof.errors import SpecError
+from archprof.spec import expr
 
 BOTTLENECK = """
 bottleneck:

@@ -4,13 +4,11 @@ from __future__ import annotations
 import click
 
 from archprof.analysis import Analysis, analyze
-from archprof.cli.options import (MAC_NOTE, analysis_options, format_option, parse_input,
-                                  parse_params)
+from archprof.cli.options import MAC_NOTE, analysis_options, format_option, parse_input, parse_params
 from archprof.errors import SpecError
 from archprof.figures.render import Column, render
 from archprof.spec.load import load_spec
 from archprof.units import human, human_bytes
-
 
 # --- table ----------------------------------------------------------------------------------
 LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),

@@ -42,8 +42,8 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
     Median of adaptive repeated runs, per-image latency, images/s, measured and static
     memory, and achieved MAC/s as a fraction of this device's matmul peak.
     """
-    from archprof.measure.bench import sweep
     from archprof.errors import SpecError
+    from archprof.measure.bench import sweep
     from archprof.spec.load import registry
 
     if all_networks == bool(names):

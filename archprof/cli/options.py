@@ -23,7 +23,8 @@ class SpecFailure(click.ClickException):
 
 
 # --- argument parsing ---------------------------------------------------------------------
-def parse_input(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
+def parse_input(ctx: click.Context | None, param: click.Parameter | None,
+                value: str | None) -> tuple | None:
     if value is None:
         return None
     try:
@@ -46,7 +47,8 @@ def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
     return tuple(sorted(set(sizes)))
 
 
-def parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+def parse_params(ctx: click.Context | None, param: click.Parameter | None,
+                 values: tuple[str, ...]) -> dict:
     out = {}
     for item in values:
         key, sep, raw = item.partition("=")

@@ -42,8 +42,8 @@ def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -
 def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
          throughput_batches: tuple[int, ...], pdf: bool) -> None:
     """Draw every efficiency chart from RESULTS files (archprof bench) plus the specs."""
-    from archprof.measure.bench import load_results
     from archprof.figures.plot import all_charts, save
+    from archprof.measure.bench import load_results
     charts = all_charts(load_results(list(results)), ops, fit_batch, throughput_batches)
     formats = ("png", "svg", "pdf") if pdf else ("png", "svg")
     for chart in charts:
@@ -100,9 +100,9 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
     Pareto frontier (no other fitting network is both faster and more accurate)."""
     import pandas as pd
 
+    from archprof.figures.render import Column, render
     from archprof.measure.bench import load_results
     from archprof.measure.pick import pick as run_pick
-    from archprof.figures.render import Column, render
     table, notes = run_pick(load_results(list(results)), batch, max_latency_ms, max_memory_mb,
                             max_params, device)
     if fmt in ("csv", "json"):

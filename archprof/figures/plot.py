@@ -16,8 +16,9 @@ import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -40,7 +41,7 @@ SETUP_MARKERS = "osD^vP*X"
 GOLDEN = 0.618033988749895
 MIN_FIT_POINTS = 3                     # a line through two points always has R^2 = 1
 NO_ACCURACY = "chart skipped: no network here has a top-1 in its spec"
-FRONTIER_STYLE = {"color": "0.2", "lw": 1.2, "ls": "--", "zorder": 1}
+FRONTIER_STYLE: dict[str, Any] = {"color": "0.2", "lw": 1.2, "ls": "--", "zorder": 1}
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Chart:
 
 
 # --- colours ---------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _families() -> dict[str, tuple[str, int, int]]:
     """network -> (family, index in its family, family size), from the spec files' order."""
     try:
@@ -98,11 +99,11 @@ def network_color(network: str) -> tuple[float, float, float]:
 # --- helpers ---------------------------------------------------------------------------------
 def fit_line(x: Sequence[float], y: Sequence[float], slope_unit: str = "",
              intercept_unit: str = "") -> Fit:
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    slope, intercept = np.polyfit(x, y, 1)
-    ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return Fit(float(slope), float(intercept), 1 - ss_res / ss_tot if ss_tot else 1.0, len(x),
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    slope, intercept = np.polyfit(xs, ys, 1)
+    ss_res = float(np.sum((ys - (slope * xs + intercept)) ** 2))
+    ss_tot = float(np.sum((ys - ys.mean()) ** 2))
+    return Fit(float(slope), float(intercept), 1 - ss_res / ss_tot if ss_tot else 1.0, len(xs),
                slope_unit, intercept_unit)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ class Column:
     header: str
     style: str = "str"    # str | num (right-aligned str) | int (1,234) | human (1.23M) | pct | float
 
-    def cell(self, value: object) -> str:
+    def cell(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return ""
         if self.style == "int":

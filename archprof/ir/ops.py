@@ -18,7 +18,7 @@ from archprof.errors import SpecError, did_you_mean
 Shape = tuple[int, ...]
 Module = tuple[str, dict[str, Any]]
 
-OPS: dict[str, type["Op"]] = {}
+OPS: dict[str, type[Op]] = {}
 
 
 def spec_field(kind: str, default: Any = MISSING) -> Any:
@@ -29,7 +29,7 @@ def spec_field(kind: str, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"spec": kind})
 
 
-def register(cls: type["Op"]) -> type["Op"]:
+def register(cls: type[Op]) -> type[Op]:
     OPS[cls.kind] = cls
     return cls
 
@@ -47,7 +47,7 @@ def numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
-def spatial(op: "Op", shape: Shape) -> Shape:
+def spatial(op: Op, shape: Shape) -> Shape:
     if len(shape) != 3:
         raise SpecError(f"{op.kind} needs a CxHxW feature map, got {dims(shape)}"
                         + ("; it follows a flat vector" if len(shape) == 1 else ""))
@@ -359,7 +359,7 @@ class Dropout(Op):
 class Pool(Windowed):
     torch_name: ClassVar[str]
     head: ClassVar[str] = "k"
-    s: tuple[int, int] | None = spec_field("pair", None)   # default: the kernel size
+    s: tuple[int, int] = spec_field("pair", None)   # None until __post_init__: the kernel size
 
     def __post_init__(self) -> None:
         self.s = self.s or self.k

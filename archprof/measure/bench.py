@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,9 @@ import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError
-from archprof.spec.expand import expand
-from archprof.model.network import build
 from archprof.ir.ops import dims
+from archprof.model.network import build
+from archprof.spec.expand import expand
 from archprof.spec.load import load_spec
 
 COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
@@ -479,7 +479,7 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
     return to_frame(done, str(out))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _session_peak(device: str, dtype: str, threads: int, budget_s: float) -> float:
     """peak_matmul once per process and setting: sweeps run one after another (as `archprof
     report` does, network by network) then share one peak, measured in the same run."""
@@ -497,7 +497,7 @@ def _prepare(net: _Network, dev: torch.device, dtype: str, channels_last: bool,
              compile: bool) -> Callable[[Any], Any]:
     model = build(net.graph, device=dev, dtype=dtype)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
     return torch.compile(model) if compile else model
 
 

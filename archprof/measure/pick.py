@@ -9,7 +9,7 @@ batch 1 is the time per image.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ def parse_input(text: Any) -> tuple[int, ...] | None:
     return tuple(int(v) for v in text.lower().split("x"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec_facts(network: str, params: str = "", input: str = "") -> dict[str, Any]:
     """top-1/top-5 (None when the spec gives none), params and MACs per image from the spec."""
     spec = load_spec(network)

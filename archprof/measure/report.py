@@ -15,12 +15,13 @@ import shlex
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.measure.pick import MB, annotate, ok
 from archprof.figures.render import Column, render
+from archprof.measure.pick import MB, annotate, ok
 from archprof.spec.load import registry
 from archprof.units import human
 
@@ -72,7 +73,7 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
     command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, pdf, force)
     names = list(names) or sorted(registry())
     results_csv = out / "results.csv"
-    options = {"device": device, "out": results_csv, "budget_s": budget_s, "force": force}
+    options: dict[str, Any] = {"device": device, "out": results_csv, "budget_s": budget_s, "force": force}
     if device == "cpu":
         sweep(names, batch_sizes=(1,), **options)
         done = load_results([results_csv])

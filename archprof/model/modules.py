@@ -2,6 +2,8 @@
 visible to forward hooks, fvcore and the profiler)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -30,7 +32,7 @@ class Mul(nn.Module):
 class PaddedConv2d(nn.Sequential):
     """A convolution with asymmetric zero padding (top, bottom, left, right)."""
 
-    def __init__(self, pads: tuple[int, int, int, int], **conv: object) -> None:
+    def __init__(self, pads: tuple[int, int, int, int], **conv: Any) -> None:
         top, bottom, left, right = pads
         super().__init__(nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(**conv))
 

@@ -6,8 +6,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from archprof.model import modules
 from archprof.ir.graph import INPUT, Graph, Node
+from archprof.model import modules
 from archprof.spec.expand import expand
 from archprof.spec.load import Spec
 
@@ -60,10 +60,8 @@ def build(spec: Spec | str | Graph, device: str | torch.device | None = None,
           input: tuple[int, ...] | None = None) -> Network:
     """The spec as a torch module in eval mode. device='meta' allocates nothing."""
     graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype)
     with torch.device(device or "cpu"):
         model = Network(graph)
     if dtype is not None:
-        model = model.to(dtype=dtype)
+        model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
     return model.eval()

@@ -50,6 +50,16 @@ def op_from_row(cls: type[Op], row: dict[str, Any], ev: fields.Evaluate) -> Op:
     return cls(**values)
 
 
+def _projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
+    """The smallest stride s with ceil(size / s) == target size in both dimensions, if any."""
+    if len(shape) != 3 or len(target) != 3:
+        return None
+    strides = tuple(-(-size // out) for size, out in zip(shape[1:], target[1:]))
+    if any(-(-size // s) != out for size, out, s in zip(shape[1:], target[1:], strides)):
+        return None
+    return strides[0], strides[1]
+
+
 @dataclass
 class Scope:
     prefix: str
@@ -266,14 +276,17 @@ class _Expander:
                 raise SpecError(f"act must name an activation, got {short(row['act'])}")
             act = op_class(row["act"])
             if not issubclass(act, Activation):
-                raise SpecError(f"act must be an activation ({', '.join(k for k, c in OPS.items() if issubclass(c, Activation))}), got '{row['act']}'")
+                known = ", ".join(k for k, c in OPS.items() if issubclass(c, Activation))
+                raise SpecError(f"act must be an activation ({known}), got '{row['act']}'")
             out = self.emit(prefix + act.kind, act(), [out], line)
         return out
 
     def projections(self, kind: Any, inputs: list[str], name: str, scope: Scope,
                     line: int | None) -> list[str]:
         """Residual shortcut with a 1x1 projection (conv, or conv + BN) for each input whose
-        shape differs from the first input's (the residual branch)."""
+        shape differs from the first input's (the residual branch). The projection's stride is
+        the block's: the one whose unpadded 1x1 conv gives the branch's size, ceil(H / s) = H'
+        (at odd sizes a plain ratio is no stride at all: 25 -> 13 is stride 2)."""
         if kind not in ("conv", "conv_bn"):
             raise SpecError(f"proj must be 'conv' or 'conv_bn', got {short(kind)}")
         target = self.graph.shape_of(inputs[0])
@@ -283,10 +296,10 @@ class _Expander:
             if shape == target:
                 out.append(ref)
                 continue
-            if len(shape) != 3 or len(target) != 3 or shape[1] % target[1] or shape[2] % target[2]:
+            stride = _projection_stride(shape, target)
+            if stride is None:
                 raise SpecError(f"cannot project {dims(shape)} to {dims(target)}")
-            conv = Conv(out=target[0], k=(1, 1), s=(shape[1] // target[1], shape[2] // target[2]),
-                        bias=kind == "conv")
+            conv = Conv(out=target[0], k=(1, 1), s=stride, bias=kind == "conv")
             prefix = f"{scope.prefix}{name}_proj{'' if k == 1 else k}."
             ref = self.emit(prefix + "conv", conv, [ref], line)
             if kind == "conv_bn":
@@ -325,7 +338,7 @@ class _Expander:
             if key not in declared:
                 raise SpecError(f"block '{block_name}' has no argument '{key}'",
                                 hint=did_you_mean(str(key), declared))
-        values = {}
+        values: dict[str, Any] = {}
         for key, default in declared.items():
             raw = given.get(key, default)
             if raw is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from archprof.errors import SpecError, did_you_mean, short
 
@@ -18,11 +19,14 @@ MAX_MAGNITUDE = 10**15
 
 Number = int | float | bool
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
-            ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
-_FUNCTIONS = {"round": round, "int": int, "min": min, "max": max, "abs": abs}
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+_FUNCTIONS: dict[str, Callable[..., Number]] = {
+    "round": round, "int": int, "min": min, "max": max, "abs": abs}
 
 
 def evaluate(text: str, names: Mapping[str, object]) -> Number:
@@ -57,10 +61,10 @@ def _eval(node: ast.AST, names: Mapping[str, object], text: str) -> Number:
             if name not in names:
                 raise SpecError(f"unknown name '{name}' in expression '{text}'",
                                 hint=did_you_mean(name, names))
-            value = names[name]
-            if not isinstance(value, (int, float)):
-                raise SpecError(f"'{name}' is {short(value)}, not a number, in expression '{text}'")
-            return value
+            bound = names[name]
+            if not isinstance(bound, (int, float)):
+                raise SpecError(f"'{name}' is {short(bound)}, not a number, in expression '{text}'")
+            return bound
         case ast.UnaryOp(op=ast.USub(), operand=operand):
             return -_eval(operand, names, text)
         case ast.UnaryOp(op=ast.Not(), operand=operand):
@@ -71,12 +75,12 @@ def _eval(node: ast.AST, names: Mapping[str, object], text: str) -> Number:
             results = (_eval(v, names, text) for v in values)
             return all(results) if isinstance(op, ast.And) else any(results)
         case ast.Compare(left=left, ops=ops, comparators=rights):
-            value, ok = _eval(left, names, text), True
-            for op, right_node in zip(ops, rights):
-                if type(op) not in _COMPARE:
+            current, ok = _eval(left, names, text), True
+            for cmp, right_node in zip(ops, rights):
+                if type(cmp) not in _COMPARE:
                     break
-                right = _eval(right_node, names, text)
-                ok, value = ok and _COMPARE[type(op)](value, right), right
+                rhs = _eval(right_node, names, text)
+                ok, current = ok and _COMPARE[type(cmp)](current, rhs), rhs
             else:
                 return ok
         case ast.IfExp(test=test, body=body, orelse=orelse):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import Field, fields
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError, short
+
+if TYPE_CHECKING:
+    from archprof.ir.ops import Op
 
 Evaluate = Callable[[Any], Any]
 Parser = Callable[[Any, Evaluate], Any]
@@ -50,7 +52,8 @@ def _tuple(value: Any, ev: Evaluate, item: Parser, sizes: tuple[int, ...]) -> tu
 
 def pair(value: Any, ev: Evaluate) -> tuple[int, int]:
     """A size or stride: one positive number for both dimensions, or [h, w]."""
-    return _tuple(value, ev, positive, (2,))
+    h, w = _tuple(value, ev, positive, (2,))
+    return h, w
 
 
 def padding(value: Any, ev: Evaluate) -> tuple[int, int, int, int] | str:
@@ -88,9 +91,13 @@ PARSERS: dict[str, Parser] = {"positive": positive, "non_negative": non_negative
                               "fraction": fraction}
 
 
-@cache
-def spec_fields(cls: type) -> list[tuple[Field, str, Parser]]:
+_SPEC_FIELDS: dict[type[Op], list[tuple[Field, str, Parser]]] = {}
+
+
+def spec_fields(cls: type[Op]) -> list[tuple[Field, str, Parser]]:
     """(dataclass field, spec key, parser) of an op's fields that a spec row can set; the
-    op's `head` field takes the row's op key."""
-    return [(f, cls.kind if f.name == cls.head else f.name, PARSERS[f.metadata["spec"]])
-            for f in fields(cls) if "spec" in f.metadata]
+    op's `head` field takes the row's op key. Computed once per op class."""
+    if cls not in _SPEC_FIELDS:
+        _SPEC_FIELDS[cls] = [(f, cls.kind if f.name == cls.head else f.name, PARSERS[f.metadata["spec"]])
+                             for f in fields(cls) if "spec" in f.metadata]
+    return _SPEC_FIELDS[cls]
