@@ -47,6 +47,29 @@ def numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
+@dataclass(frozen=True)
+class Own:
+    """A tensor an op makes only for its backward (maxpool indices, a dropout mask, BN
+    statistics, the copy an in-place op keeps of its input)."""
+    what: str
+    elements: int           # per sample, or in all when `per_sample` is False
+    dtype: str = "act"      # "act": the activations' dtype; else a torch dtype name
+    per_sample: bool = True
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What autograd keeps from the forward for one op's backward: some of its inputs and/or
+    its output (memory shared with other ops, counted once per tensor) and tensors of its own.
+    Parameters it keeps are not listed: they live anyway."""
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    own: tuple[Own, ...] = ()
+
+
+NOTHING = Saved()
+
+
 def spatial(op: Op, shape: Shape) -> Shape:
     if len(shape) != 3:
         raise SpecError(f"{op.kind} needs a CxHxW feature map, got {dims(shape)}"
@@ -101,6 +124,31 @@ class Op:
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         """The arithmetic behind shape, params and MACs, with the numbers substituted."""
         return {"out": f"{dims(out)} (same as input)", "params": "0", "macs": "0"}
+
+    # --- training: what the backward pass costs -----------------------------------------------
+    # In training an op returning a view (flatten) still returns one; grad_view: the gradients
+    # of its inputs are views of its output's gradient (add, concat, flatten: no new memory).
+    grad_view: ClassVar[bool] = False
+    # The op allocates its output in training even where inference makes it a view (dropout).
+    train_allocates: ClassVar[bool] = False
+
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        """MACs of the backward per sample: gradient w.r.t. the input (when `input_grad`) plus
+        gradient w.r.t. the weights (when `weight_grad`). Ops with forward MACs must say."""
+        if self.macs(ins, out):
+            raise NotImplementedError(f"op '{self.kind}' has MACs but no backward rule")
+        return 0
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        """The arithmetic of `backward_macs`, with the numbers substituted."""
+        return "0"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        """What autograd saves for this op's backward; `inplace`: the op overwrote its input.
+        No default: an op that does not say cannot be costed for training."""
+        raise NotImplementedError(f"op '{self.kind}' has no rule for the memory autograd saves")
 
 
 def _out_size(size: int, k: int, s: int, d: int, before: int, after: int, ceil: bool,
@@ -209,6 +257,25 @@ class Conv(Windowed):
             return "PaddedConv2d", dict(args, pads=self.pads(ins))
         return "Conv2d", dict(args, padding=pad)
 
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        # grad input: a transposed conv of the output gradient with the same kernel; grad
+        # weight: each weight meets each of its outputs once. Both equal the forward MACs.
+        return self.macs(ins, out) * (int(input_grad) + int(weight_grad))
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        cin, kh, kw, g = ins[0][0], *self.k, self.g
+        per = f"{kh}*{kw}*({cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
+        one = f"{out[1]}*{out[2]}*{self.out}*({per})"
+        return _grad_text(one, self.macs(ins, out), input_grad, weight_grad)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.torch_padding(ins) is None:     # padded first: the padded copy is kept
+            (c, h, w), (t, b, l, r) = ins[0], self.pads(ins)
+            return Saved(own=(Own("padded input", c * (h + t + b) * (w + l + r)),))
+        return Saved(inputs=(0,))
+
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         cin, kh, kw, g = ins[0][0], *self.k, self.g
         per = f"{kh}*{kw}*({cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
@@ -250,6 +317,18 @@ class Linear(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Linear", dict(in_features=ins[0][0], out_features=self.out, bias=self.bias)
 
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        # grad input = grad_out @ W (in*out), grad weight = grad_out^T @ x (in*out)
+        return self.macs(ins, out) * (int(input_grad) + int(weight_grad))
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        return _grad_text(f"{ins[0][0]}*{self.out}", self.macs(ins, out), input_grad, weight_grad)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))    # the input, for the weight gradient
+
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         bias = f" + {self.out}" if self.bias else ""
         return {"out": f"{self.out}",
@@ -273,6 +352,11 @@ class BatchNorm(Op):
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return 2 * numel(out)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # the input, and the batch mean and inverse std per channel (float32 in any dtype)
+        return Saved(inputs=(0,), own=(Own("batch mean, inverse std", 2 * ins[0][0], "float32",
+                                           per_sample=False),))
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return ("BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"), dict(
@@ -304,6 +388,14 @@ class LRN(Op):
         # per element: `size` squares summed, then scale, power and divide
         return numel(out) * (self.size + 3)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # torch computes it as input / (k + alpha * avgpool(pad(input^2)))^beta: autograd keeps
+        # the input, the padded squares, the base of the power and the power
+        c, h, w = ins[0]
+        return Saved(inputs=(0,), own=(Own("padded squares", (c + self.size - 1) * h * w),
+                                       Own("k + alpha*mean", numel(out)),
+                                       Own("(k + alpha*mean)^beta", numel(out))))
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "LocalResponseNorm", dict(size=self.size, alpha=self.alpha, beta=self.beta,
                                          k=self.bias)
@@ -313,6 +405,14 @@ class LRN(Op):
 class Activation(Op):
     torch_name: ClassVar[str]
     can_mutate: ClassVar[bool] = True
+    # what its gradient needs: "output" (relu, sigmoid, tanh) or "input" (relu6, hardswish:
+    # in place, autograd keeps a copy of the input it overwrites)
+    needs: ClassVar[str] = "output"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.needs == "output":
+            return Saved(output=True)
+        return Saved(own=(Own("copy of the input", numel(out)),)) if inplace else Saved(inputs=(0,))
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -321,12 +421,13 @@ class Activation(Op):
         return self.torch_name, (dict(inplace=inplace) if self.can_mutate else {})
 
 
-# Activations: op key -> (torch class, can overwrite its input in place).
-ACTIVATIONS = {"relu": ("ReLU", True), "relu6": ("ReLU6", True), "hardswish": ("Hardswish", True),
-               "sigmoid": ("Sigmoid", False), "tanh": ("Tanh", False)}
-for _kind, (_torch_name, _mutate) in ACTIVATIONS.items():
+# Activations: op key -> (torch class, can overwrite its input in place, its gradient needs).
+ACTIVATIONS = {"relu": ("ReLU", True, "output"), "relu6": ("ReLU6", True, "input"),
+               "hardswish": ("Hardswish", True, "input"), "sigmoid": ("Sigmoid", False, "output"),
+               "tanh": ("Tanh", False, "output")}
+for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
     register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
-        "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate,
+        "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate, "needs": _needs,
         "inplace": "mutate" if _mutate else None, "__module__": __name__})))
 
 
@@ -341,6 +442,9 @@ class Softmax(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Softmax", dict(dim=1)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(output=True)
+
 
 @register
 @dataclass(kw_only=True)
@@ -349,10 +453,16 @@ class Dropout(Op):
     kind: ClassVar[str] = "dropout"
     head: ClassVar[str] = "rate"
     inplace: ClassVar[str] = "view"
+    train_allocates: ClassVar[bool] = True
     rate: float = spec_field("fraction", 0.5)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Dropout", dict(p=self.rate)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # CUDA's fused kernel keeps a bool mask (torch on CPU keeps a float one, as wide as
+        # the activations); archprof counts the GPU's
+        return Saved(own=(Own("mask", numel(out), "bool"),))
 
 
 @dataclass(kw_only=True)
@@ -375,6 +485,11 @@ class Pool(Windowed):
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * self.k[0] * self.k[1]   # one compare/add per window element
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.kind == "maxpool":   # the input and where each maximum was (int64)
+            return Saved(inputs=(0,), own=(Own("indices", numel(out), "int64"),))
+        return Saved(inputs=(0,))    # avg_pool2d's backward takes its input (for the shape)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         pad = self.torch_padding(ins)
@@ -414,6 +529,9 @@ class GlobalAvgPool(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "AdaptiveAvgPool2d", dict(output_size=1)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # torch takes it as a mean: the backward needs the shape only
+
 
 @register
 @dataclass(kw_only=True)
@@ -428,8 +546,13 @@ class Flatten(Op):
     def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
         return (ins[0][1:], ins[0][1:], (1, 1)) if len(ins[0]) == 3 else super().window(ins)
 
+    grad_view: ClassVar[bool] = True
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Flatten", {}
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         return {"out": f"{'*'.join(map(str, ins[0]))} = {out[0]:,}", "params": "0", "macs": "0"}
@@ -441,8 +564,13 @@ class Identity(Op):
     kind: ClassVar[str] = "identity"
     inplace: ClassVar[str] = "view"
 
+    grad_view: ClassVar[bool] = True
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Identity", {}
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
 
 @dataclass(kw_only=True)
@@ -455,6 +583,10 @@ class Merge(Op):
 class Concat(Merge):
     """Concatenate feature maps along channels; all spatial sizes must agree."""
     kind: ClassVar[str] = "concat"
+    grad_view: ClassVar[bool] = True     # each input's gradient is a slice of the output's
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len({s[1:] for s in ins}) > 1 or len({len(s) for s in ins}) > 1:
@@ -487,6 +619,10 @@ class Add(Elementwise):
     """Elementwise sum (residual connections); all input shapes must be equal."""
     kind: ClassVar[str] = "add"
     torch_name: ClassVar[str] = "Add"
+    grad_view: ClassVar[bool] = True     # the output's gradient passes to every input
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len(set(ins)) > 1:
@@ -500,6 +636,9 @@ class Mul(Elementwise):
     """Elementwise product with broadcasting (e.g. SE gating: CxHxW * Cx1x1)."""
     kind: ClassVar[str] = "mul"
     torch_name: ClassVar[str] = "Mul"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=tuple(range(len(ins))))   # each input's gradient needs the others
 
     def shape(self, ins: list[Shape]) -> Shape:
         out = max(ins, key=numel)
@@ -525,6 +664,9 @@ class PReLU(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "PReLU", dict(num_parameters=ins[0][0])
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))
+
 
 @register
 @dataclass(kw_only=True)
@@ -542,6 +684,9 @@ class ChannelShuffle(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "ChannelShuffle", dict(groups=self.groups)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # a permutation: its gradient is the inverse permutation
+
 
 @register
 @dataclass(kw_only=True)
@@ -556,8 +701,22 @@ class PadChannels(Op):
             raise SpecError(f"pad_channels to {self.out} is fewer than the {ins[0][0]} input channels")
         return (self.out, *ins[0][1:])
 
+    grad_view: ClassVar[bool] = True     # the input's gradient is a slice of the output's
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "PadChannels", dict(extra=self.out - ins[0][0])
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
+
+
+def _grad_text(one: str, macs: int, input_grad: bool, weight_grad: bool) -> str:
+    """'grad input 28*28*6*(5*5*1) + grad weight 28*28*6*(5*5*1) = ...' for conv and linear."""
+    parts = [f"grad {what} {one}" for what, on in (("input", input_grad), ("weight", weight_grad))
+             if on]
+    if not parts:
+        return "0 (no gradient needed)"
+    return " + ".join(parts) + f" = {fmt(macs * len(parts))}"
 
 
 def op_class(kind: str) -> type[Op]:

@@ -1,0 +1,272 @@
+"""Training cost of a graph, statically: backward MACs per op, and the memory of one optimizer
+step (weights, gradients, optimizer state, the activations autograd saves, the peak).
+
+The step modelled is the steady state of `opt.zero_grad(); loss = cross_entropy(model(x), y);
+loss.backward(); opt.step()` with the model in training mode and the optimizer state already
+allocated (after the first step). Gradients are set to None by zero_grad, so they grow during
+the backward as each layer's weight gradients are made.
+
+Memory is tracked as tensors, not elements: an op that returns a view or overwrites its input
+in place shares its input's memory, and a tensor that several ops save is counted once. During
+the forward a tensor lives until its last reader, or, when saved, until the backward of the
+last op that saved it; during the backward each activation gradient lives from the op that
+makes it until the op that consumes it (the gradients of add, concat and flatten are views of
+their output's gradient: no new memory). Every amount is affine in the batch size (a fixed
+part and a part per sample), so the peak at any batch, and the largest batch that fits a
+budget, follow from one pass over the graph.
+
+Precision: `float32` keeps everything in 4 bytes; `float16`/`bfloat16` is mixed precision with
+float32 master weights (weights, gradients and activations in 2 bytes; the optimizer keeps a
+float32 copy of the weights and float32 state: Adam 2 + 2 + 4 + 8 = 16 bytes per parameter).
+The optimizer step is the foreach implementation PyTorch uses on GPUs: Adam computes
+sqrt(v) for every parameter at once (one float32 copy of the parameters, freed after the step).
+"""
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from archprof.errors import SpecError, did_you_mean
+from archprof.ir.graph import INPUT, Graph
+from archprof.ir.ops import Own, numel
+
+# optimizer -> float32 state tensors per parameter, and float32 temporaries per parameter
+# during its (foreach) step
+OPTIMIZERS = {"sgd": (0, 0), "momentum": (1, 0), "adam": (2, 1), "adamw": (2, 1)}
+WIDTH = {"float32": 4, "float16": 2, "bfloat16": 2}
+OWN_WIDTH = {"float32": 4, "int64": 8, "bool": 1}
+LABEL_BYTES = 8        # one int64 class index per sample
+
+
+@dataclass(frozen=True)
+class Lin:
+    """An amount of bytes affine in the batch size: fixed + per_sample * batch."""
+    fixed: int = 0
+    per_sample: int = 0
+
+    def __add__(self, other: Lin) -> Lin:
+        return Lin(self.fixed + other.fixed, self.per_sample + other.per_sample)
+
+    def __sub__(self, other: Lin) -> Lin:
+        return Lin(self.fixed - other.fixed, self.per_sample - other.per_sample)
+
+    def at(self, batch: int) -> int:
+        return self.fixed + self.per_sample * batch
+
+
+@dataclass
+class Plan:
+    """The training step of one graph, for any batch size."""
+    graph: Graph
+    dtype: str
+    optimizer: str
+    frozen: list[str]                       # layers whose weights get no gradient
+    trainable_params: int
+    params: Lin                             # weights and buffers
+    grads: Lin
+    optimizer_state: Lin
+    inputs: Lin                             # the batch and its labels
+    saved: Lin                              # everything autograd keeps from the forward
+    moments: list[tuple[str, Lin]] = field(default_factory=list)   # live activations/grads
+    layers: list[dict] = field(default_factory=list)   # per node: backward MACs, saved
+
+    @property
+    def static(self) -> Lin:
+        return self.params + self.optimizer_state + self.inputs
+
+    def peak(self, batch: int) -> tuple[int, str]:
+        """(bytes, when) of the most memory in use at once at this batch size."""
+        when, live = max(self.moments, key=lambda m: m[1].at(batch))
+        return self.static.at(batch) + live.at(batch), when
+
+    def largest_batch(self, budget: int) -> int:
+        """The largest batch whose peak fits `budget` bytes (0: not even one sample)."""
+        best = math.inf
+        for _, live in self.moments:
+            room = budget - self.static.fixed - live.fixed
+            per = self.static.per_sample + live.per_sample
+            if room < per:
+                return 0
+            best = min(best, room // per)
+        return int(best)
+
+    def totals(self, batch: int) -> dict[str, object]:
+        peak, when = self.peak(batch)
+        return {"optimizer": self.optimizer, "frozen_layers": len(self.frozen),
+                "trainable_params": self.trainable_params,
+                "train_params_bytes": self.params.at(batch),
+                "train_grads_bytes": self.grads.at(batch),
+                "train_optimizer_bytes": self.optimizer_state.at(batch),
+                "train_input_bytes": self.inputs.at(batch),
+                "train_saved_bytes": self.saved.at(batch),
+                "train_peak_bytes": peak, "train_peak_at": when}
+
+
+def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
+         freeze: str | None = None) -> Plan:
+    """Backward MACs and the memory timeline of one training step (see the module docstring).
+    `freeze`: a glob over layer names (e.g. 'conv1*,layer1.*'); matching layers get no weight
+    gradient and no optimizer state."""
+    if optimizer not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer '{optimizer}' (use {', '.join(OPTIMIZERS)})",
+                        hint=did_you_mean(optimizer, OPTIMIZERS))
+    if dtype not in WIDTH:
+        raise SpecError(f"training in {dtype} is not modelled (use {', '.join(WIDTH)})")
+    width = WIDTH[dtype]
+    patterns = [p.strip() for p in (freeze or "").split(",") if p.strip()]
+    nodes = graph.nodes
+    weights = {n.name: n.op.params(n.ins, n.out) for n in nodes}
+    frozen = [n.name for n in nodes if weights[n.name] and patterns
+              and any(fnmatch.fnmatchcase(n.name, p) for p in patterns)]
+    trainable = {name: 0 if name in frozen else p for name, p in weights.items()}
+    requires: dict[str, bool] = {INPUT: False}
+    for n in nodes:
+        requires[n.name] = bool(trainable[n.name]) or any(requires[i] for i in n.inputs)
+
+    all_params = sum(weights.values())
+    buffers = sum(n.op.buffers(n.ins, n.out) for n in nodes)
+    n_trainable = sum(trainable.values())
+    states, temps = OPTIMIZERS[optimizer]
+    master = 4 if width < 4 else 0           # mixed precision: float32 copy of the weights
+    result = Plan(graph, dtype, optimizer, frozen, n_trainable,
+                  params=Lin((all_params + buffers) * width),
+                  grads=Lin(n_trainable * width),
+                  optimizer_state=Lin(n_trainable * (master + 4 * states)),
+                  inputs=Lin(0, numel(graph.input) * width + LABEL_BYTES),
+                  saved=Lin())
+    _timeline(result, requires, trainable, width, n_trainable * 4 * temps)
+    return result
+
+
+def _own_bytes(own: Own, width: int) -> Lin:
+    size = own.elements * (width if own.dtype == "act" else OWN_WIDTH[own.dtype])
+    return Lin(0, size) if own.per_sample else Lin(size, 0)
+
+
+def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], width: int,
+              step_temps: int) -> None:
+    graph, nodes = p.graph, p.graph.nodes
+    # --- which memory each tensor lives in, and what autograd keeps of it -----------------
+    owner = {INPUT: INPUT}
+    for n in nodes:
+        shares = n.inplace and not type(n.op).train_allocates
+        owner[n.name] = owner[n.inputs[0]] if shares else n.name
+    size = {n.name: Lin(0, numel(n.out) * width) for n in nodes}
+    nodes_by = {n.name: n for n in nodes}
+    savers: dict[str, list[int]] = {}       # memory -> the ops that save it
+    own: dict[int, Lin] = {}
+    counted: set[str] = set()
+    for t, n in enumerate(nodes):
+        row = {"name": n.name, "backward_macs": 0, "saved": Lin(), "saved_bytes": Lin()}
+        p.layers.append(row)
+        if not requires[n.name]:
+            continue                    # no autograd record: nothing saved, no backward
+        input_grad = any(requires[i] for i in n.inputs)
+        row["backward_macs"] = n.op.backward_macs(n.ins, n.out, input_grad,
+                                                  bool(trainable[n.name]))
+        saved = n.op.saved(n.ins, n.out, n.inplace)
+        refs = {owner[n.inputs[i]] for i in saved.inputs} | ({owner[n.name]} if saved.output else set())
+        refs.discard(INPUT)             # the batch is counted apart, alive all step
+        for ref in refs:
+            savers.setdefault(ref, []).append(t)
+        own[t] = sum((_own_bytes(o, width) for o in saved.own), Lin())
+        new_refs = refs - counted
+        counted |= refs
+        row["saved"] = sum((Lin(0, o.elements) if o.per_sample else Lin(o.elements)
+                            for o in saved.own), Lin(0, sum(numel(nodes_by[r].out) for r in new_refs)))
+        row["saved_bytes"] = own[t] + sum((size[r] for r in new_refs), Lin())
+        p.saved += row["saved_bytes"]
+
+    # --- forward: each tensor freed after its last reader unless saved -----------------------
+    outputs = graph.outputs
+    last_read = {owner[o]: math.inf for o in outputs}
+    for t, n in enumerate(nodes):
+        for i in n.inputs:
+            last_read[owner[i]] = max(last_read.get(owner[i], -1), t)
+    live = Lin()
+    for t, n in enumerate(nodes):
+        if owner[n.name] == n.name:
+            live += size[n.name]
+        live += own.get(t, Lin())
+        p.moments.append((f"forward, {n.name}", live))
+        for i in {owner[i] for i in n.inputs}:
+            if i != INPUT and last_read.get(i) == t and i not in savers:
+                live -= size[i]
+                last_read[i] = -1
+    # cross-entropy keeps log_softmax of each output for its backward
+    losses = sum((size[o] for o in outputs if requires[o]), Lin())
+    live += losses
+    p.moments.append(("loss", live))
+
+    # --- backward: ops in reverse order; gradients as reference-counted memory -------------
+    grad_mem: dict[int, list] = {}          # id -> [bytes, references]
+    grad_of: dict[str, int] = {}
+    keys = itertools.count()
+
+    def new_grad(amount: Lin) -> int:
+        key = next(keys)
+        grad_mem[key] = [amount, 1]
+        return key
+
+    def release(key: int) -> Lin:
+        grad_mem[key][1] -= 1
+        if grad_mem[key][1] == 0:
+            return grad_mem.pop(key)[0]
+        return Lin()
+
+    for o in outputs:
+        if requires[o]:
+            grad_of[o] = new_grad(size[o])
+            live += size[o]
+    live -= losses
+    param_grads = Lin()
+    remaining = {ref: len(ts) for ref, ts in savers.items()}
+    for t in range(len(nodes) - 1, -1, -1):
+        n = nodes[t]
+        if n.name not in grad_of:
+            continue                    # no gradient reaches it (frozen stem, unused head)
+        made = Lin(trainable[n.name] * width)
+        incoming: list[tuple[str, int]] = []
+        for name, shape in zip(n.inputs, n.ins):
+            if not requires[name]:
+                continue
+            if type(n.op).grad_view:
+                grad_mem[grad_of[n.name]][1] += 1
+                incoming.append((name, grad_of[n.name]))
+            else:
+                amount = Lin(0, numel(shape) * width)
+                made += amount
+                incoming.append((name, new_grad(amount)))
+        p.moments.append((f"backward, {n.name}", live + param_grads + made))
+        live += made - Lin(trainable[n.name] * width)
+        param_grads += Lin(trainable[n.name] * width)
+        live -= release(grad_of.pop(n.name))
+        live -= own.get(t, Lin())
+        for ref in savers:
+            if t in savers[ref]:
+                remaining[ref] -= 1
+                if remaining[ref] == 0:
+                    live -= size[ref]
+        for name, key in incoming:
+            if name not in grad_of:
+                grad_of[name] = key
+                continue
+            old = grad_of[name]
+            if grad_mem[old][1] == 1 and grad_mem[key][1] == 1:
+                live -= release(key)     # summed into the existing gradient in place
+            else:                        # shared: the sum is a new tensor
+                amount = size[name]
+                p.moments.append((f"backward, {n.name}", live + param_grads + amount))
+                live += amount - release(key) - release(old)
+                grad_of[name] = new_grad(amount)
+    p.moments.append(("optimizer step", live + param_grads + Lin(step_temps)))
+
+
+def layer_rows(p: Plan, batch: int) -> list[dict]:
+    """Per node: backward MACs, saved elements and bytes at this batch size (each saved
+    tensor counted at the first op that keeps it, so that the columns sum to the totals)."""
+    return [{"name": r["name"], "backward_macs": r["backward_macs"] * batch,
+             "saved": r["saved"].at(batch), "saved_bytes": r["saved_bytes"].at(batch)}
+            for r in p.layers]
