@@ -64,8 +64,11 @@ class Analysis:
 
 def analyze(spec: Spec | str | Graph, input: Shape | None = None,
             params: dict[str, Any] | None = None, batch: int = 1,
-            dtype: str = "float32") -> Analysis:
-    """Analyse a spec (by name, path or object) or an already expanded graph."""
+            dtype: str = "float32", train: bool = False, optimizer: str = "adam",
+            freeze: str | None = None) -> Analysis:
+    """Analyse a spec (by name, path or object) or an already expanded graph. `train`: add
+    the cost of a training step with `optimizer`, layers matching `freeze` frozen
+    (archprof.training: backward_macs per layer, train_* totals)."""
     graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -96,6 +99,9 @@ def analyze(spec: Spec | str | Graph, input: Shape | None = None,
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
+    if train:
+        from archprof.training import annotate
+        annotate(layers, totals, graph, batch, dtype, optimizer, freeze)
     return Analysis(graph, _shares(layers, totals), totals)
 
 

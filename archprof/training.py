@@ -27,10 +27,13 @@ import fnmatch
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
 
 from archprof.errors import SpecError, did_you_mean
 from archprof.ir.graph import INPUT, Graph
-from archprof.ir.ops import Own, numel
+from archprof.ir.ops import Own, dims, numel
 
 # optimizer -> float32 state tensors per parameter, and float32 temporaries per parameter
 # during its (foreach) step
@@ -166,7 +169,9 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
         input_grad = any(requires[i] for i in n.inputs)
         row["backward_macs"] = n.op.backward_macs(n.ins, n.out, input_grad,
                                                   bool(trainable[n.name]))
+        row["grads"] = (input_grad, bool(trainable[n.name]))
         saved = n.op.saved(n.ins, n.out, n.inplace)
+        row["kept"] = saved
         refs = {owner[n.inputs[i]] for i in saved.inputs} | ({owner[n.name]} if saved.output else set())
         refs.discard(INPUT)             # the batch is counted apart, alive all step
         for ref in refs:
@@ -270,3 +275,37 @@ def layer_rows(p: Plan, batch: int) -> list[dict]:
     return [{"name": r["name"], "backward_macs": r["backward_macs"] * batch,
              "saved": r["saved"].at(batch), "saved_bytes": r["saved_bytes"].at(batch)}
             for r in p.layers]
+
+
+def explain(p: Plan, index: int) -> str:
+    """The backward MACs of one op and what autograd keeps for it, with the numbers."""
+    n, row = p.graph.nodes[index], p.layers[index]
+    if "grads" not in row:
+        return "backward: none (no gradient flows through it: frozen or before any weight)"
+    macs = n.op.backward_text(n.ins, n.out, *row["grads"])
+    saved = row["kept"]
+    kept = [f"input {dims(n.ins[i])}" if n.inputs[i] != INPUT else f"input {dims(n.ins[i])} (the batch)"
+            for i in saved.inputs]
+    kept += [f"output {dims(n.out)}"] * saved.output
+    kept += [f"{o.what} {o.elements:,}" + ("" if o.dtype == "act" else f" {o.dtype}")
+             + ("" if o.per_sample else " per batch") for o in saved.own]
+    new = row["saved"]
+    fixed = f" + {new.fixed:,} per batch" if new.fixed else ""
+    counted = (f": {new.per_sample:,} new elements per sample{fixed}" if new.per_sample or fixed
+               else " (kept by an earlier op already)" if kept else "")
+    return f"backward MACs = {macs}; saves {', '.join(kept) or 'nothing'}{counted}"
+
+
+def annotate(layers: pd.DataFrame, totals: dict[str, Any], graph: Graph, batch: int, dtype: str,
+             optimizer: str, freeze: str | None) -> Plan:
+    """Add the training columns (backward_macs, saved, saved_bytes) and train_* totals to an
+    analysis' layers and totals."""
+    p = plan(graph, dtype, optimizer, freeze)
+    rows = pd.DataFrame(layer_rows(p, batch))
+    for column in ("backward_macs", "saved", "saved_bytes"):
+        layers[column] = rows[column].to_numpy()
+    backward = int(rows["backward_macs"].sum())
+    totals.update(p.totals(batch), backward_macs=backward, train_macs=totals["macs"] + backward,
+                  train_ratio=(totals["macs"] + backward) / max(totals["macs"], 1),
+                  frozen=p.frozen)
+    return p

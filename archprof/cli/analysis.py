@@ -4,7 +4,15 @@ from __future__ import annotations
 import click
 
 from archprof.analysis import Analysis, analyze
-from archprof.cli.options import MAC_NOTE, analysis_options, format_option, parse_input, parse_params
+from archprof.cli.options import (
+    MAC_NOTE,
+    analysis_options,
+    format_option,
+    freeze_option,
+    optimizer_option,
+    parse_input,
+    parse_params,
+)
 from archprof.errors import SpecError
 from archprof.figures.render import Column, render
 from archprof.spec.load import load_spec
@@ -25,11 +33,18 @@ CSV_DROP = ["line"]
 @click.option("--depth", type=click.IntRange(min=1), help="Collapse rows to this many name levels.")
 @click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
               help="'type': one row per layer type (conv 1x1, conv 3x3 dw, fc, ...) with shares.")
+@click.option("--train", is_flag=True, help="Add backward MACs and a training step's memory.")
+@optimizer_option
+@freeze_option
 @format_option
 def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
-          depth: int | None, by: str, fmt: str) -> None:
+          depth: int | None, by: str, train: bool, optimizer: str, freeze: str | None,
+          fmt: str) -> None:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
-    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype)
+    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype, train=train,
+                optimizer=optimizer, freeze=freeze)
+    if train:
+        warn_unfrozen(a, freeze)
     if by == "type":
         if fmt == "text":
             click.echo(header(a))
@@ -37,16 +52,48 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
         return
     rows = a.collapsed(depth) if depth else a.layers
     t = a.totals
+    columns = LAYER_COLUMNS + (TRAIN_COLUMNS if train else [])
     if fmt in ("csv", "json"):
-        click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), LAYER_COLUMNS, fmt))
+        click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), columns, fmt))
         return
     footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
-               "", "", "100.00", "100.00"]]
+               "", "", "100.00", "100.00"]
+              + ([f"{t['backward_macs']:,}", f"{int(rows['saved'].sum()):,}"] if train else [])]
     if fmt == "text":
         click.echo(header(a))
-    click.echo(render(rows, LAYER_COLUMNS, fmt, footer))
+    click.echo(render(rows, columns, fmt, footer))
     if fmt == "text":
         click.echo(summary(a))
+        if train:
+            click.echo(training_summary(a))
+
+
+TRAIN_COLUMNS = [Column("backward_macs", "backward MACs", "int"), Column("saved", "saved", "int")]
+
+
+def warn_unfrozen(a: Analysis, freeze: str | None) -> None:
+    if freeze and not a.totals["frozen"]:
+        click.echo(f"warning: --freeze '{freeze}' matches no layer with weights in "
+                   f"{a.spec.name}; nothing is frozen", err=True)
+
+
+def training_summary(a: Analysis) -> str:
+    """The memory of one training step, term by term, under the table."""
+    t = a.totals
+    frozen = f", {t['frozen_layers']} layers frozen" if t["frozen_layers"] else ""
+    terms = [("weights and buffers", t["train_params_bytes"]),
+             ("gradients", t["train_grads_bytes"]),
+             (f"optimizer state ({t['optimizer']})", t["train_optimizer_bytes"]),
+             ("saved activations", t["train_saved_bytes"]),
+             ("input batch and labels", t["train_input_bytes"])]
+    lines = ["", f"training step ({t['optimizer']}, {t['dtype']}, batch {t['batch']}{frozen}; "
+             "saved = elements autograd keeps for the backward)",
+             f"backward MACs  {t['backward_macs']:,} ({human(t['backward_macs'])}); forward + "
+             f"backward {human(t['train_macs'])} = {t['train_ratio']:.2f} x forward"]
+    lines += [f"  {what:<28}{human_bytes(n):>12}" for what, n in terms]
+    lines.append(f"  {'peak (' + t['train_peak_at'] + ')':<28}"
+                 f"{human_bytes(t['train_peak_bytes']):>12}")
+    return "\n".join(lines)
 
 
 TYPE_COLUMNS = [Column("type", "type"), Column("count", "count", "int"),
@@ -98,10 +145,16 @@ def list_networks(fmt: str) -> None:
 @click.argument("name")
 @click.argument("layer", required=False)
 @analysis_options
+@click.option("--train", is_flag=True, help="Also the backward MACs and what autograd saves.")
+@freeze_option
 def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
-            dtype: str) -> None:
+            dtype: str, train: bool, freeze: str | None) -> None:
     """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
-    a = analyze(name, input=input_shape, params=params)
+    a = analyze(name, input=input_shape, params=params, train=train, freeze=freeze)
+    if train:
+        from archprof.training import explain as explain_training, plan
+        warn_unfrozen(a, freeze)
+        steps = plan(a.graph, freeze=freeze)
     nodes = [n for n in a.graph.nodes
              if layer is None or n.name == layer or n.name.startswith(layer + ".")]
     if not nodes:
@@ -115,6 +168,8 @@ def explain(name: str, layer: str | None, input_shape: tuple | None, params: dic
         size, jump = rf[node.name]
         click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
                    f"MACs = {parts['macs']}; receptive field {size}, jump {jump}")
+        if train:
+            click.echo("  " + explain_training(steps, a.graph.nodes.index(node)))
 
 
 # --- compare / sweep ----------------------------------------------------------------------------

@@ -79,6 +79,30 @@ def analysis_options(f: Callable) -> Callable:
     return f
 
 
+OPTIMIZERS = ["sgd", "momentum", "adam", "adamw"]    # archprof.training.OPTIMIZERS
+optimizer_option = click.option("--optimizer", default="adam", show_default=True,
+                                type=click.Choice(OPTIMIZERS),
+                                help="Optimizer whose state a training step keeps.")
+freeze_option = click.option("--freeze", metavar="PATTERN",
+                             help="Layers whose weights are frozen (name glob, comma-separated).")
+_SIZE = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int:
+    """'16GiB' -> 17179869184, '16GB' -> 16000000000, '512MiB', '1e9' (bytes)."""
+    number, unit = value.strip(), ""
+    while number and number[-1].isalpha():
+        number, unit = number[:-1], number[-1] + unit
+    try:
+        size = float(number.strip()) * _SIZE[unit.lower()]
+    except (ValueError, KeyError):
+        raise click.BadParameter(f"'{value}' is not a size (e.g. 16GiB, 16GB, 512MiB)") from None
+    if not 0 < size < 2**63:
+        raise click.BadParameter(f"'{value}' is not a positive size")
+    return int(size)
+
+
 format_option = click.option("--format", "fmt", default="text", show_default=True,
                              type=click.Choice(FORMATS))
 
