@@ -309,3 +309,46 @@ def annotate(layers: pd.DataFrame, totals: dict[str, Any], graph: Graph, batch: 
                   train_ratio=(totals["macs"] + backward) / max(totals["macs"], 1),
                   frozen=p.frozen)
     return p
+
+
+@dataclass
+class Fit:
+    batch: int                       # the largest batch that fits; 0: none
+    peak_bytes: int                  # the static peak at that batch
+    next_peak_bytes: int             # ... and at batch + 1
+    breakdown: dict[str, Any]
+
+
+def fit(graph: Graph, budget: int, optimizer: str = "adam", dtype: str = "float32",
+        infer: bool = False, freeze: str | None = None) -> Fit:
+    """The largest batch whose static peak fits `budget` bytes: a training step (default) or
+    inference (weights, buffers and the peak of live activations). SpecError when none fits."""
+    if infer:
+        from archprof.analysis import DTYPE_BYTES, analyze
+        one = analyze(graph, dtype=dtype).totals
+        width = DTYPE_BYTES[dtype]
+        fixed = (one["params"] + one["buffers"]) * width
+        per = one["peak_activations"] * width
+        batch = max((budget - fixed) // per, 0)
+        peak = lambda b: fixed + per * b  # noqa: E731
+        breakdown = {"mode": "inference", "weights_bytes": fixed}
+        what = "the weights alone"
+    else:
+        p = plan(graph, dtype, optimizer, freeze)
+        batch = p.largest_batch(budget)
+        peak = lambda b: p.peak(b)[0]  # noqa: E731
+        breakdown = {"mode": "training", **p.totals(max(batch, 1))}
+        fixed = p.static.fixed + p.grads.fixed
+        what = "weights, gradients and optimizer state"
+    if batch < 1:
+        if fixed >= budget:
+            raise SpecError(f"nothing fits: {what} take {_bytes(fixed)}, more than the "
+                            f"budget {_bytes(budget)}")
+        raise SpecError(f"nothing fits: batch 1 needs {_bytes(peak(1))}, more than the budget "
+                        f"{_bytes(budget)}")
+    return Fit(batch, peak(batch), peak(batch + 1), breakdown)
+
+
+def _bytes(n: int) -> str:
+    from archprof.units import human_bytes
+    return f"{human_bytes(n)} ({n:,} bytes)"

@@ -18,6 +18,7 @@ COMMANDS = {
     "sweep": "archprof.cli.analysis:sweep", "check": "archprof.cli.check:check",
     "bench": "archprof.cli.bench:bench", "plot": "archprof.cli.plot:plot",
     "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick",
+    "fit": "archprof.cli.train:fit",
 }
 
 

@@ -91,8 +91,8 @@ def training_summary(a: Analysis) -> str:
              f"backward MACs  {t['backward_macs']:,} ({human(t['backward_macs'])}); forward + "
              f"backward {human(t['train_macs'])} = {t['train_ratio']:.2f} x forward"]
     lines += [f"  {what:<28}{human_bytes(n):>12}" for what, n in terms]
-    lines.append(f"  {'peak (' + t['train_peak_at'] + ')':<28}"
-                 f"{human_bytes(t['train_peak_bytes']):>12}")
+    lines.append(f"  {'peak':<28}{human_bytes(t['train_peak_bytes']):>12}  "
+                 f"({t['train_peak_at']})")
     return "\n".join(lines)
 
 
