@@ -33,7 +33,7 @@ import pandas as pd
 
 from archprof.errors import SpecError, did_you_mean
 from archprof.ir.graph import INPUT, Graph
-from archprof.ir.ops import Own, dims, numel
+from archprof.ir.ops import Own, Saved, dims, numel
 
 # optimizer -> float32 state tensors per parameter, and float32 temporaries per parameter
 # during its (foreach) step
@@ -60,6 +60,17 @@ class Lin:
 
 
 @dataclass
+class LayerCost:
+    """One op's share of the training step (per sample where batch-dependent)."""
+    name: str
+    backward_macs: int = 0
+    saved: Lin = Lin()             # elements kept for the backward, new at this op
+    saved_bytes: Lin = Lin()
+    grads: tuple[bool, bool] | None = None    # (input, weight) gradients; None: no backward
+    kept: Saved | None = None      # what autograd keeps for it
+
+
+@dataclass
 class Plan:
     """The training step of one graph, for any batch size."""
     graph: Graph
@@ -73,7 +84,7 @@ class Plan:
     inputs: Lin                             # the batch and its labels
     saved: Lin                              # everything autograd keeps from the forward
     moments: list[tuple[str, Lin]] = field(default_factory=list)   # live activations/grads
-    layers: list[dict] = field(default_factory=list)   # per node: backward MACs, saved
+    layers: list[LayerCost] = field(default_factory=list)
 
     @property
     def static(self) -> Lin:
@@ -159,30 +170,30 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
     size = {n.name: Lin(0, numel(n.out) * width) for n in nodes}
     nodes_by = {n.name: n for n in nodes}
     savers: dict[str, list[int]] = {}       # memory -> the ops that save it
+    saved_by: dict[int, set[str]] = {}      # op -> the memory it saves
     own: dict[int, Lin] = {}
     counted: set[str] = set()
     for t, n in enumerate(nodes):
-        row = {"name": n.name, "backward_macs": 0, "saved": Lin(), "saved_bytes": Lin()}
+        row = LayerCost(n.name)
         p.layers.append(row)
         if not requires[n.name]:
             continue                    # no autograd record: nothing saved, no backward
         input_grad = any(requires[i] for i in n.inputs)
-        row["backward_macs"] = n.op.backward_macs(n.ins, n.out, input_grad,
-                                                  bool(trainable[n.name]))
-        row["grads"] = (input_grad, bool(trainable[n.name]))
-        saved = n.op.saved(n.ins, n.out, n.inplace)
-        row["kept"] = saved
+        row.grads = (input_grad, bool(trainable[n.name]))
+        row.backward_macs = n.op.backward_macs(n.ins, n.out, *row.grads)
+        saved = row.kept = n.op.saved(n.ins, n.out, n.inplace)
         refs = {owner[n.inputs[i]] for i in saved.inputs} | ({owner[n.name]} if saved.output else set())
         refs.discard(INPUT)             # the batch is counted apart, alive all step
+        saved_by[t] = refs
         for ref in refs:
             savers.setdefault(ref, []).append(t)
         own[t] = sum((_own_bytes(o, width) for o in saved.own), Lin())
         new_refs = refs - counted
         counted |= refs
-        row["saved"] = sum((Lin(0, o.elements) if o.per_sample else Lin(o.elements)
-                            for o in saved.own), Lin(0, sum(numel(nodes_by[r].out) for r in new_refs)))
-        row["saved_bytes"] = own[t] + sum((size[r] for r in new_refs), Lin())
-        p.saved += row["saved_bytes"]
+        row.saved = sum((Lin(0, o.elements) if o.per_sample else Lin(o.elements)
+                         for o in saved.own), Lin(0, sum(numel(nodes_by[r].out) for r in new_refs)))
+        row.saved_bytes = own[t] + sum((size[r] for r in new_refs), Lin())
+        p.saved += row.saved_bytes
 
     # --- forward: each tensor freed after its last reader unless saved -----------------------
     outputs = graph.outputs
@@ -249,11 +260,10 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
         param_grads += Lin(trainable[n.name] * width)
         live -= release(grad_of.pop(n.name))
         live -= own.get(t, Lin())
-        for ref in savers:
-            if t in savers[ref]:
-                remaining[ref] -= 1
-                if remaining[ref] == 0:
-                    live -= size[ref]
+        for ref in saved_by.get(t, ()):
+            remaining[ref] -= 1
+            if remaining[ref] == 0:
+                live -= size[ref]
         for name, key in incoming:
             if name not in grad_of:
                 grad_of[name] = key
@@ -272,24 +282,24 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
 def layer_rows(p: Plan, batch: int) -> list[dict]:
     """Per node: backward MACs, saved elements and bytes at this batch size (each saved
     tensor counted at the first op that keeps it, so that the columns sum to the totals)."""
-    return [{"name": r["name"], "backward_macs": r["backward_macs"] * batch,
-             "saved": r["saved"].at(batch), "saved_bytes": r["saved_bytes"].at(batch)}
+    return [{"name": r.name, "backward_macs": r.backward_macs * batch,
+             "saved": r.saved.at(batch), "saved_bytes": r.saved_bytes.at(batch)}
             for r in p.layers]
 
 
 def explain(p: Plan, index: int) -> str:
     """The backward MACs of one op and what autograd keeps for it, with the numbers."""
     n, row = p.graph.nodes[index], p.layers[index]
-    if "grads" not in row:
+    if row.grads is None or row.kept is None:
         return "backward: none (no gradient flows through it: frozen or before any weight)"
-    macs = n.op.backward_text(n.ins, n.out, *row["grads"])
-    saved = row["kept"]
+    macs = n.op.backward_text(n.ins, n.out, *row.grads)
+    saved = row.kept
     kept = [f"input {dims(n.ins[i])}" if n.inputs[i] != INPUT else f"input {dims(n.ins[i])} (the batch)"
             for i in saved.inputs]
     kept += [f"output {dims(n.out)}"] * saved.output
     kept += [f"{o.what} {o.elements:,}" + ("" if o.dtype == "act" else f" {o.dtype}")
              + ("" if o.per_sample else " per batch") for o in saved.own]
-    new = row["saved"]
+    new = row.saved
     fixed = f" + {new.fixed:,} per batch" if new.fixed else ""
     counted = (f": {new.per_sample:,} new elements per sample{fixed}" if new.per_sample or fixed
                else " (kept by an earlier op already)" if kept else "")
@@ -330,13 +340,13 @@ def fit(graph: Graph, budget: int, optimizer: str = "adam", dtype: str = "float3
         fixed = (one["params"] + one["buffers"]) * width
         per = one["peak_activations"] * width
         batch = max((budget - fixed) // per, 0)
-        peak = lambda b: fixed + per * b  # noqa: E731
+        peak = lambda b: fixed + per * b
         breakdown = {"mode": "inference", "weights_bytes": fixed}
         what = "the weights alone"
     else:
         p = plan(graph, dtype, optimizer, freeze)
         batch = p.largest_batch(budget)
-        peak = lambda b: p.peak(b)[0]  # noqa: E731
+        peak = lambda b: p.peak(b)[0]
         breakdown = {"mode": "training", **p.totals(max(batch, 1))}
         fixed = p.static.fixed + p.grads.fixed
         what = "weights, gradients and optimizer state"

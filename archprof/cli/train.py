@@ -5,8 +5,13 @@ import json
 
 import click
 
-from archprof.cli.options import (freeze_option, optimizer_option, parse_input, parse_params,
-                                  parse_size)
+from archprof.cli.options import (
+    freeze_option,
+    optimizer_option,
+    parse_input,
+    parse_params,
+    parse_size,
+)
 
 FIT_DTYPES = ["float32", "float16", "bfloat16"]
 

@@ -1,0 +1,289 @@
+"""Training cost (archprof.training): backward MACs against FlopCounterMode and hand arithmetic,
+saved memory against what autograd really keeps, the step's peak against PyTorch's MemTracker
+under FakeTensorMode, `fit` and the CLI's bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import archprof
+from archprof.cli import main
+from archprof.model.network import build
+from archprof.spec.expand import expand
+from archprof.training import fit, plan
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --- backward MACs ----------------------------------------------------------------------------
+def test_lenet5_by_hand():
+    """Every layer of LeNet-5 at batch 1. Backward MACs: conv/linear compute the gradient w.r.t.
+    the input and w.r.t. the weights, each as many MACs as the forward; c1 reads the batch,
+    which needs no gradient. Saved: what autograd keeps, each tensor at the first op keeping
+    it (the batch kept by c1 is counted apart; tanh keeps its output, which the pool after it
+    and the next conv or linear keep too)."""
+    a = archprof.analyze("lenet5", train=True, optimizer="momentum")
+    got = {r.name: (r.backward_macs, r.saved) for r in a.layers.itertuples()}
+    assert got == {
+        "c1.conv": (28 * 28 * 6 * (5 * 5 * 1), 0),                     # 117,600: weights only
+        "c1.tanh": (0, 6 * 28 * 28),                                   # its output: 4,704
+        "s2": (0, 0),                                                  # its input: c1.tanh's
+        "c3.conv": (2 * 10 * 10 * 16 * (5 * 5 * 6), 6 * 14 * 14),      # 480,000; s2's output
+        "c3.tanh": (0, 16 * 10 * 10),                                  # 1,600
+        "s4": (0, 0),
+        "c5.conv": (2 * 1 * 1 * 120 * (5 * 5 * 16), 16 * 5 * 5),       # 96,000; 400
+        "c5.tanh": (0, 120),
+        "flatten": (0, 0),                                             # a view
+        "f6.linear": (2 * 120 * 84, 0),                                # 20,160; keeps the view
+        "f6.tanh": (0, 84),
+        "output": (2 * 84 * 10, 0),                                    # 1,680
+    }
+    t = a.totals
+    assert t["backward_macs"] == 117_600 + 480_000 + 96_000 + 20_160 + 1_680 == 715_440
+    assert t["train_macs"] == 416_520 + 715_440
+    assert t["train_saved_bytes"] == 4 * (4_704 + 1_176 + 1_600 + 400 + 120 + 84)
+    # weights, their gradients and one momentum buffer per weight, float32
+    assert t["train_params_bytes"] == t["train_grads_bytes"] == t["train_optimizer_bytes"] \
+        == 4 * 61_706
+
+
+def flop_counter_backward(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """(forward FLOPs, backward FLOPs) that FlopCounterMode counts for one step."""
+    with FlopCounterMode(display=False) as counter:
+        out = model(x)
+        forward = counter.get_total_flops()
+        outs = out if isinstance(out, tuple) else (out,)
+        sum(o.sum() for o in outs).backward()
+    return forward, counter.get_total_flops() - forward
+
+
+@pytest.mark.parametrize("name", ["vgg11", "resnet18", "googlenet", "densenet121",
+                                  "squeezenet1_0"])
+def test_backward_macs_match_flop_counter(name):
+    """Networks without grouped convolutions: FlopCounterMode's backward FLOPs / 2."""
+    model = build(name, device="meta").train()
+    x = torch.empty(2, *model.graph.input, device="meta")
+    forward, backward = flop_counter_backward(model, x)
+    t = archprof.analyze(name, batch=2, train=True).totals
+    assert forward == 2 * t["macs"]
+    assert backward / 2 == pytest.approx(t["backward_macs"], rel=0.01)
+
+
+def test_frozen_layers_match_flop_counter():
+    """--freeze: frozen layers compute no weight gradient, and nothing below the lowest
+    trainable layer computes an input gradient (FlopCounterMode with requires_grad off)."""
+    freeze = "stem.*,conv2_x.*,conv3_x.*"
+    model = build("resnet18", device="meta").train()
+    for name, p in model.named_parameters():
+        if name.startswith(("stem.", "conv2_x.", "conv3_x.")):
+            p.requires_grad_(False)
+    _, backward = flop_counter_backward(model, torch.empty(1, 3, 224, 224, device="meta"))
+    t = archprof.analyze("resnet18", train=True, freeze=freeze).totals
+    assert backward / 2 == t["backward_macs"]
+    assert t["frozen_layers"] == sum(1 for n in expand("resnet18", None, None).nodes
+                                     if n.name.startswith(("stem.", "conv2_x.", "conv3_x."))
+                                     and n.op.params(n.ins, n.out))
+    full = archprof.analyze("resnet18", train=True).totals
+    assert t["train_grads_bytes"] < full["train_grads_bytes"]
+
+
+def test_depthwise_by_hand_where_flop_counter_is_wrong():
+    """MobileNet's conv2_dw: 32 channels, 3x3, groups 32, 112x112 out. Each output element is
+    9 MACs; grad input and grad weight are 9 MACs per output element each:
+    2 * 112*112*32*9 = 7,225,344. FlopCounterMode's conv-backward formula ignores groups for
+    the weight gradient: it counts 112*112*32*(32*9) there, 32x too many."""
+    a = archprof.analyze("mobilenet_v1", train=True)
+    row = a.layers.set_index("name").loc["conv2_dw.conv"]
+    assert row["macs"] == 112 * 112 * 32 * 9 == 3_612_672
+    assert row["backward_macs"] == 2 * 112 * 112 * 32 * 9 == 7_225_344
+    conv = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False, device="meta")
+    x = torch.empty(1, 32, 112, 112, device="meta", requires_grad=True)
+    forward, backward = flop_counter_backward(conv, x)
+    assert forward == 2 * 3_612_672
+    assert backward == 2 * (112 * 112 * 32 * 9 + 112 * 112 * 32 * 32 * 9)
+
+
+# --- saved memory -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name,input", [("lenet5", None), ("mobilenet_v2", (3, 64, 64)),
+                                        ("se_resnet50", (3, 32, 32)), ("alexnet", None)])
+def test_saved_bytes_equal_what_autograd_keeps(name, input):
+    """Distinct storages autograd saves in a real CPU forward (saved_tensors_hooks), less the
+    parameters and the batch. CPU dropout keeps a float32 mask where archprof counts CUDA's
+    bool one: 3 bytes per element more here."""
+    model = build(name, input=input).train()
+    x = torch.randn(2, *model.graph.input)
+    kept: dict[int, int] = {}
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
+                                      t.untyped_storage().nbytes()) and t, lambda t: t):
+        model(x)
+    for t in [*model.parameters(), *model.buffers(), x]:
+        kept.pop(t.untyped_storage().data_ptr(), None)
+    a = archprof.analyze(name, input=input, batch=2, train=True)
+    masks = sum(2 * n.out[0] for n in a.graph.nodes if n.op.kind == "dropout")
+    assert sum(kept.values()) == a.totals["train_saved_bytes"] + 3 * masks
+
+
+# --- the step's peak against MemTracker ---------------------------------------------------------
+def memtracker_peak(name: str, batch: int, optimizer: str) -> int:
+    """Peak bytes of a steady-state step (optimizer state allocated by a first step) that
+    MemTracker reports on the built model under FakeTensorMode; foreach optimizers, as on GPUs."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+    with FakeTensorMode():
+        model = build(name).train()
+        opt = (torch.optim.Adam(model.parameters(), foreach=True) if optimizer == "adam" else
+               torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, foreach=True))
+        x = torch.randn(batch, *model.graph.input)
+        y = torch.randint(0, 10, (batch,))
+
+        def step() -> None:
+            opt.zero_grad()
+            out = model(x)
+            outs = out if isinstance(out, tuple) else (out,)
+            sum(nn.functional.cross_entropy(o, y) for o in outs).backward()
+            opt.step()
+
+        step()
+        tracker = MemTracker()
+        tracker.track_external(model, opt, x, y)
+        with tracker:
+            step()
+        return next(iter(tracker.get_tracker_snapshot("peak").values()))["Total"]
+
+
+@pytest.mark.parametrize("name,batch,optimizer", [
+    ("lenet5", 1, "momentum"), ("lenet5", 32, "adam"), ("alexnet", 1, "adam"),
+    ("alexnet", 32, "momentum"), ("squeezenet1_0", 32, "momentum"), ("resnet18", 1, "adam"),
+    ("resnet18", 32, "momentum")])
+def test_training_peak_within_10pct_of_memtracker(name, batch, optimizer):
+    """A subset that keeps the suite fast (MemTracker costs seconds per network); the whole
+    zoo at batch 1 and 32 with both optimizers is benchmarks/train_memory.py."""
+    ours = plan(expand(name, None, None), optimizer=optimizer).peak(batch)[0]
+    assert ours == pytest.approx(memtracker_peak(name, batch, optimizer), rel=0.10)
+
+
+def test_memtracker_behaviour_pinned():
+    """MemTracker is private API: pin what the comparison relies on. On a bias-free linear
+    layer (256x256 weights, 262,144 bytes) after a warm-up step, the peak snapshot counts the
+    weights, their gradient and Adam's two state tensors at their bytes, the batch and labels
+    passed to track_external as 'Other', and Total as the sum of the categories."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+    with FakeTensorMode():
+        model = nn.Linear(256, 256, bias=False)
+        opt = torch.optim.Adam(model.parameters(), foreach=True)
+        x, y = torch.randn(4, 256), torch.randint(0, 10, (4,))
+
+        def step() -> None:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        step()
+        tracker = MemTracker()
+        tracker.track_external(model, opt, x, y)
+        with tracker:
+            step()
+        snap = {getattr(k, "value", k): v
+                for k, v in next(iter(tracker.get_tracker_snapshot("peak").values())).items()}
+    weights = 256 * 256 * 4
+    assert snap["Parameter"] == snap["Gradient"] == weights
+    assert 2 * weights <= snap["Optstate"] <= 3 * weights + 64   # m, v, the step's sqrt(v)
+    assert snap["Other"] == 4 * 256 * 4 + 4 * 8
+    assert snap["Total"] == sum(v for k, v in snap.items() if k != "Total")
+
+
+def test_mixed_precision_adam_is_16_bytes_per_parameter():
+    """DeepSpeed's count for mixed-precision Adam: 2 (weights) + 2 (gradients) + 4 (float32
+    master weights) + 8 (two float32 moments). VGG-16 has no buffers."""
+    t = archprof.analyze("vgg16", dtype="bfloat16", train=True, optimizer="adam").totals
+    model_states = t["train_params_bytes"] + t["train_grads_bytes"] + t["train_optimizer_bytes"]
+    assert model_states == 16 * 138_357_544
+
+
+# --- fit ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,budget,kw", [("resnet50", 16 * 2**30, {}),
+                                            ("mobilenet_v2", 8 * 10**9, {"optimizer": "sgd"}),
+                                            ("vgg16", 12 * 2**30, {"dtype": "bfloat16"}),
+                                            ("resnet18", 2**30, {"infer": True})])
+def test_fit_returns_the_largest_batch_that_fits(name, budget, kw):
+    graph = expand(name, None, None)
+    result = fit(graph, budget, **kw)
+    assert result.batch >= 1
+    if kw.get("infer"):
+        peak = lambda b: (archprof.analyze(graph, batch=b).totals["peak_bytes"]
+                          + archprof.analyze(graph).totals["param_bytes"]
+                          + 4 * archprof.analyze(graph).totals["buffers"])
+    else:
+        steps = plan(graph, kw.get("dtype", "float32"), kw.get("optimizer", "adam"))
+        peak = lambda b: steps.peak(b)[0]
+    assert peak(result.batch) == result.peak_bytes <= budget < peak(result.batch + 1)
+
+
+def test_fit_cli_json_and_sizes():
+    code, out, _ = run("fit", "resnet18", "--memory", "16GiB", "--format", "json")
+    gib = json.loads(out)
+    code2, out2, _ = run("fit", "resnet18", "--memory", "16GB", "--format", "json")
+    gb = json.loads(out2)
+    assert code == code2 == 0
+    assert gib["budget_bytes"] == 16 * 2**30 and gb["budget_bytes"] == 16 * 10**9
+    assert gb["batch"] < gib["batch"]
+    assert gib["peak_bytes"] <= 16 * 2**30 < gib["next_peak_bytes"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["fit", "resnet18", "--memory", "abc"], "'abc' is not a size"),
+    (["fit", "resnet18", "--memory", "16GiB", "--optimizer", "adagrad"], "'adagrad' is not one of"),
+    (["table", "resnet18", "--train", "--optimizer", "lion"], "'lion' is not one of"),
+    (["fit", "vgg16", "--memory", "1GiB"], "nothing fits: weights, gradients and optimizer state"),
+    (["fit", "vgg16", "--memory", "512MiB", "--infer"], "nothing fits: the weights alone"),
+])
+def test_bad_input_is_one_line_exit_2(args, message):
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_freeze_matching_nothing_warns():
+    code, out, err = run("table", "lenet5", "--train", "--freeze", "nothing*")
+    assert code == 0 and "backward MACs" in out
+    assert err == ("warning: --freeze 'nothing*' matches no layer with weights in lenet5; "
+                   "nothing is frozen\n")
+
+
+def test_table_train_breakdown_and_explain():
+    code, out, _ = run("table", "lenet5", "--train", "--optimizer", "momentum")
+    assert code == 0
+    assert "backward MACs  715,440" in out and "1.13M = 2.72 x forward" in out
+    code, out, _ = run("explain", "lenet5", "c3.conv", "--train")
+    assert ("backward MACs = grad input 10*10*16*(5*5*6) + grad weight 10*10*16*(5*5*6) = "
+            "480,000; saves input 6x14x14: 1,176 new elements per sample") in out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "vgg11"])
+def test_static_peak_within_10pct_of_cuda(name):
+    """A real step on the GPU: max_memory_allocated after reset_peak_memory_stats."""
+    model = build(name, device="cuda").train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(16, *model.graph.input, device="cuda")
+    y = torch.randint(0, 10, (16,), device="cuda")
+    for i in range(2):
+        if i:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    torch.cuda.synchronize()
+    ours = plan(expand(name, None, None), optimizer="momentum").peak(16)[0]
+    assert ours == pytest.approx(torch.cuda.max_memory_allocated(), rel=0.10)
