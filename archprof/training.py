@@ -333,23 +333,24 @@ def fit(graph: Graph, budget: int, optimizer: str = "adam", dtype: str = "float3
         infer: bool = False, freeze: str | None = None) -> Fit:
     """The largest batch whose static peak fits `budget` bytes: a training step (default) or
     inference (weights, buffers and the peak of live activations). SpecError when none fits."""
+    breakdown: dict[str, Any]
     if infer:
         from archprof.analysis import DTYPE_BYTES, analyze
         one = analyze(graph, dtype=dtype).totals
         width = DTYPE_BYTES[dtype]
-        fixed = (one["params"] + one["buffers"]) * width
-        per = one["peak_activations"] * width
-        batch = max((budget - fixed) // per, 0)
-        peak = lambda b: fixed + per * b
-        breakdown = {"mode": "inference", "weights_bytes": fixed}
-        what = "the weights alone"
+        curve = Lin((one["params"] + one["buffers"]) * width, one["peak_activations"] * width)
+        batch = max((budget - curve.fixed) // curve.per_sample, 0)
+        breakdown = {"mode": "inference", "weights_bytes": curve.fixed}
+        fixed, what = curve.fixed, "the weights alone"
     else:
-        p = plan(graph, dtype, optimizer, freeze)
-        batch = p.largest_batch(budget)
-        peak = lambda b: p.peak(b)[0]
-        breakdown = {"mode": "training", **p.totals(max(batch, 1))}
-        fixed = p.static.fixed + p.grads.fixed
-        what = "weights, gradients and optimizer state"
+        steps = plan(graph, dtype, optimizer, freeze)
+        batch = steps.largest_batch(budget)
+        breakdown = {"mode": "training", **steps.totals(max(batch, 1))}
+        fixed, what = steps.static.fixed + steps.grads.fixed, "weights, gradients and optimizer state"
+
+    def peak(b: int) -> int:
+        return curve.at(b) if infer else steps.peak(b)[0]
+
     if batch < 1:
         if fixed >= budget:
             raise SpecError(f"nothing fits: {what} take {_bytes(fixed)}, more than the "

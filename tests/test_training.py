@@ -219,13 +219,14 @@ def test_fit_returns_the_largest_batch_that_fits(name, budget, kw):
     graph = expand(name, None, None)
     result = fit(graph, budget, **kw)
     assert result.batch >= 1
-    if kw.get("infer"):
-        peak = lambda b: (archprof.analyze(graph, batch=b).totals["peak_bytes"]
-                          + archprof.analyze(graph).totals["param_bytes"]
-                          + 4 * archprof.analyze(graph).totals["buffers"])
-    else:
-        steps = plan(graph, kw.get("dtype", "float32"), kw.get("optimizer", "adam"))
-        peak = lambda b: steps.peak(b)[0]
+    steps = plan(graph, kw.get("dtype", "float32"), kw.get("optimizer", "adam"))
+
+    def peak(b: int) -> int:
+        if kw.get("infer"):      # weights, buffers, the most activations alive at once
+            t = archprof.analyze(graph, batch=b).totals
+            return t["param_bytes"] + 4 * t["buffers"] + t["peak_bytes"]
+        return steps.peak(b)[0]
+
     assert peak(result.batch) == result.peak_bytes <= budget < peak(result.batch + 1)
 
 

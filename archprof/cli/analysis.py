@@ -152,7 +152,8 @@ def explain(name: str, layer: str | None, input_shape: tuple | None, params: dic
     """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
     a = analyze(name, input=input_shape, params=params, train=train, freeze=freeze)
     if train:
-        from archprof.training import explain as explain_training, plan
+        from archprof.training import explain as explain_training
+        from archprof.training import plan
         warn_unfrozen(a, freeze)
         steps = plan(a.graph, freeze=freeze)
     nodes = [n for n in a.graph.nodes
