@@ -288,3 +288,53 @@ def test_static_peak_within_10pct_of_cuda(name):
     torch.cuda.synchronize()
     ours = plan(expand(name, None, None), optimizer="momentum").peak(16)[0]
     assert ours == pytest.approx(torch.cuda.max_memory_allocated(), rel=0.10)
+
+
+# --- bench --mode train ---------------------------------------------------------------------------
+def test_bench_train_rows_beside_inference(tmp_path):
+    """Training steps measured on the CPU land in the same results file as inference rows,
+    told apart by `mode`. What is allocated before a step (weights, gradients, momentum, the
+    batch and its labels) equals archprof's static figures to the byte; the step's peak is
+    measured above it."""
+    from archprof.measure import bench as B
+    out = tmp_path / "results.csv"
+    fast = {"device": "cpu", "budget_s": 0.05, "progress": False, "threads": 1, "out": out}
+    B.sweep(["lenet5"], (1, 4), **fast)
+    df = B.sweep(["lenet5"], (1, 4), mode="train-momentum", **fast)
+    assert list(df["mode"]) == ["train-momentum"] * 2 and set(df["status"]) == {"ok"}
+    rows = B.load_results(out)
+    assert sorted(rows["mode"]) == ["inference"] * 2 + ["train-momentum"] * 2
+    steps = plan(expand("lenet5", None, None), optimizer="momentum")
+    for r in df.itertuples():
+        t = steps.totals(r.batch)
+        assert r.mem_context_bytes == (t["train_params_bytes"] + t["train_grads_bytes"]
+                                       + t["train_optimizer_bytes"] + t["train_input_bytes"])
+        assert r.static_peak_bytes == steps.peak(r.batch)[0]
+        assert r.mem_peak_bytes > r.mem_context_bytes
+        assert r.macs == archprof.analyze("lenet5", train=True).totals["train_macs"]
+
+
+def test_results_without_mode_read_as_inference(tmp_path):
+    from archprof.measure import bench as B
+    out = tmp_path / "old.csv"
+    B.sweep(["lenet5"], (1,), device="cpu", budget_s=0.05, progress=False, out=out)
+    header, row = out.read_text().splitlines()
+    drop = B.COLUMNS.index("mode")
+    out.write_text(",".join(c for i, c in enumerate(header.split(",")) if i != drop) + "\n"
+                   + ",".join(c for i, c in enumerate(row.split(",")) if i != drop) + "\n")
+    assert list(B.load_results(out)["mode"]) == ["inference"]
+
+
+def test_bench_train_bad_mode():
+    code, out, err = run("bench", "lenet5", "--mode", "training")
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bench_train_cuda_rows(tmp_path):
+    from archprof.measure import bench as B
+    df = B.sweep(["resnet18", "mobilenet_v2"], (8, 32), device="cuda", budget_s=0.5,
+                 progress=False, out=tmp_path / "r.csv", mode="train-adam")
+    assert set(df["status"]) == {"ok"}
+    for r in df.itertuples():
+        assert r.static_peak_bytes == pytest.approx(r.mem_peak_bytes, rel=0.10)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from archprof.cli.options import SpecFailure, parse_batch_sizes, parse_input, parse_params
+from archprof.cli.options import OPTIMIZERS, SpecFailure, parse_batch_sizes, parse_input, parse_params
 
 BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 
@@ -31,12 +31,17 @@ BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("reports/results.csv"), show_default=True, help="Results CSV.")
 @click.option("--force", is_flag=True, help="Measure again configs already in --out.")
+@click.option("--mode", type=click.Choice(["inference", "train"]), default="inference",
+              show_default=True, help="train: training steps (forward, cross-entropy, backward, "
+              "optimizer step) beside archprof's static step peak.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="momentum", show_default=True,
+              help="Optimizer of --mode train.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Seconds of timed runs per config (3 runs at least).")
 def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ...],
           device: str | None, dtype: str, channels_last: bool, compile_model: bool,
           threads: int | None, params: dict, input_shape: tuple | None, out: Path, force: bool,
-          budget: float) -> None:
+          mode: str, optimizer: str, budget: float) -> None:
     """Time NAMES (or --all) over batch sizes; append the rows to --out (rerun to resume).
 
     Median of adaptive repeated runs, per-image latency, images/s, measured and static
@@ -52,7 +57,8 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
         names = tuple(sorted(registry())) if all_networks else names
         df = sweep(names, batch_sizes, device=device, dtype=dtype, channels_last=channels_last,
                    compile=compile_model, threads=threads, params=params, input=input_shape,
-                   out=out, force=force, budget_s=budget, progress=True)
+                   out=out, force=force, budget_s=budget, progress=True,
+                   mode=mode if mode == "inference" else f"train-{optimizer}")
     except SpecError as err:
         raise SpecFailure(str(err)) from None
     except KeyboardInterrupt:
@@ -66,11 +72,11 @@ def summary(df: Any, out: Path) -> str:
     from archprof.figures.render import Column, render
     from archprof.units import human, human_bytes
 
-    columns = [Column("network", "network"), Column("batch", "batch", "num"),
+    columns = [Column("network", "network"), Column("mode", "mode"), Column("batch", "batch", "num"),
                Column("status", "status"), Column("runs", "runs", "num"),
                Column("ms_per_image", "ms/image", "float"), Column("iqr_pct", "IQR %", "float"),
                Column("images_per_s", "images/s", "float"), Column("memory", "peak mem", "num"),
-               Column("static", "static act.", "num"),
+               Column("static", "static peak", "num"),
                Column("pct_peak", "% of peak", "float")]
     df = df.assign(iqr_pct=100 * df["iqr_ms"] / df["median_ms"],
                    pct_peak=100 * df["fraction_of_peak"],

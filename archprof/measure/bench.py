@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -48,20 +48,24 @@ from archprof.ir.ops import dims
 from archprof.model.network import build
 from archprof.spec.expand import expand
 from archprof.spec.load import load_spec
+from archprof.training import Plan, plan
 
 COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
-           "channels_last", "compile", "threads", "status", "runs", "median_ms", "iqr_ms",
+           "channels_last", "compile", "threads", "mode", "status", "runs", "median_ms", "iqr_ms",
            "min_ms", "ms_per_image", "images_per_s", "macs", "model_params", "static_peak_bytes",
            "mem_peak_bytes", "mem_context_bytes", "power_w", "macs_per_s", "peak_macs_per_s",
            "fraction_of_peak", "torch", "cpu", "host", "date"]
 KEY = ["network", "params", "input", "batch", "device", "dtype", "channels_last", "compile",
-       "threads"]
+       "threads", "mode"]
 INT_COLUMNS = ["batch", "threads", "runs", "macs", "model_params", "static_peak_bytes",
                "mem_peak_bytes", "mem_context_bytes"]
 FLOAT_COLUMNS = ["median_ms", "iqr_ms", "min_ms", "ms_per_image", "images_per_s", "power_w",
                  "macs_per_s", "peak_macs_per_s", "fraction_of_peak"]
 BOOL_COLUMNS = ["channels_last", "compile"]
 DTYPES = ("float32", "float16", "bfloat16")
+# "inference", or "train-<optimizer>": a training step (archprof.training.OPTIMIZERS)
+MODES = ("inference", "train-sgd", "train-momentum", "train-adam", "train-adamw")
+LEGACY = [c for c in COLUMNS if c != "mode"]     # files written before the mode column
 DONE = ("ok", "oom")          # statuses a rerun skips; errors are retried
 MIN_RUNS, FLOOR_RUNS, REL_IQR, WARMUP = 5, 3, 0.05, 3
 
@@ -168,6 +172,60 @@ def _measure_cuda(model: Callable[[Any], Any], example: Any, device: torch.devic
         result.mem_peak_bytes = torch.cuda.max_memory_allocated(device)
     result.power_w = float(np.mean(power)) if power else None
     return result
+
+
+def measure_train(model: torch.nn.Module, example: torch.Tensor, device: str | torch.device,
+                  optimizer: str = "momentum", *, budget_s: float = 10.0, warmup: int = WARMUP,
+                  min_runs: int = MIN_RUNS, threshold: float = REL_IQR) -> Measurement:
+    """Time training steps of `model` on `example`: zero_grad, forward, cross-entropy (summed
+    over the outputs, against random labels), backward, optimizer step. The warm-up steps
+    allocate the optimizer state, so the peak is a steady-state step's. CUDA: events and
+    max_memory_allocated after reset_peak_memory_stats; CPU: tensors and optimizer state plus
+    the profiler's peak of one more step. The model must already be on the device."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    model.train()
+    opt = make_optimizer(optimizer, model.parameters())
+    scores = model(example[:1])
+    classes = (scores[0] if isinstance(scores, tuple) else scores).shape[1]
+    labels = torch.randint(0, classes, (example.shape[0],), device=device)
+    del scores
+
+    def step(_: Any = None) -> None:
+        opt.zero_grad()
+        out = model(example)
+        outs = out if isinstance(out, tuple) else (out,)
+        torch.stack([torch.nn.functional.cross_entropy(o.float(), labels) for o in outs]).sum().backward()
+        opt.step()
+
+    on_device = torch.cuda.device(device) if cuda else nullcontext()
+    with _cudnn_benchmark(cuda), on_device:
+        for _ in range(max(warmup, 1)):
+            step()
+        if cuda:
+            return _measure_cuda(step, None, device, budget_s, min_runs, threshold, True)
+
+        def timed() -> float:
+            t0 = time.perf_counter_ns()
+            step()
+            return (time.perf_counter_ns() - t0) / 1e6
+        result = Measurement(repeat(timed, budget_s, min_runs, threshold))
+        state = [t for v in opt.state.values() for t in v.values() if isinstance(t, torch.Tensor)]
+        grads = [p.grad for p in model.parameters() if p.grad is not None]   # until zero_grad
+        result.mem_context_bytes = _tensor_bytes(model, example) + labels.untyped_storage().nbytes() \
+            + sum(t.untyped_storage().nbytes() for t in state + grads)
+        result.mem_peak_bytes = result.mem_context_bytes + _cpu_peak_delta(step, None)
+        return result
+
+
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimizers archprof.training models, with foreach steps (what GPUs use)."""
+    if name == "adam":
+        return torch.optim.Adam(params, foreach=True)
+    if name == "adamw":
+        return torch.optim.AdamW(params, foreach=True)
+    return torch.optim.SGD(params, lr=0.01, momentum=0.9 if name == "momentum" else 0.0,
+                           foreach=True)
 
 
 def _power_draw(device: torch.device) -> float | None:
@@ -290,12 +348,13 @@ def read_rows(path: Path) -> list[Row]:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as err:
         raise bad(str(err)) from None
-    if not records or records[0] != COLUMNS:
+    if not records or records[0] not in (COLUMNS, LEGACY):
         raise bad("the header is not archprof's results columns")
+    header = records[0]
     for number, record in enumerate(records[1:], start=2):
-        if len(record) != len(COLUMNS):
-            raise bad(f"line {number} has {len(record)} fields, expected {len(COLUMNS)}")
-    return [dict(zip(COLUMNS, r)) for r in records[1:]]
+        if len(record) != len(header):
+            raise bad(f"line {number} has {len(record)} fields, expected {len(header)}")
+    return [{"mode": "inference"} | dict(zip(header, r)) for r in records[1:]]
 
 
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
@@ -402,18 +461,25 @@ class _Network:
     macs: int
     params: int
     peak_activations: int
+    train: Plan | None = None      # training modes: the static step, for its peak
+
+
 
 
 def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str | None = None,
           dtype: str = "float32", channels_last: bool = False, compile: bool = False,
           threads: int | None = None, params: dict[str, Any] | None = None,
           input: tuple[int, ...] | None = None, out: str | Path = Path("reports/results.csv"),
-          force: bool = False, budget_s: float = 10.0, progress: bool = True) -> pd.DataFrame:
+          force: bool = False, budget_s: float = 10.0, progress: bool = True,
+          mode: str = "inference") -> pd.DataFrame:
     """Measure every network at every batch size; each finished row goes into `out` at once.
     Returns the rows of this sweep: measured now, or skipped because `out` already has them
-    with status ok or oom (`force` measures them again and replaces them)."""
+    with status ok or oom (`force` measures them again and replaces them). `mode`: inference,
+    or train-<optimizer> (training steps, see measure_train; MACs forward + backward)."""
     if dtype not in DTYPES:
         raise SpecError(f"unknown dtype '{dtype}' (use {', '.join(DTYPES)})")
+    if mode not in MODES:
+        raise SpecError(f"unknown mode '{mode}' (use {', '.join(MODES)})")
     if not batch_sizes or min(batch_sizes) < 1:
         raise SpecError("batch sizes must be positive integers")
     if threads is not None and threads < 1:
@@ -421,14 +487,14 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
     dev = resolve_device(device)
     params = dict(params or {})
     results = ResultsFile(Path(out))          # a foreign file fails here, before any work
-    networks = [_static(name, params, input) for name in names]   # spec errors before work too
+    networks = [_static(name, params, input, mode, dtype) for name in names]   # errors first
     results.create()
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     env = {"device": str(dev), "device_name": _device_name(dev), "dtype": dtype,
            "channels_last": str(channels_last), "compile": str(compile),
-           "threads": str(torch.get_num_threads()), "torch": torch.__version__,
+           "threads": str(torch.get_num_threads()), "mode": mode, "torch": torch.__version__,
            "cpu": cpu_name(), "host": platform.node(), "params": _params_text(params)}
     batches = sorted(set(batch_sizes))
     bar = _Progress(len(networks) * len(batches), progress)
@@ -459,8 +525,12 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
                             if peak is None:
                                 peak = _session_peak(str(dev), dtype, torch.get_num_threads(),
                                                      min(2.0, budget_s))
-                            m = measure(model, _example(net, batch, dev, dtype, channels_last),
-                                        dev, budget_s=budget_s)
+                            x = _example(net, batch, dev, dtype, channels_last)
+                            m = (measure(model, x, dev, budget_s=budget_s) if net.train is None
+                                 else measure_train(cast(torch.nn.Module, model), x, dev,
+                                                    mode.split("-")[1],
+                                                    budget_s=budget_s))
+                            del x
                             status = "ok"
                         except Exception as err:   # noqa: BLE001 - recorded as the row's status
                             m, status = None, _status(err)
@@ -486,11 +556,16 @@ def _session_peak(device: str, dtype: str, threads: int, budget_s: float) -> flo
     return peak_matmul(device, dtype, budget_s)
 
 
-def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None) -> _Network:
+def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None, mode: str,
+            dtype: str) -> _Network:
     spec = load_spec(name)
     graph = expand(spec, params, input)
-    t = analyze(graph).totals
-    return _Network(spec.name, graph, t["macs"], t["params"], t["peak_activations"])
+    if mode == "inference":
+        t = analyze(graph).totals
+        return _Network(spec.name, graph, t["macs"], t["params"], t["peak_activations"])
+    t = analyze(graph, train=True, dtype=dtype, optimizer=mode.split("-")[1]).totals
+    return _Network(spec.name, graph, t["train_macs"], t["params"], t["peak_activations"],
+                    plan(graph, dtype, mode.split("-")[1]))
 
 
 def _prepare(net: _Network, dev: torch.device, dtype: str, channels_last: bool,
@@ -509,8 +584,9 @@ def _example(net: _Network, batch: int, dev: torch.device, dtype: str,
 
 def _row(row: Row, net: _Network, batch: int, dtype: str, status: str, m: Measurement | None,
          peak: float | None) -> Row:
-    static = {"macs": net.macs, "model_params": net.params,
-              "static_peak_bytes": net.peak_activations * batch * DTYPE_BYTES[dtype],
+    static_peak = (net.train.peak(batch)[0] if net.train is not None
+                   else net.peak_activations * batch * DTYPE_BYTES[dtype])
+    static = {"macs": net.macs, "model_params": net.params, "static_peak_bytes": static_peak,
               "peak_macs_per_s": peak}
     timing: dict[str, Any] = {}
     if m is not None:
