@@ -28,6 +28,7 @@ from archprof.spec.load import Spec
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 COUNTS = ["params", "weights", "buffers", "macs", "other_ops", "activations"]
+TRAIN_COUNTS = ["backward_macs", "saved", "saved_bytes"]     # columns of analyze(train=True)
 
 
 @dataclass
@@ -46,7 +47,8 @@ class Analysis:
             raise ValueError("depth must be at least 1")
         df = self.layers.copy()
         df["group"] = df["name"].str.split(".").str[:depth].str.join(".")
-        agg: dict[str, Any] = {c: "sum" for c in COUNTS} | {"shape": "last", "rf": "last", "jump": "last",
+        sums = [c for c in COUNTS + TRAIN_COUNTS if c in df]
+        agg: dict[str, Any] = {c: "sum" for c in sums} | {"shape": "last", "rf": "last", "jump": "last",
                                             "type": _group_type}
         out = df.groupby("group", sort=False).agg(agg).reset_index().rename(columns={"group": "name"})
         return _shares(out, self.totals)

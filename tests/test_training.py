@@ -338,3 +338,12 @@ def test_bench_train_cuda_rows(tmp_path):
     assert set(df["status"]) == {"ok"}
     for r in df.itertuples():
         assert r.static_peak_bytes == pytest.approx(r.mem_peak_bytes, rel=0.10)
+
+
+def test_table_train_depth_sums_to_totals():
+    a = archprof.analyze("resnet18", batch=4, train=True)
+    folded = a.collapsed(1)
+    assert folded["backward_macs"].sum() == a.totals["backward_macs"]
+    assert folded["saved_bytes"].sum() == a.totals["train_saved_bytes"]
+    code, out, _ = run("table", "resnet18", "--train", "--depth", "1")
+    assert code == 0 and f"{a.totals['backward_macs'] // 4:,}" in out
