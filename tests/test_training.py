@@ -347,3 +347,22 @@ def test_table_train_depth_sums_to_totals():
     assert folded["saved_bytes"].sum() == a.totals["train_saved_bytes"]
     code, out, _ = run("table", "resnet18", "--train", "--depth", "1")
     assert code == 0 and f"{a.totals['backward_macs'] // 4:,}" in out
+
+
+def test_an_op_without_training_rules_is_an_error_not_a_zero():
+    from dataclasses import dataclass
+
+    from archprof.errors import SpecError
+    from archprof.ir.ops import Op
+
+    @dataclass(kw_only=True)
+    class Costly(Op):
+        kind = "costly"
+
+        def macs(self, ins, out):
+            return 7
+
+    with pytest.raises(SpecError, match="'costly' has MACs but no backward rule"):
+        Costly().backward_macs([(3,)], (3,), True, True)
+    with pytest.raises(SpecError, match="'costly' has no rule for the memory autograd saves"):
+        Costly().saved([(3,)], (3,), False)

@@ -137,7 +137,7 @@ class Op:
         """MACs of the backward per sample: gradient w.r.t. the input (when `input_grad`) plus
         gradient w.r.t. the weights (when `weight_grad`). Ops with forward MACs must say."""
         if self.macs(ins, out):
-            raise NotImplementedError(f"op '{self.kind}' has MACs but no backward rule")
+            raise SpecError(f"op '{self.kind}' has MACs but no backward rule: training cost unknown")
         return 0
 
     def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
@@ -148,7 +148,8 @@ class Op:
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         """What autograd saves for this op's backward; `inplace`: the op overwrote its input.
         No default: an op that does not say cannot be costed for training."""
-        raise NotImplementedError(f"op '{self.kind}' has no rule for the memory autograd saves")
+        raise SpecError(f"op '{self.kind}' has no rule for the memory autograd saves: training "
+                        "cost unknown")
 
 
 def _out_size(size: int, k: int, s: int, d: int, before: int, after: int, ceil: bool,
