@@ -12,7 +12,9 @@ from archprof.errors import SpecError
 from archprof.spec.expand import expand
 from archprof.spec.load import load_spec, registry
 
-__all__ = ["Analysis", "SpecError", "analyze", "build", "expand", "load_spec", "registry"]
+__version__ = "0.1.0"     # the one place: pyproject.toml reads it from here
+__all__ = ["Analysis", "SpecError", "__version__", "analyze", "build", "expand", "load_spec",
+           "registry"]
 
 
 def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - imports torch only when called

@@ -3,9 +3,11 @@ refused), OOM / error / Ctrl-C / SIGTERM paths by injection, the CLI. Tiny specs
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from archprof import analyze, build, load_spec
+from archprof.cli import main
 from archprof.cli.bench import bench as bench_command
 from archprof.errors import SpecError
 from archprof.measure import bench as B
@@ -47,6 +50,11 @@ def nets(tmp_path: Path) -> list[str]:
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "res" / "results.csv"
+
+
+def files(folder: Path) -> list[str]:
+    """The folder's files but the writers' lock file."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
 def fail_forward(monkeypatch: pytest.MonkeyPatch, error: BaseException, from_batch: int) -> list[int]:
@@ -212,7 +220,7 @@ def test_write_is_atomic(nets: list[str], out: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(OSError, match="disk gone"):
         B.sweep(nets[:1], (2,), out=out, **FAST)
     assert out.read_bytes() == before
-    assert [p.name for p in out.parent.iterdir()] == [out.name]   # no temporary left behind
+    assert files(out.parent) == [out.name]          # no temporary left behind
 
 
 @pytest.mark.parametrize("content", [b"hello,world\n1,2\n", b"\x89PNG\r\n\x1a\n\x00\xff",
@@ -247,6 +255,145 @@ def test_load_results_concatenates_files(nets: list[str], tmp_path: Path) -> Non
     both = B.load_results([tmp_path / "a.csv", tmp_path / "b.csv"])
     assert len(both) == len(a) + len(b) == 3
     assert list(both["network"]) == ["tiny_a", "tiny_a", "tiny_b"]
+
+
+def row_for(network: str, batch: int, median_ms: str = "1.0") -> dict[str, str]:
+    """A results row written by hand (only the key and one timing set)."""
+    row = {c: "" for c in B.COLUMNS}
+    row.update(network=network, input="3x32x32", batch=str(batch), device="cpu", dtype="float32",
+               channels_last="False", compile="False", threads="1", status="ok",
+               median_ms=median_ms)
+    return row
+
+
+def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """Eight threads, each with its own ResultsFile (its own lock handle), put 25 rows each into
+    one file; two of them also rewrite a row every thread writes (batch 0)."""
+    out = tmp_path / "shared.csv"
+    B.ResultsFile(out).create()
+
+    def writer(t: int) -> None:
+        results = B.ResultsFile(out)
+        for i in range(25):
+            results.put(row_for(f"net{t}", i + 1))
+            if i % 10 == 0:
+                results.put(row_for("everyone", 0, median_ms=str(t)))
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = B.read_rows(out)
+    keys = [(r["network"], r["batch"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 8 * 25 + 1
+    assert set(keys) == {(f"net{t}", str(i + 1)) for t in range(8) for i in range(25)} | {
+        ("everyone", "0")}
+
+
+def test_shard_plan_parts_are_disjoint_complete_balanced_and_deterministic() -> None:
+    costs = [float(c) for c in (90, 5, 40, 40, 7, 1, 300, 12, 12, 60, 2, 33)]
+    for n in (1, 2, 3, 5, 12, 15):
+        parts = [B.shard_plan(costs, k, n) for k in range(1, n + 1)]
+        assert sorted(i for part in parts for i in part) == list(range(len(costs)))
+        assert all(part == sorted(part) for part in parts)          # plan order kept
+        loads = [sum(costs[i] for i in part) for part in parts]
+        # greedy onto the least loaded part: no part exceeds another by more than its costliest
+        # item, and the costliest item (300) alone bounds the largest part from below
+        for part, load in zip(parts, loads):
+            assert load - min(loads) <= max((costs[i] for i in part), default=0)
+        assert parts == [B.shard_plan(costs, k, n) for k in range(1, n + 1)]
+    # by hand: 300 to part 1; 90, 60, 40, 40, 33, 12, 12, 7, 5, 2 (= 301) to part 2, each while
+    # it is the lighter; the last item (1) to part 1 at 300 < 301: 301 each
+    assert B.shard_plan(costs, 1, 2) == [5, 6]
+    with pytest.raises(SpecError, match="between 1 and N"):
+        B.shard_plan(costs, 3, 2)
+
+
+def test_sharded_sweeps_cover_the_plan_once_and_merge(nets: list[str], tmp_path: Path) -> None:
+    whole = B.sweep(nets, (1, 2, 3), out=tmp_path / "all.csv", **FAST)
+    parts = [B.sweep(nets, (1, 2, 3), out=tmp_path / f"part{k}.csv", shard=(k, 2), **FAST)
+             for k in (1, 2)]
+    keys = [set(zip(p["network"], p["batch"])) for p in parts]
+    assert keys[0] and keys[1] and not keys[0] & keys[1]
+    assert keys[0] | keys[1] == set(zip(whole["network"], whole["batch"]))
+    # balanced by MACs x batch: the two tiny networks cost the same, so 3 configs each
+    assert len(parts[0]) == len(parts[1]) == 3
+    merged = tmp_path / "merged.csv"
+    result = CliRunner().invoke(main, ["merge", str(tmp_path / "part1.csv"),
+                                       str(tmp_path / "part2.csv"), "-o", str(merged)])
+    assert result.exit_code == 0, result.output
+    assert "6 rows from 2 files" in result.output
+    rows = B.read_rows(merged)
+    assert sorted(rows, key=lambda r: (r["network"], r["batch"])) == sorted(
+        B.read_rows(tmp_path / "part1.csv") + B.read_rows(tmp_path / "part2.csv"),
+        key=lambda r: (r["network"], r["batch"]))
+    again = CliRunner().invoke(main, ["merge", str(tmp_path / "part1.csv"), "-o", str(merged)])
+    assert again.exit_code == 0 and len(B.read_rows(merged)) == 6    # identical rows: once
+
+
+def test_report_shards_split_the_networks_by_macs(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from archprof.measure import report
+    swept: list[list[str]] = []
+    monkeypatch.setattr(B, "sweep", lambda names, batch_sizes, **kw: swept.append(list(names)))
+    names = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]
+    for k in (1, 2):      # "cuda" is only a label here: the sweep is replaced, no README written
+        assert report.run(out=tmp_path, names=names, device="cuda", shard=(k, 2)) is None
+    assert sorted(swept[0] + swept[1]) == names and not set(swept[0]) & set(swept[1])
+    macs = {n: analyze(n).totals["macs"] for n in names}
+    # VGG-16 (15.5 G) outweighs the four others together (about 7.6 G): it is a part alone
+    assert macs["vgg16"] > sum(macs.values()) - macs["vgg16"]
+    assert swept == [["vgg16"], ["alexnet", "resnet18", "resnet50", "zfnet"]]
+
+
+def test_merge_rejects_the_same_config_with_different_results(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    B.write_rows(a, [row_for("n", 1), row_for("n", 2)])
+    B.write_rows(b, [row_for("n", 3), row_for("n", 2, median_ms="2.5")])
+    result = CliRunner().invoke(main, ["merge", str(a), str(b), "-o", str(tmp_path / "m.csv")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert f"{a}:3 and {b}:3" in result.output and "median_ms 1.0 vs 2.5" in result.output
+    assert not (tmp_path / "m.csv").exists()
+    with pytest.raises(SpecError, match="different results"):
+        B.load_results([a, b])                    # plot and report read several files so too
+
+
+def damaged(text: str, damage: str) -> str:
+    """The results file's text with one kind of damage: the last row cut after its tenth cell
+    (as a killed copy or a full disk leaves it), a header column renamed, a bad cell."""
+    records = list(csv.reader(io.StringIO(text)))
+    if damage == "truncated":
+        records[-1] = records[-1][:10]
+    elif damage == "header":
+        records[0][records[0].index("median_ms")] = "median"
+    elif damage == "runs":
+        records[1][B.COLUMNS.index("runs")] = "three"
+    elif damage == "bool":
+        records[1][B.COLUMNS.index("channels_last")] = "maybe"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(records)
+    return buffer.getvalue().rstrip("\n") if damage == "truncated" else buffer.getvalue()
+
+
+@pytest.mark.parametrize("damage, where", [
+    ("truncated", "results.csv:3: the row ends after column 10 (threads)"),
+    ("header", "results.csv:1: the header lacks column median_ms"),
+    ("runs", "results.csv:2: column 13 (runs): 'three' is not a whole number"),
+    ("bool", "results.csv:2: column 8 (channels_last): 'maybe' is not True or False"),
+])
+def test_damaged_results_file_is_one_line_naming_file_line_and_column(
+        nets: list[str], out: Path, damage: str, where: str) -> None:
+    B.sweep(nets[:1], (1, 2), out=out, **FAST)
+    out.write_text(damaged(out.read_text(), damage))
+    before = out.read_bytes()
+    for args in (["bench", nets[0], "--device", "cpu", "--out", str(out)],
+                 ["merge", str(out), "-o", str(out.parent / "m.csv")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        assert where in result.output, result.output
+    assert out.read_bytes() == before and not (out.parent / "m.csv").exists()
 
 
 # --- OOM, errors, interruption -----------------------------------------------------------------
@@ -300,7 +447,7 @@ def test_interrupt_keeps_finished_rows(nets: list[str], out: Path,
     kept = B.load_results(out)
     assert list(zip(kept["network"], kept["batch"], kept["status"])) == [
         ("tiny_a", 1, "ok"), ("tiny_a", 2, "ok")]
-    assert [p.name for p in out.parent.iterdir()] == [out.name]
+    assert files(out.parent) == [out.name]
     monkeypatch.undo()
     df = B.sweep(nets, (1, 2, 4), out=out, **FAST)           # resumes where it stopped
     assert (df.iloc[:2]["date"] == kept["date"]).all()

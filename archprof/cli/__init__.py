@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+import archprof
 from archprof.cli.options import SpecFailure
 from archprof.errors import SpecError
 
@@ -19,6 +20,7 @@ COMMANDS = {
     "bench": "archprof.cli.bench:bench", "plot": "archprof.cli.plot:plot",
     "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick",
     "fit": "archprof.cli.train:fit",
+    "merge": "archprof.cli.merge:merge",
 }
 
 
@@ -46,6 +48,7 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(archprof.__version__, "-V", "--version", prog_name="archprof")
 def main() -> None:
     """Analyse and profile CNN architectures from declarative specs.
 

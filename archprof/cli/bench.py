@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from archprof.cli.options import OPTIMIZERS, SpecFailure, parse_batch_sizes, parse_input, parse_params
+from archprof.cli.options import (
+    OPTIMIZERS,
+    SpecFailure,
+    parse_batch_sizes,
+    parse_input,
+    parse_params,
+    parse_shard,
+)
 
 BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 
@@ -38,11 +45,15 @@ BENCH_DTYPES = ["float32", "float16", "bfloat16"]
               help="Optimizer of --mode train.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Seconds of timed runs per config (3 runs at least).")
+@click.option("--shard", callback=parse_shard, metavar="K/N",
+              help="Measure only part K of N disjoint parts of the plan, balanced by static cost "
+                   "(e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT).")
 def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ...],
           device: str | None, dtype: str, channels_last: bool, compile_model: bool,
           threads: int | None, params: dict, input_shape: tuple | None, out: Path, force: bool,
-          mode: str, optimizer: str, budget: float) -> None:
+          mode: str, optimizer: str, budget: float, shard: tuple[int, int] | None) -> None:
     """Time NAMES (or --all) over batch sizes; append the rows to --out (rerun to resume).
+    Any number of bench processes may write one --out at once.
 
     Median of adaptive repeated runs, per-image latency, images/s, measured and static
     memory, and achieved MAC/s as a fraction of this device's matmul peak.
@@ -57,7 +68,7 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
         names = tuple(sorted(registry())) if all_networks else names
         df = sweep(names, batch_sizes, device=device, dtype=dtype, channels_last=channels_last,
                    compile=compile_model, threads=threads, params=params, input=input_shape,
-                   out=out, force=force, budget_s=budget, progress=True,
+                   out=out, force=force, budget_s=budget, progress=True, shard=shard,
                    mode=mode if mode == "inference" else f"train-{optimizer}")
     except SpecError as err:
         raise SpecFailure(str(err)) from None

@@ -47,6 +47,17 @@ def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
     return tuple(sorted(set(sizes)))
 
 
+def parse_shard(ctx: click.Context | None, param: click.Parameter | None,
+                value: str | None) -> tuple[int, int] | None:
+    """K/N: the K-th (1-based) of N parts, as a job array's index and size give it."""
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()) or not 1 <= int(k) <= int(n):
+        raise click.BadParameter(f"'{value}' is not K/N with 1 <= K <= N (e.g. 2/8)")
+    return int(k), int(n)
+
+
 def parse_params(ctx: click.Context | None, param: click.Parameter | None,
                  values: tuple[str, ...]) -> dict:
     out = {}

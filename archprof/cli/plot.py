@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.options import parse_batch_sizes
+from archprof.cli.options import parse_batch_sizes, parse_shard
 from archprof.errors import SpecError
 from archprof.units import parse_quantity
 
@@ -68,15 +68,24 @@ def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
 @OPS_OPTION
 @click.option("--pdf", is_flag=True, help="Also write PDF charts.")
 @click.option("--force", is_flag=True, help="Measure again configurations already in the results.")
+@click.option("--shard", callback=parse_shard, metavar="K/N",
+              help="Only measure part K of N of the networks (balanced by MACs), no README: "
+                   "rerun without --shard when every part is done.")
 @click.argument("names", nargs=-1)
 def report(out: Path, device: str | None, batch_sizes: tuple[int, ...], max_batch_ms: float,
-           budget_s: float, ops: str, pdf: bool, force: bool, names: tuple[str, ...]) -> None:
+           budget_s: float, ops: str, pdf: bool, force: bool, shard: tuple[int, int] | None,
+           names: tuple[str, ...]) -> None:
     """Benchmark NAMES (default: every network in specs/) with the sweep that fits this machine,
     then write every chart and OUT/README.md with the environment and this command."""
     from archprof.measure.report import run
     readme = run(out=out, names=names, device=device, batch_sizes=batch_sizes,
-                 max_batch_ms=max_batch_ms, budget_s=budget_s, ops=ops, pdf=pdf, force=force)
-    click.echo(f"wrote {readme}")
+                 max_batch_ms=max_batch_ms, budget_s=budget_s, ops=ops, pdf=pdf, force=force,
+                 shard=shard)
+    if readme is not None:
+        click.echo(f"wrote {readme}")
+    elif shard is not None:
+        click.echo(f"measured part {shard[0]}/{shard[1]} into {out / 'results.csv'}; "
+                   "run report without --shard to write the README")
 
 
 PICK_FORMATS = ("text", "markdown", "csv", "json")

@@ -15,8 +15,11 @@ adds the highest running sum of the allocations and frees that the torch profile
 (profile_memory=True) during one extra forward.
 
 Results file: one row per configuration, columns `COLUMNS` in that order; each finished row
-is written at once by rewriting the file to a temporary file in the same folder and renaming
-it over the old one, so an interrupt never leaves a half-written file.
+is written at once: under a lock file (`.NAME.lock`, filelock) the file is read again, the row
+merged in (replacing the row of the same configuration), and the result written to a temporary
+file in the same folder and renamed over the old one. So any number of concurrent writers lose
+and duplicate nothing, and an interrupt never leaves a half-written file. `--shard K/N` splits
+the plan into disjoint parts balanced by static cost for job arrays (`shard_plan`).
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ import pandas as pd
 import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
-from archprof.errors import SpecError
+from archprof.errors import SpecError, short
 from archprof.ir.ops import dims
 from archprof.model.network import build
 from archprof.spec.expand import expand
@@ -272,7 +275,7 @@ def _cpu_peak_delta(model: Callable[[Any], Any], example: Any) -> int:
 @contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Kineto prints start/stop lines on fd 2 for every trace; they would break the progress
-    line. Only the profiled forward is silenced (the same forward already ran unsilenced)."""
+    bar. Only the profiled forward is silenced (the same forward already ran unsilenced)."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -311,8 +314,13 @@ def peak_matmul(device: str | torch.device, dtype: str | torch.dtype = "float32"
 
 
 # --- results file -----------------------------------------------------------------------------
+LOCK_TIMEOUT_S = 120.0     # a writer holds the lock for one read-merge-replace: milliseconds
+
+
 class ResultsFile:
-    """The rows of one results CSV as written (strings), kept in the column order."""
+    """One results CSV shared by any number of writers (processes, machines on one file
+    system): every change is a read-merge-replace under a lock file next to it, so no writer's
+    row is lost and none is duplicated (a row replaces the row of the same configuration)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -320,41 +328,118 @@ class ResultsFile:
 
     def create(self) -> None:
         """Write the header now if the file is new, so that an unwritable path fails early."""
-        if not self.path.exists():
-            write_rows(self.path, [])
+        with self.lock():
+            if not self.path.exists():
+                write_rows(self.path, [])
 
     def find(self, key: tuple[str, ...]) -> Row | None:
+        """The row of this configuration as of the last read (the start, or the last put)."""
         return next((r for r in self.rows if _key(r) == key), None)
 
     def put(self, row: Row) -> None:
-        """Replace the row of the same configuration (or append) and write the file."""
+        """Replace the row of the same configuration (or append) in the file as it is now."""
         key = _key(row)
-        self.rows = [r for r in self.rows if _key(r) != key] + [row]
-        write_rows(self.path, self.rows)
+        with self.lock():
+            current = read_rows(self.path) if self.path.exists() else []
+            self.rows = [r for r in current if _key(r) != key] + [row]
+            write_rows(self.path, self.rows)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(self.path.with_name(f".{self.path.name}.lock"), timeout=LOCK_TIMEOUT_S)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except Timeout:
+            raise SpecError(f"another writer has held {lock.lock_file} for {LOCK_TIMEOUT_S:.0f} s",
+                            file=str(self.path)) from None
+        except OSError as err:
+            raise SpecError(f"cannot write results there: {err.strerror}",
+                            file=str(self.path)) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 def read_rows(path: Path) -> list[Row]:
-    """A results CSV's rows; a file that is not one raises SpecError naming it."""
-    def bad(why: str) -> SpecError:
-        return SpecError(f"not an archprof results file ({why}); it is left as it is: move it "
-                         "or choose another --out", file=str(path))
+    """A results CSV's rows, every cell checked; a file that is not one raises SpecError naming
+    the file, the line and the column."""
+    return [row for _, row in read_numbered_rows(path)]
+
+
+def read_numbered_rows(path: Path) -> list[tuple[int, Row]]:
+    """(line number, row) of each row of a results CSV (see `read_rows`)."""
+    def bad(why: str, line: int | None = None) -> SpecError:
+        return SpecError(f"{why}: not an archprof results file (left as it is: fix or move it, "
+                         "or choose another --out)", file=str(path), line=line)
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise bad("not UTF-8 text") from None
+    except UnicodeDecodeError as err:
+        raise bad(f"byte {err.start} is not UTF-8 text") from None
     except OSError as err:
         raise SpecError(f"cannot read results: {err.strerror}", file=str(path)) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        header = next(reader, None)
+        if header is None:
+            raise bad("the file is empty, without even the header")
+        columns = _check_header(header, bad)
+        rows = []
+        for record in reader:
+            rows.append((reader.line_num, _check_record(record, columns, reader.line_num, bad)))
     except csv.Error as err:
-        raise bad(str(err)) from None
-    if not records or records[0] not in (COLUMNS, LEGACY):
-        raise bad("the header is not archprof's results columns")
-    header = records[0]
-    for number, record in enumerate(records[1:], start=2):
-        if len(record) != len(header):
-            raise bad(f"line {number} has {len(record)} fields, expected {len(header)}")
-    return [{"mode": "inference"} | dict(zip(header, r)) for r in records[1:]]
+        raise bad(str(err), reader.line_num) from None
+    return rows
+
+
+def _check_header(header: list[str], bad: Callable[..., SpecError]) -> list[str]:
+    """The file's columns: archprof's, or those of a file written before the mode column."""
+    if header in (COLUMNS, LEGACY):
+        return header
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise bad(f"the header lacks column{'s' * (len(missing) > 1)} {', '.join(missing)}", 1)
+    first = next(i for i, name in enumerate(header) if i >= len(COLUMNS) or name != COLUMNS[i])
+    expected = f"'{COLUMNS[first]}'" if first < len(COLUMNS) else f"only {len(COLUMNS)} columns"
+    raise bad(f"column {first + 1} of the header is '{header[first]}', expected {expected}", 1)
+
+
+def _check_record(record: list[str], columns: list[str], line: int,
+                  bad: Callable[..., SpecError]) -> Row:
+    if len(record) < len(columns):
+        after = f"column {len(record)} ({columns[len(record) - 1]})" if record else "no column"
+        raise bad(f"the row ends after {after}, expected {len(columns)} columns (truncated?)",
+                  line)
+    if len(record) > len(columns):
+        raise bad(f"the row has {len(record)} columns, expected {len(columns)}", line)
+    for number, (column, value) in enumerate(zip(columns, record), start=1):
+        why = _cell_problem(column, value)
+        if why:
+            raise bad(f"column {number} ({column}): {short(value)} {why}", line)
+    row = {"mode": "inference"} | dict(zip(columns, record))     # older files: inference
+    return {c: row[c] for c in COLUMNS}
+
+
+def _cell_problem(column: str, value: str) -> str | None:
+    """Why `value` cannot be a cell of `column`, or None when it can."""
+    if column in BOOL_COLUMNS:
+        return None if value in ("True", "False") else "is not True or False"
+    if column in KEY and column != "params" and not value:
+        return "is empty"
+    if value and column in INT_COLUMNS:
+        try:
+            int(value)
+        except ValueError:
+            return "is not a whole number"
+    if value and column in FLOAT_COLUMNS:
+        try:
+            float(value)
+        except ValueError:
+            return "is not a number"
+    return None
 
 
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
@@ -366,6 +451,7 @@ def write_rows(path: Path, rows: Iterable[Row]) -> None:
     except OSError as err:
         raise SpecError(f"cannot write results there: {err.strerror}", file=str(path)) from None
     try:
+        os.chmod(tmp, _file_mode(path))     # mkstemp's 0600 would hide results from a team
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(COLUMNS)
@@ -376,6 +462,42 @@ def write_rows(path: Path, rows: Iterable[Row]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what a plain open() would give a new one."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def merge_rows(paths: Iterable[str | Path]) -> list[Row]:
+    """The rows of several results files, in order, each configuration once: a row found again
+    identical is dropped; the same configuration with different results is a SpecError naming
+    both places (measured twice: keep one file's row, or rerun it with --force)."""
+    seen: dict[tuple[str, ...], tuple[str, int, Row]] = {}
+    for path in paths:
+        for line, row in read_numbered_rows(Path(path)):
+            key = _key(row)
+            if key not in seen:
+                seen[key] = (str(path), line, row)
+                continue
+            first_path, first_line, first = seen[key]
+            differ = [c for c in COLUMNS if first[c] != row[c]]
+            if differ:
+                what = ", ".join(f"{c} {first[c] or '-'} vs {row[c] or '-'}" for c in differ[:3])
+                raise SpecError(f"{_describe(key)} is in {first_path}:{first_line} and "
+                                f"{path}:{line} with different results ({what}); keep one of them")
+    return [row for _, _, row in seen.values()]
+
+
+def _describe(key: tuple[str, ...]) -> str:
+    row = dict(zip(KEY, key))
+    text = f"{row['network']} {row['input']} batch {row['batch']} on {row['device']} {row['dtype']}"
+    return text + (f" with {row['params']}" if row["params"] else "")
 
 
 def to_frame(rows: Sequence[Row], source: str = "results") -> pd.DataFrame:
@@ -397,10 +519,10 @@ def to_frame(rows: Sequence[Row], source: str = "results") -> pd.DataFrame:
 
 
 def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """One or more results files concatenated (schema `COLUMNS`); SpecError names a bad one."""
+    """One or more results files merged (schema `COLUMNS`, each configuration once, see
+    `merge_rows`); SpecError names a bad file, line and column, or a conflict."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    frames = [to_frame(read_rows(Path(p)), str(p)) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else to_frame([])
+    return to_frame(merge_rows(paths), ", ".join(map(str, paths)))
 
 
 def _cell(value: Any) -> str:
@@ -464,18 +586,18 @@ class _Network:
     train: Plan | None = None      # training modes: the static step, for its peak
 
 
-
-
 def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str | None = None,
           dtype: str = "float32", channels_last: bool = False, compile: bool = False,
           threads: int | None = None, params: dict[str, Any] | None = None,
           input: tuple[int, ...] | None = None, out: str | Path = Path("reports/results.csv"),
           force: bool = False, budget_s: float = 10.0, progress: bool = True,
-          mode: str = "inference") -> pd.DataFrame:
+          shard: tuple[int, int] | None = None, mode: str = "inference") -> pd.DataFrame:
     """Measure every network at every batch size; each finished row goes into `out` at once.
     Returns the rows of this sweep: measured now, or skipped because `out` already has them
-    with status ok or oom (`force` measures them again and replaces them). `mode`: inference,
-    or train-<optimizer> (training steps, see measure_train; MACs forward + backward)."""
+    with status ok or oom (`force` measures them again and replaces them). `shard` (k, n):
+    only the k-th of n disjoint parts of the plan (`shard_plan`), for one job of an array.
+    `mode`: inference, or train-<optimizer> (training steps, see measure_train; MACs forward +
+    backward)."""
     if dtype not in DTYPES:
         raise SpecError(f"unknown dtype '{dtype}' (use {', '.join(DTYPES)})")
     if mode not in MODES:
@@ -496,57 +618,85 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
            "channels_last": str(channels_last), "compile": str(compile),
            "threads": str(torch.get_num_threads()), "mode": mode, "torch": torch.__version__,
            "cpu": cpu_name(), "host": platform.node(), "params": _params_text(params)}
-    batches = sorted(set(batch_sizes))
-    bar = _Progress(len(networks) * len(batches), progress)
+    configs = [(net, batch) for net in networks for batch in sorted(set(batch_sizes))]
+    if shard is not None:
+        configs = [configs[i] for i in shard_plan([n.macs * b for n, b in configs], *shard)]
+    rows = [{**env, "network": net.name, "input": dims(net.graph.input), "batch": str(batch)}
+            for net, batch in configs]
+    kept = [None if force else _finished(results.find(_key(row))) for row in rows]
+    bar = progress_bar(sum(old is None for old in kept), "bench", progress, unit="config")
     done: list[Row] = []
     peak: float | None = None
+    model, built_for, oom = None, None, False
     try:
         with _sigterm_as_interrupt():
-            for net in networks:
-                model = None
-                oom = False
-                for batch in batches:
-                    row = {**env, "network": net.name, "input": dims(net.graph.input),
-                           "batch": str(batch)}
-                    old = results.find(_key(row))
-                    if old is not None and old["status"] in DONE and not force:
-                        oom = oom or old["status"] == "oom"
-                        done.append(old)
-                        bar.step(f"{net.name} batch {batch} (already measured)", measured=False)
-                        continue
-                    bar.show(f"{net.name} batch {batch}")
-                    t0 = time.perf_counter()
-                    if oom:
-                        status, m = "oom", None      # a smaller batch did not fit already
-                    else:
-                        try:
-                            if model is None:
-                                model = _prepare(net, dev, dtype, channels_last, compile)
-                            if peak is None:
-                                peak = _session_peak(str(dev), dtype, torch.get_num_threads(),
-                                                     min(2.0, budget_s))
-                            x = _example(net, batch, dev, dtype, channels_last)
-                            m = (measure(model, x, dev, budget_s=budget_s) if net.train is None
-                                 else measure_train(cast(torch.nn.Module, model), x, dev,
-                                                    mode.split("-")[1],
-                                                    budget_s=budget_s))
-                            del x
-                            status = "ok"
-                        except Exception as err:   # noqa: BLE001 - recorded as the row's status
-                            m, status = None, _status(err)
-                        oom = status == "oom"
-                        if oom and dev.type == "cuda":   # the failed batch's blocks, now unused
-                            torch.cuda.empty_cache()
-                    row = _row(row, net, batch, dtype, status, m, peak)
-                    results.put(row)
-                    done.append(row)
-                    bar.step(f"{net.name} batch {batch}: {status}", measured=True,
-                             seconds=time.perf_counter() - t0)
-                del model
+            for (net, batch), row, old in zip(configs, rows, kept):
+                if built_for is not net:          # the plan is network by network
+                    model, built_for, oom = None, net, False
+                if old is not None:
+                    oom = oom or old["status"] == "oom"
+                    done.append(old)
+                    continue
+                bar.set_postfix_str(f"{net.name} batch {batch}")
+                if oom:
+                    status, m = "oom", None      # a smaller batch did not fit already
+                else:
+                    try:
+                        if model is None:
+                            model = _prepare(net, dev, dtype, channels_last, compile)
+                        if peak is None:
+                            peak = _session_peak(str(dev), dtype, torch.get_num_threads(),
+                                                 min(2.0, budget_s))
+                        x = _example(net, batch, dev, dtype, channels_last)
+                        m = (measure(model, x, dev, budget_s=budget_s) if net.train is None
+                             else measure_train(cast(torch.nn.Module, model), x, dev,
+                                                mode.split("-")[1], budget_s=budget_s))
+                        del x
+                        status = "ok"
+                    except Exception as err:   # noqa: BLE001 - recorded as the row's status
+                        m, status = None, _status(err)
+                    oom = status == "oom"
+                    if oom and dev.type == "cuda":   # the failed batch's blocks, now unused
+                        torch.cuda.empty_cache()
+                row = _row(row, net, batch, dtype, status, m, peak)
+                results.put(row)
+                done.append(row)
+                bar.update()
+            del model
     finally:
         bar.close()
         torch.set_num_threads(old_threads)
     return to_frame(done, str(out))
+
+
+def _finished(row: Row | None) -> Row | None:
+    """The row if a rerun keeps it (ok or oom), None if it is to be measured."""
+    return row if row is not None and row["status"] in DONE else None
+
+
+def shard_plan(costs: Sequence[float], k: int, n: int) -> list[int]:
+    """Indices (in order) of the items in part k (1..n) of n disjoint parts that together hold
+    every item once, balanced by cost: the costliest item first, each to the part with the
+    least cost so far (ties: the lower part). Deterministic: every job of an array, given the
+    same plan, computes the same parts."""
+    if not 1 <= k <= n:
+        raise SpecError(f"shard {k}/{n}: K must be between 1 and N")
+    loads = [0.0] * n
+    part_of = [0] * len(costs)
+    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        part = min(range(n), key=lambda p: (loads[p], p))
+        part_of[i] = part
+        loads[part] += costs[i]
+    return [i for i in range(len(costs)) if part_of[i] == k - 1]
+
+
+def progress_bar(total: int, what: str, enabled: bool = True, unit: str = "it") -> Any:
+    """A tqdm bar on stderr (rate, time left) when `enabled` and stderr is a terminal;
+    silent otherwise (logs and pipes get no carriage returns)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit=unit, disable=None if enabled else True,
+                dynamic_ncols=True, leave=False)
 
 
 @cache
@@ -630,40 +780,3 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
-
-
-class _Progress:
-    """One status line on stderr, redrawn with \\r: done/total, what runs, time left."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.done = total, enabled, 0
-        self.seconds: list[float] = []
-        self.width = 0
-
-    def show(self, what: str) -> None:
-        if not self.enabled:
-            return
-        eta = ""
-        if self.seconds:
-            left = sum(self.seconds) / len(self.seconds) * (self.total - self.done)
-            eta = f" | about {_duration(left)} left"
-        text = f"[{self.done}/{self.total}] {what}{eta}"
-        sys.stderr.write("\r" + text.ljust(self.width))
-        sys.stderr.flush()
-        self.width = len(text)
-
-    def step(self, what: str, measured: bool, seconds: float = 0.0) -> None:
-        self.done += 1
-        if measured:
-            self.seconds.append(seconds)
-        self.show(what)
-
-    def close(self) -> None:
-        if self.enabled and self.width:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -66,22 +66,32 @@ def command_line(out: Path, names: Sequence[str], device: str, batch_sizes: Sequ
 
 def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | None = None,
         batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), max_batch_ms: float = 2000.0,
-        budget_s: float = 10.0, ops: str = "macs", pdf: bool = False, force: bool = False) -> Path:
-    """Sweep, chart, write OUT/README.md; returns the README path."""
-    from archprof.measure.bench import load_results, sweep
+        budget_s: float = 10.0, ops: str = "macs", pdf: bool = False, force: bool = False,
+        shard: tuple[int, int] | None = None) -> Path | None:
+    """Sweep, chart, write OUT/README.md; returns the README path. With `shard` (k, n): only
+    measure the k-th of n disjoint parts of the networks (balanced by MACs) and write no README
+    (a run without shard, once every part is in OUT/results.csv, writes it)."""
+    from archprof.measure.bench import load_results, progress_bar, shard_plan, sweep
     device = device or default_device()
     command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, pdf, force)
     names = list(names) or sorted(registry())
+    if shard is not None:
+        names = [names[i] for i in shard_plan([analyze(n).totals["macs"] for n in names], *shard)]
     results_csv = out / "results.csv"
     options: dict[str, Any] = {"device": device, "out": results_csv, "budget_s": budget_s, "force": force}
     if device == "cpu":
         sweep(names, batch_sizes=(1,), **options)
         done = load_results([results_csv])
         done = done[done["network"].isin(names) & (done["device"] == device)]
-        for network, batches in plan(done, batch_sizes, max_batch_ms, available_bytes()).items():
-            sweep([network], batch_sizes=tuple(batches), **options)
+        larger = plan(done, batch_sizes, max_batch_ms, available_bytes())
+        with progress_bar(len(larger), "larger batches", unit="network") as bar:
+            for network, batches in larger.items():
+                sweep([network], batch_sizes=tuple(batches), progress=False, **options)
+                bar.update()
     else:
         sweep(names, batch_sizes=tuple(batch_sizes), **options)
+    if shard is not None:
+        return None
     results = load_results([results_csv])
     return write_readme(out, results, command, ops, pdf)
 

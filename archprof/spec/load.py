@@ -174,10 +174,18 @@ def _parse(file: str, data: bytes) -> dict[str, Spec]:
 
 
 def registry(directory: Path | None = None) -> dict[str, Spec]:
-    """Every network of every spec file in the spec folder, by name."""
+    """Every network of every spec file in the spec folder, by name. A missing or empty folder
+    is a SpecError: no command can do anything useful without specs."""
     directory = directory or spec_dir()
+    where = "$ARCHPROF_SPECS" if "ARCHPROF_SPECS" in os.environ else "the spec folder"
+    if not directory.is_dir():
+        raise SpecError(f"{where} {directory} does not exist (set ARCHPROF_SPECS to a folder "
+                        "of spec YAML files, or reinstall archprof)")
+    paths = sorted(directory.glob("*.yaml"))
+    if not paths:
+        raise SpecError(f"{where} {directory} holds no spec files (*.yaml)")
     found: dict[str, Spec] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in paths:
         for name, spec in load_file(path.resolve()).items():
             if name in found:
                 raise SpecError(f"network '{name}' is defined twice (also in {found[name].file})",
