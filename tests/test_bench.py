@@ -261,7 +261,7 @@ def row_for(network: str, batch: int, median_ms: str = "1.0") -> dict[str, str]:
     """A results row written by hand (only the key and one timing set)."""
     row = {c: "" for c in B.COLUMNS}
     row.update(network=network, input="3x32x32", batch=str(batch), device="cpu", dtype="float32",
-               channels_last="False", compile="False", threads="1", status="ok",
+               channels_last="False", compile="False", threads="1", mode="inference", status="ok",
                median_ms=median_ms)
     return row
 
