@@ -16,13 +16,16 @@ Definitions (also in README.md):
 from __future__ import annotations
 
 import math
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph
-from archprof.ir.ops import Shape, dims, numel
+from archprof.ir.ops import Shape, Uncounted, dims, numel
 from archprof.spec.expand import expand
 from archprof.spec.load import Spec
 
@@ -64,16 +67,24 @@ class Analysis:
         return _shares(out, self.totals).sort_values("macs", ascending=False, kind="stable")
 
 
-def analyze(spec: Spec | str | Graph, input: Shape | None = None,
-            params: dict[str, Any] | None = None, batch: int = 1,
-            dtype: str = "float32", train: bool = False, optimizer: str = "adam",
-            freeze: str | None = None) -> Analysis:
-    """Analyse a spec (by name, path or object) or an already expanded graph. `train`: add
+def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None = None,
+            batch: int = 1, dtype: str = "float32", train: bool = False,
+            optimizer: str = "adam", freeze: str | None = None,
+            strict: bool = False) -> Analysis:
+    """Analyse a spec (by name, path or object), an already expanded graph, or a
+    torch.nn.Module (traced by archprof.trace; `input` defaults to 3x224x224). `train`: add
     the cost of a training step with `optimizer`, layers matching `freeze` frozen
-    (archprof.training: backward_macs per layer, train_* totals)."""
-    graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
+    (archprof.training: backward_macs per layer, train_* totals). Ops that no rule counts are
+    listed in totals['uncounted_ops']; `strict` makes them an error."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
+    if _is_module(spec):
+        from archprof.trace import trace  # imports torch: only for a module
+        graph = trace(spec, tuple(input or (3, 224, 224)), batch=batch,
+                      dtype=dtype if dtype in ("float32", "float16", "bfloat16", "float64")
+                      else "float32")
+    else:
+        graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
     rows, rf = [], {INPUT: ((1, 1), (1, 1))}
     for node in graph.nodes:
         op, ins, out = node.op, node.ins, node.out
@@ -101,10 +112,22 @@ def analyze(spec: Spec | str | Graph, input: Shape | None = None,
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
+    uncounted = Counter(n.op.aten for n in graph.nodes if isinstance(n.op, Uncounted))
+    totals["uncounted_ops"] = dict(sorted(uncounted.items()))
+    if strict and uncounted:
+        raise SpecError(f"no rule counts {sum(uncounted.values())} op(s): "
+                        + ", ".join(f"{op} x{n}" for op, n in sorted(uncounted.items())),
+                        path=graph.spec.name)
     if train:
         from archprof.training import annotate
         annotate(layers, totals, graph, batch, dtype, optimizer, freeze)
     return Analysis(graph, _shares(layers, totals), totals)
+
+
+def _is_module(obj: Any) -> bool:
+    """A torch.nn.Module, told without importing torch (a spec never needs it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _group_type(types: pd.Series) -> str:

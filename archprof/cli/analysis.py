@@ -118,7 +118,9 @@ def summary(a: Analysis) -> str:
         f"MACs         {t['macs']:,} ({human(t['macs'])}); other ops {human(t['other_ops'])}",
         f"activations  {t['activations']:,} elements ({human_bytes(t['activation_bytes'])}); "
         f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
-    ])
+    ] + ([f"uncounted    {sum(t['uncounted_ops'].values())} op(s) with no rule, not in the "
+          "numbers above: " + ", ".join(f"{op} x{n}" for op, n in t["uncounted_ops"].items())]
+         if t.get("uncounted_ops") else []))
 
 
 # --- list -----------------------------------------------------------------------------------

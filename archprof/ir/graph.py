@@ -22,7 +22,8 @@ class Node:
     name: str
     op: Op
     inputs: list[str]
-    ins: list[Shape]
+    ins: list[Shape]           # the inputs' shapes; a traced op then lists its other operands'
+                               # (parameters, buffers, scalars as ()) that its cost depends on
     out: Shape
     line: int | None = None
     inplace: bool = False      # the output shares memory with inputs[0] (view or in-place op)

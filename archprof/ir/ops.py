@@ -724,3 +724,46 @@ def op_class(kind: str) -> type[Op]:
     if kind not in OPS:
         raise SpecError(f"unknown op '{kind}'", hint=did_you_mean(kind, OPS))
     return OPS[kind]
+
+
+# --- ops only a tracer makes (archprof.trace) ------------------------------------------------
+
+@register
+@dataclass(kw_only=True)
+class Param(Op):
+    """Learned tensors no other op's rule counts: read as data by the forward (a layer scale,
+    a position embedding, a class token) or never read at all (an auxiliary head in eval mode).
+    A row of their own so that params equal the module's `numel`; no work, no memory."""
+    kind: ClassVar[str] = "param"
+    head: ClassVar[str] = "count"
+    inplace: ClassVar[str] = "view"
+    count: int = spec_field("positive")
+    used: bool = spec_field("boolean", True)
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.count
+
+    def describe(self, ins: list[Shape]) -> str:
+        return "param" if self.used else "param (not run)"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Identity", {}
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        use = "read as data" if self.used else "never read by the forward"
+        return {"out": f"{dims(out)} (its input, unchanged)",
+                "params": f"{fmt(self.count)} ({use})", "macs": "0"}
+
+
+@dataclass(kw_only=True)
+class Uncounted(Op):
+    """A traced ATen op with no rule: its cost is unknown, never a silent zero; analysis
+    lists it under `uncounted_ops` (and `strict` makes it an error)."""
+    kind: ClassVar[str] = "uncounted"
+    aten: str
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"uncounted {self.aten}"
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        return {"out": dims(out), "params": "?", "macs": f"? (no rule for {self.aten})"}

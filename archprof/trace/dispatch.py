@@ -1,0 +1,377 @@
+"""Recording a module's forward as IR nodes: every ATen op it executes on meta tensors, seen by
+a TorchDispatchMode, with the module that called it, seen by global forward hooks (the way
+FlopCounterMode and MemTracker see a model).
+
+Tensors are told apart by identity: activations (the input and what ops compute from it) become
+graph nodes; parameters, buffers and tensors computed from them alone (a transposed weight, a
+gathered position bias) are constants, and an op reading one carries its shape. Parameters that
+no op's rule counts get a `param` row of their own, so that params equal `numel`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from archprof.ir import ops
+from archprof.ir.ops import Op, Shape
+from archprof.trace import aten
+
+INPUT = -1
+
+
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors in an op's arguments or results (torch's pytree, but fast on the few
+    shapes ATen uses: tensors, lists and tuples of them, a kwargs dict)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in tensors_in(v)] if value else []
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
+# Binary elementwise ops: their cost counts every operand, constants and scalars included.
+ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "where",
+               "eq", "ne", "lt", "gt", "le", "ge", "clamp", "masked_fill"}
+VALUE_READS = {torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.__int__,
+               torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.tolist}
+
+
+def _like(x: torch.Tensor, shape: Any = None) -> torch.Tensor:
+    return torch.empty(x.shape if shape is None else shape, dtype=x.dtype, device="meta")
+
+
+def _batch_norm_eval(x: torch.Tensor, *args: Any) -> tuple[torch.Tensor, ...]:
+    return _like(x), _like(x, (0,)), _like(x, (0,))
+
+
+def _broadcast(a: Any, b: Any, *args: Any) -> torch.Tensor:
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        x = a if isinstance(a, torch.Tensor) else b
+        return torch.empty(x.shape, dtype=torch.result_type(a, b), device="meta")
+    return torch.empty(torch.broadcast_shapes(a.shape, b.shape), dtype=torch.result_type(a, b),
+                       device="meta")
+
+
+def _in_place(x: torch.Tensor, *args: Any) -> torch.Tensor:
+    return x
+
+
+# Ops whose meta kernel is a slow Python decomposition while their output is plain (same
+# shape, broadcast shape, the input itself): made here directly, as the tracer needs shapes
+# and dtypes only.
+_aten = torch.ops.aten
+SHAPE_ONLY = {_aten.native_batch_norm.default: _batch_norm_eval,
+              _aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
+              **{getattr(_aten, op).Tensor: _broadcast for op in ("add", "sub", "mul", "div")},
+              **{getattr(_aten, op).Tensor: _in_place for op in ("add_", "sub_", "mul_", "div_")},
+              **{getattr(_aten, op).default: _in_place
+                 for op in ("relu_", "hardtanh_", "hardswish_", "silu_", "sigmoid_")}}
+
+
+class DynamicControlFlow(UserWarning):
+    """The traced ops may be one path of several: the forward reads tensor values or executes
+    other ops at another input size."""
+
+
+@dataclass
+class Tensor:
+    """A parameter or buffer of the traced module."""
+    path: str
+    shape: Shape
+    numel: int
+    buffer: bool
+
+
+@dataclass
+class Record:
+    func: str                 # the op's name, for rows named by module path plus op
+    op: Op
+    inputs: list[int]         # indices of input records, INPUT for the network input
+    ins: list[Shape]
+    out: Shape
+    inplace: bool
+    name: str = ""
+
+
+@dataclass
+class Frame:
+    """One module call in progress."""
+    path: str
+    module: nn.Module
+    leaf: bool
+    args: tuple[Any, ...]
+    records: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Tensors:
+    """What the recorder knows of the tensors it has seen, by identity."""
+    node: dict[int, int] = field(default_factory=dict)           # activation -> record
+    lineage: dict[int, frozenset[int]] = field(default_factory=dict)  # constant -> param ids
+    alive: list[torch.Tensor] = field(default_factory=list)      # keeps ids from being reused
+
+
+class Recorder(TorchDispatchMode):
+    def __init__(self, names: dict[int, str], params: dict[int, Tensor], batch: int) -> None:
+        super().__init__()
+        self.names, self.params, self.batch = names, params, batch
+        self.input_shape: Shape = ()
+        self.signature_only = False
+        self.torch_name = ""      # the torch function running, if public: names its ATen ops
+        self.records: list[Record] = []
+        self.tensors = Tensors(lineage={pid: frozenset([pid]) for pid in params})
+        self.frames: list[Frame] = []
+        self.attributed: set[int] = set()
+        self.taken: set[str] = set()
+        self.suppress = 0
+        # (module path, what it does: an op, 'call CHILD', 'return'), in order
+        self.signature: list[tuple[str, str]] = []
+        self.value_reads: list[str] = []
+
+    # --- shapes ----------------------------------------------------------------------------
+    def sample(self, t: torch.Tensor) -> Shape:
+        """Per-sample shape: dim 0 carries the batch (removed, or divided when it is folded
+        with another dimension, e.g. batch x heads)."""
+        shape = tuple(int(s) for s in t.shape)
+        if not shape:
+            return shape
+        if shape[0] == self.batch:
+            return shape[1:]
+        return (shape[0] // self.batch, *shape[1:]) if shape[0] % self.batch == 0 else shape
+
+    def path(self) -> str:
+        return self.frames[-1].path if self.frames else ""
+
+    # --- module hooks -----------------------------------------------------------------------
+    def enter(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        path = self.names.get(id(module))
+        if path is None:
+            return
+        ruled = type(module) in aten.MODULES     # one rule for the whole module: one row
+        leaf = ruled or next(module.children(), None) is None
+        self.signature.append((self.path(), f"call {path}"))
+        self.frames.append(Frame(path, module, leaf, args))
+        if ruled:
+            self.suppress += 1
+
+    def leave(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if not self.frames or self.frames[-1].module is not module:
+            return
+        frame = self.frames.pop()
+        self.signature.append((frame.path, "return"))
+        rule = aten.MODULES.get(type(module))
+        if rule is not None:
+            self.suppress -= 1
+            if not self.suppress:
+                self.module_record(frame, rule, output)
+        elif frame.leaf and not frame.records and isinstance(output, torch.Tensor) \
+                and id(output) in self.tensors.node and not self.signature_only:
+            # an op that runs no ATen op at inference (dropout, identity): a view row
+            source = self.tensors.node[id(output)]
+            shape = self.sample(output)
+            self.add(frame, "identity", ops.Identity(), [source], [shape], shape, True, [output])
+        self.name(frame)
+
+    def module_record(self, frame: Frame, rule: aten.ModuleRule, output: Any) -> None:
+        tensors = tensors_in(frame.args)
+        acts = [t for t in tensors if id(t) in self.tensors.node]
+        outs = tensors_in(output)
+        if not acts or not outs:
+            return
+        if self.signature_only:
+            self.mark(outs)
+            return
+        ins = [self.sample(t) for t in acts]
+        out = self.sample(outs[0])
+        op = rule(frame.module, ins, out)
+        inputs = [self.tensors.node[id(t)] for t in acts]
+        owned = frozenset(id(t) for t in [*frame.module.parameters(), *frame.module.buffers()]
+                          if id(t) in self.params)
+        param = self.param_record(frame, op, ins, out, owned, inputs[0])
+        if param is not None:
+            inputs.append(param)
+            ins.append(self.records[param].out)
+        self.add(frame, type(frame.module).__name__.lower(), op, inputs, ins, out, False, outs)
+
+    # --- ATen ops ---------------------------------------------------------------------------
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        shortcut: Any = SHAPE_ONLY.get(func)
+        out = shortcut(*args) if shortcut else func(*args, **kwargs)
+        if self.suppress:
+            return out
+        name = func.overloadpacket.__name__
+        mutates = name.endswith("_") and not name.endswith("__")
+        base = name[:-1] if mutates else name
+        tensors = tensors_in(args) + (tensors_in(kwargs) if kwargs else [])
+        known = self.tensors
+        acts = [t for t in tensors if id(t) in known.node]
+        outs = tensors_in(out)
+        if not acts or base in aten.FACTORIES:
+            lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in tensors))
+            for o in outs:
+                known.lineage[id(o)] = lineage
+                known.node.pop(id(o), None)
+            known.alive.extend(outs)
+            return out
+        if not outs:
+            return out
+        self.signature.append((self.path(), base))
+        if self.signature_only:
+            self.mark(outs)
+        else:
+            self.record(func, base, mutates, args, kwargs, tensors, acts, outs)
+        return out
+
+    def mark(self, outs: list[torch.Tensor]) -> None:
+        """Outputs are activations (when only the op sequence is wanted)."""
+        for o in outs:
+            self.tensors.node[id(o)] = 0
+        self.tensors.alive.extend(outs)
+
+    def record(self, func: Any, base: str, mutates: bool, args: tuple, kwargs: dict,
+               tensors: list[torch.Tensor], acts: list[torch.Tensor],
+               outs: list[torch.Tensor]) -> None:
+        known = self.tensors
+        ins = [self.sample(t) for t in acts]
+        out = self.sample(outs[0])
+        returns = func._schema.returns
+        aliases = bool(returns) and returns[0].alias_info is not None
+        view = base in aten.VIEWS or (aliases and not mutates)
+        inplace = (view or aliases) and isinstance(args[0], torch.Tensor) \
+            and id(args[0]) in known.node
+        op: Op
+        if view:
+            op = ops.Flatten() if len(out) == 1 and len(ins[0]) == 3 else ops.Identity()
+        elif base in aten.COPIES:
+            op, inplace = ops.Identity(), False
+        else:
+            op = aten.op_for(aten.Call(base, args, kwargs, ins, out)) \
+                or ops.Uncounted(aten=f"aten.{base}")
+        constants = [t for t in tensors if id(t) not in known.node]
+        inputs = [known.node[id(t)] for t in acts]
+        frame = self.frames[-1] if self.frames else None
+        lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
+        param = self.param_record(frame, op, ins, out, lineage, inputs[0])
+        if param is not None:
+            inputs.append(param)
+            ins.append(self.records[param].out)
+        if base in ELEMENTWISE:     # constant operands count: x * gamma, x + 1
+            ins += [self.sample(t) for t in constants] if param is None else []
+            ins += [() for a in args[:2] if isinstance(a, (int, float, bool))]
+        label = self.torch_name or base
+        if view and len(outs) > 1:  # split, unbind: one view row per piece
+            for piece in outs:
+                shape = self.sample(piece)
+                self.add(frame, label, ops.Identity(), inputs[:1], ins[:1], shape, True, [piece])
+            return
+        self.add(frame, label, op, inputs, ins, out, inplace, outs)
+
+    def param_record(self, frame: Frame | None, op: Op, ins: list[Shape], out: Shape,
+                     lineage: frozenset[int], source: int) -> int | None:
+        """A `param` row for parameters this op reads (`lineage`) that its rule does not
+        count (a layer scale, a position embedding); each parameter is counted once."""
+        fresh = [self.params[pid] for pid in lineage
+                 if pid not in self.attributed and not self.params[pid].buffer]
+        self.attributed.update(lineage)
+        extra = sum(p.numel for p in fresh) - op.params(ins, out)
+        if extra <= 0:
+            return None
+        biggest = max(fresh, key=lambda p: p.numel)
+        source_shape = self.records[source].out if source != INPUT else self.input_shape
+        return self.add(frame, biggest.path, ops.Param(count=extra), [source], [source_shape],
+                        biggest.shape, True, [], named=biggest.path)
+
+    def add(self, frame: Frame | None, func: str, op: Op, inputs: list[int], ins: list[Shape],
+            out: Shape, inplace: bool, outs: list[torch.Tensor], named: str = "") -> int:
+        index = len(self.records)
+        self.records.append(Record(func, op, inputs, ins, out, inplace, named))
+        for o in outs:
+            self.tensors.node[id(o)] = index
+        self.tensors.alive.extend(outs)
+        if named:
+            self.records[index].name = self.unique(named)
+        elif frame is not None:
+            frame.records.append(index)
+        else:
+            self.records[index].name = self.unique(func)
+        return index
+
+    # --- names ------------------------------------------------------------------------------
+    def unique(self, name: str) -> str:
+        candidate, n = name, 1
+        while candidate in self.taken:
+            candidate, n = f"{name}_{n}", n + 1
+        self.taken.add(candidate)
+        return candidate
+
+    def name(self, frame: Frame) -> None:
+        """A leaf module's one op is named by the module path; several, or the ops a module
+        calls itself, by the path plus the op ('layer1.0.add')."""
+        records = [self.records[i] for i in frame.records]
+        prefix = frame.path + "." if frame.path else ""
+        main = records if len(records) == 1 else [
+            r for r in records if not isinstance(r.op, (ops.Identity, ops.Flatten))]
+        for r in records:
+            own = frame.leaf and frame.path and len(main) == 1 and r is main[0]
+            r.name = self.unique(frame.path if own else prefix + r.func)
+
+
+class TorchCalls(TorchFunctionMode):
+    """Sees the torch functions the forward calls: their names label the ATen ops they run
+    (`torch.flatten` runs `aten.view`: the row is 'flatten'), and meta tensors have no values,
+    so a forward that reads one (`if x.sum() > 0`) gets a stand-in (True, 1) and a warning
+    naming the module, instead of failing or choosing silently."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        if func in VALUE_READS and args and getattr(args[0], "is_meta", False):
+            path = self.recorder.path() or "(top level)"
+            if path not in self.recorder.value_reads:
+                self.recorder.value_reads.append(path)
+            if func is torch.Tensor.tolist:
+                return torch.ones(args[0].shape, dtype=args[0].dtype).tolist()
+            return True if args[0].dtype == torch.bool or func is torch.Tensor.__bool__ else 1
+        name = getattr(func, "__name__", "")
+        self.recorder.torch_name = "" if name.startswith("_") else name.rstrip("_")
+        try:
+            return func(*args, **(kwargs or {}))
+        finally:
+            self.recorder.torch_name = ""
+
+
+def record(module: nn.Module, names: dict[int, str], x: torch.Tensor, batch: int,
+           stand_ins: dict[str, torch.Tensor], params: dict[int, Tensor],
+           signature_only: bool = False) -> Recorder:
+    """Run module(x) with `stand_ins` (meta tensors) for its parameters and buffers; with
+    `signature_only`, note only the sequence of (module, op)."""
+    recorder = Recorder(names, params, batch)
+    recorder.signature_only = signature_only
+    recorder.input_shape = recorder.sample(x)
+    recorder.tensors.node[id(x)] = INPUT
+    hooks = [nn.modules.module.register_module_forward_pre_hook(
+                 lambda m, a: recorder.enter(m, a)),
+             nn.modules.module.register_module_forward_hook(
+                 lambda m, a, o: recorder.leave(m, a, o))]
+    try:
+        with torch.no_grad(), TorchCalls(recorder), recorder:
+            torch.func.functional_call(module, stand_ins, (x,), strict=False)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for path in recorder.value_reads if not signature_only else []:
+        warnings.warn(f"{path or 'the model'}: the forward reads a tensor's value (data-dependent"
+                      " control flow); archprof traced the path taken when that value is"
+                      " true/1, other inputs may run other ops", DynamicControlFlow, stacklevel=3)
+    return recorder

@@ -1,0 +1,169 @@
+"""archprof.trace: any nn.Module -> the IR. Checked against the spec path (every zoo network
+built as a module and traced equals its spec, layer by layer), against the module itself
+(numel) and against torch's FlopCounterMode on the same module."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import tracing_models as tm
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import archprof
+from archprof.errors import SpecError
+from archprof.trace import DynamicControlFlow, trace
+
+COLUMNS = ["shape", "params", "weights", "buffers", "macs", "other_ops", "activations", "rf",
+           "jump"]
+SUMMED = ["params", "weights", "buffers", "macs", "other_ops", "activations"]
+
+
+def numel(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def flop_counter_macs(module: nn.Module, input: tuple[int, ...]) -> int:
+    """FlopCounterMode counts 2 FLOPs per multiply-accumulate of conv, linear, matmul and
+    attention."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(torch.empty(1, *input, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+# --- round trip: spec -> module -> trace == spec ---------------------------------------------
+@pytest.mark.parametrize("name", sorted(archprof.registry()))
+def test_zoo_round_trip(name):
+    spec = archprof.analyze(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DynamicControlFlow)   # the zoo has no control flow
+        traced = archprof.analyze(archprof.build(spec.graph, device="meta"),
+                                  input=spec.graph.input)
+    rows = traced.layers.set_index("name")
+    for _, row in spec.layers.iterrows():
+        # a spec row is the traced row of the module it built, or the rows that module's
+        # ATen ops made (named inside it)
+        own = rows.index[(rows.index == row["name"]) | rows.index.str.startswith(row["name"] + ".")]
+        assert len(own), f"{name}: no traced row for {row['name']}"
+        got = rows.loc[own]
+        for column in SUMMED:
+            assert got[column].sum() == row[column], (name, row["name"], column)
+        last = got.iloc[-1]
+        for column in ("shape", "rf", "jump"):
+            assert last[column] == row[column], (name, row["name"], column)
+    assert len(rows) == len(spec.layers)
+    for key in ("params", "buffers", "macs", "other_ops", "activations", "peak_activations"):
+        assert traced.totals[key] == spec.totals[key], key
+    assert traced.totals["uncounted_ops"] == {} == spec.totals["uncounted_ops"]
+
+
+# --- against the module itself and FlopCounterMode -------------------------------------------
+MODULES = {
+    "resnet_like": (tm.TinyResNet, (3, 64, 64)),
+    "layer_scale_and_unused_head": (tm.LayerScaled, (3, 16, 16)),
+    "functional_only": (tm.FunctionalOnly, (3, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(MODULES))
+def test_params_numel_and_macs_flop_counter(key):
+    make, input = MODULES[key]
+    module = make()
+    a = archprof.analyze(module, input=input)
+    assert a.totals["params"] == numel(module)
+    assert a.totals["macs"] == flop_counter_macs(module.to("meta"), input)
+    assert a.totals["uncounted_ops"] == {}
+
+
+def test_names_follow_module_paths():
+    a = archprof.analyze(tm.TinyResNet(), input=(3, 64, 64))
+    names = a.layers["name"].tolist()
+    # a module called three times gets three rows; the functional residual add is named by the
+    # block that calls it, plus the op
+    assert names[:16] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1.0.downsample.0", "layer1.0.downsample.1",
+        "layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu", "layer1.0.conv2", "layer1.0.bn2",
+        "layer1.0.relu_1", "layer1.0.conv3", "layer1.0.bn3", "layer1.0.add", "layer1.0.relu_2"]
+    assert names[-3:] == ["avgpool", "flatten", "fc"]
+    assert len(set(names)) == len(names)
+    graph = a.graph
+    assert graph.spec.title == "TinyResNet" and graph.spec.family == "traced"
+    # in-place ops and views are marked as such: ReLU(inplace=True), `out += identity`, flatten
+    assert graph.node("layer1.0.relu").inplace and graph.node("layer1.0.add").inplace
+    assert graph.node("flatten").inplace and not graph.node("layer1.0.conv1").inplace
+
+
+def test_parameters_read_as_data_and_never_read():
+    module = tm.LayerScaled()
+    a = archprof.analyze(module, input=(3, 16, 16))
+    rows = a.layers.set_index("name")
+    assert rows.at["gamma", "params"] == 8 and rows.at["gamma", "activations"] == 0
+    # the aux head never runs: 8*4+4 + 4*16*16*10+10 parameters in one row, after the rest
+    assert rows.at["aux", "params"] == (8 * 4 + 4) + (4 * 16 * 16 * 10 + 10)
+    assert rows.at["aux", "macs"] == 0 and a.layers["name"].iloc[-1] == "aux"
+    # x * gamma is one multiply per element of the 8x16x16 map
+    assert rows.at["mul", "other_ops"] == 8 * 16 * 16
+    assert a.totals["params"] == numel(module)
+
+
+def test_batch_scales_per_sample_counts():
+    one = archprof.analyze(tm.TinyResNet(), input=(3, 64, 64))
+    four = archprof.analyze(tm.TinyResNet(), input=(3, 64, 64), batch=4)
+    assert four.totals["macs"] == 4 * one.totals["macs"]
+    assert four.totals["params"] == one.totals["params"]
+    assert four.layers["shape"].tolist() == one.layers["shape"].tolist()
+
+
+def test_real_weights_are_not_touched():
+    module = tm.TinyResNet()          # on the CPU, with initialised weights
+    before = module.conv1.weight.detach().clone()
+    graph = trace(module, (3, 64, 64), batch=2)
+    assert module.conv1.weight.device.type == "cpu" and torch.equal(module.conv1.weight, before)
+    assert module.training            # eval() for the trace, then restored
+    assert graph.node("conv1").out == (8, 32, 32)
+
+
+def test_uncounted_ops_are_listed_and_strict_fails():
+    a = archprof.analyze(tm.Uncountable(), input=(3, 8, 8))
+    assert a.totals["uncounted_ops"] == {"aten.cumsum": 1}
+    assert archprof.analyze("lenet5").totals["uncounted_ops"] == {}
+    with pytest.raises(SpecError, match=r"aten.cumsum x1"):
+        archprof.analyze(tm.Uncountable(), input=(3, 8, 8), strict=True)
+
+
+def test_uncounted_ops_under_the_table(capsys):
+    from archprof.cli.analysis import summary
+    text = summary(archprof.analyze(tm.Uncountable(), input=(3, 8, 8)))
+    assert "uncounted    1 op(s) with no rule" in text and "aten.cumsum x1" in text
+
+
+# --- dynamic control flow (issue 8, item 7) --------------------------------------------------
+def test_data_dependent_branch_warns_naming_the_module():
+    with pytest.warns(DynamicControlFlow, match=r"^gate: the forward reads a tensor's value"):
+        archprof.analyze(tm.BranchOnValue(), input=(3, 8, 8))
+
+
+def test_branch_on_input_size_warns_naming_the_module():
+    # 64 wide: no extra conv; 128 wide (the size traced again): the extra conv runs
+    with pytest.warns(DynamicControlFlow, match=r"^switch: the forward runs other ops at input "
+                                                r"3x128x128 than at 3x64x64"):
+        archprof.analyze(tm.BranchOnSize(), input=(3, 64, 64))
+
+
+def test_no_warning_without_control_flow():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        archprof.analyze(tm.TinyResNet(), input=(3, 64, 64))
+
+
+# --- bad input --------------------------------------------------------------------------------
+def test_bad_input_is_one_spec_error():
+    with pytest.raises(SpecError, match="expected a torch.nn.Module, got int"):
+        trace(3)
+    with pytest.raises(SpecError, match=r"TinyResNet: the forward failed on input 1x5x64x64: "):
+        trace(tm.TinyResNet(), (5, 64, 64))
+    with pytest.raises(SpecError, match=r"NeedsTwoInputs: the forward failed"):
+        trace(tm.NeedsTwoInputs(), (3, 8, 8))
+    with pytest.raises(SpecError, match="input must be positive integers"):
+        trace(tm.TinyResNet(), (3, 0, 64))
