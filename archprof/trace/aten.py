@@ -56,9 +56,10 @@ def rule(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _pair(values: Any, n: int = 2) -> tuple[int, ...]:
-    values = list(values) if isinstance(values, (list, tuple)) else [values]
-    return tuple(int(v) for v in (values * n if len(values) == 1 else values))
+def _pair(values: Any) -> tuple[int, int]:
+    """torch's int-or-list arguments (kernel, stride, padding) as an (h, w) pair."""
+    v = list(values) if isinstance(values, (list, tuple)) else [values]
+    return (int(v[0]), int(v[0])) if len(v) == 1 else (int(v[0]), int(v[1]))
 
 
 @rule("convolution", "_convolution")
