@@ -366,3 +366,16 @@ def test_an_op_without_training_rules_is_an_error_not_a_zero():
         Costly().backward_macs([(3,)], (3,), True, True)
     with pytest.raises(SpecError, match="'costly' has no rule for the memory autograd saves"):
         Costly().saved([(3,)], (3,), False)
+
+
+def test_training_rows_are_their_own_setup_in_charts_and_picks(tmp_path):
+    """pick and plot group rows by setup: training rows never mix with inference ones (the
+    time and memory vs batch charts get one panel per mode)."""
+    from archprof.measure import bench as B
+    from archprof.measure.pick import annotate
+    out = tmp_path / "results.csv"
+    fast = {"device": "cpu", "budget_s": 0.05, "progress": False, "threads": 1, "out": out}
+    B.sweep(["lenet5"], (1,), **fast)
+    B.sweep(["lenet5"], (1,), mode="train-adam", **fast)
+    setups = annotate(B.load_results(out))["setup"]
+    assert setups.nunique() == 2 and setups.str.endswith(", train-adam").sum() == 1

@@ -22,7 +22,8 @@ from archprof.spec.load import imagenet_accuracy, load_spec
 
 MB = 1e6
 # Benchmark options that, when they differ between rows, make two rows different setups.
-OPTION_COLUMNS = ("dtype", "channels_last", "compile", "threads")
+# mode: inference or train-<optimizer>
+OPTION_COLUMNS = ("dtype", "channels_last", "compile", "threads", "mode")
 
 
 def parse_params(text: Any) -> dict[str, Any]:
