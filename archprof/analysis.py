@@ -66,6 +66,61 @@ class Analysis:
                .reset_index().rename(columns={"layer": "type"}))
         return _shares(out, self.totals).sort_values("macs", ascending=False, kind="stable")
 
+    # a prompt or notebook shows a summary, not the whole spec and graph (tens of kB)
+    def __repr__(self) -> str:
+        from archprof.figures.render import render
+        head, rest = _preview(self.layers)
+        lines = [_title(self), *_total_lines(self.totals), "", render(head, _columns(), "text")]
+        if rest:
+            lines.append(f"... {rest} more rows")
+        lines.append(f"(.layers: every row as a DataFrame; .totals: every total; "
+                     f"`archprof table {self.spec.name}` prints them all)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from archprof.figures.render import cells
+        head, rest = _preview(self.layers)
+        columns = _columns()
+        th = "".join(f"<th>{escape(c.header)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>"
+                       for row in cells(head, columns))
+        more = (f"<tr><td colspan='{len(columns)}'>... {rest} more rows (.layers)</td></tr>"
+                if rest else "")
+        totals = "<br>".join(escape(line) for line in _total_lines(self.totals))
+        return (f"<div><b>{escape(_title(self))}</b><br><small>{totals}</small>"
+                "<table style='font-size:smaller;text-align:right'>"
+                f"<thead><tr>{th}</tr></thead><tbody>{body}{more}</tbody></table></div>")
+
+
+PREVIEW_ROWS = 8       # the first rows shown by repr (a network's stem and first block)
+
+
+def _columns() -> list[Any]:
+    from archprof.figures.render import Column
+    return [Column("name", "name"), Column("layer", "layer"), Column("shape", "output"),
+            Column("params", "params", "int"), Column("macs", "MACs", "int"),
+            Column("rf", "rf", "num")]
+
+
+def _preview(layers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    return layers.head(PREVIEW_ROWS), max(len(layers) - PREVIEW_ROWS, 0)
+
+
+def _title(a: Analysis) -> str:
+    t, s = a.totals, a.spec
+    return (f"{s.name} ({s.title}): input {t['input']}, batch {t['batch']}, {t['dtype']}, "
+            f"{len(a.layers)} ops")
+
+
+def _total_lines(t: dict[str, Any]) -> list[str]:
+    from archprof.units import human, human_bytes
+    return [f"params {t['params']:,} ({human(t['params'])}), buffers {t['buffers']:,}",
+            f"MACs {t['macs']:,} ({human(t['macs'])}), other ops {t['other_ops']:,}",
+            f"activations {t['activations']:,} elements, peak live {t['peak_activations']:,} "
+            f"({human_bytes(t['peak_bytes'])})"]
+
 
 def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None = None,
             batch: int = 1, dtype: str = "float32", train: bool = False,

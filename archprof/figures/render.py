@@ -3,6 +3,7 @@ LaTeX, and as CSV/JSON for machines (raw integers, no totals rows)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,11 @@ def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
     if fmt == "csv":
         return df.to_csv(index=False, lineterminator="\n")
     if fmt == "json":
-        return json.dumps(df.to_dict(orient="records"), indent=1, default=_plain)
+        records = df.to_dict(orient="records")
+        for key in [c.key for c in columns if c.style == "num" and c.key in df]:
+            for record in records:
+                record[key] = _json_size(record[key])
+        return json.dumps(records, indent=1, default=_plain)
     body = cells(df, columns) + [list(r) for r in footer]
     headers = [c.header for c in columns]
     numeric = [c.style != "str" for c in columns]
@@ -69,6 +74,18 @@ def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
     if footer:
         lines += [rule, *map(fmt_row, body[len(body) - len(footer):])]
     return "\n".join(lines)
+
+
+SIZE = re.compile(r"(\d+)(?:x(\d+))?\Z")
+
+
+def _json_size(value: Any) -> Any:
+    """A size written for people as "7" or "7x3" (height x width, e.g. a receptive field) as
+    the number 7 or the pair [7, 3]; anything else as it is."""
+    match = SIZE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    return int(match[1]) if match[2] is None else [int(match[1]), int(match[2])]
 
 
 def _plain(value: object) -> object:
