@@ -134,7 +134,8 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
     weights = {n.name: n.op.params(n.ins, n.out) for n in nodes}
     frozen = [n.name for n in nodes if weights[n.name] and patterns
               and any(fnmatch.fnmatchcase(n.name, p) for p in patterns)]
-    trainable = {name: 0 if name in frozen else p for name, p in weights.items()}
+    trainable = {n.name: 0 if n.name in frozen else n.op.trained_params(n.ins, n.out)
+                 for n in nodes}
     requires: dict[str, bool] = {INPUT: False}
     for n in nodes:
         requires[n.name] = bool(trainable[n.name]) or any(requires[i] for i in n.inputs)
@@ -152,6 +153,13 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
                   saved=Lin())
     _timeline(result, requires, trainable, width, n_trainable * 4 * temps)
     return result
+
+
+def _running(graph: Graph, name: str) -> str:
+    """The op whose result `name` is, looking through rows that do not run."""
+    while name != INPUT and not graph.node(name).op.runs():
+        name = graph.node(name).inputs[0]
+    return name
 
 
 def _own_bytes(own: Own, width: int) -> Lin:
@@ -176,7 +184,7 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
     for t, n in enumerate(nodes):
         row = LayerCost(n.name)
         p.layers.append(row)
-        if not requires[n.name]:
+        if not requires[n.name] or not n.op.runs():
             continue                    # no autograd record: nothing saved, no backward
         input_grad = any(requires[i] for i in n.inputs)
         row.grads = (input_grad, bool(trainable[n.name]))
@@ -196,7 +204,7 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
         p.saved += row.saved_bytes
 
     # --- forward: each tensor freed after its last reader unless saved -----------------------
-    outputs = graph.outputs
+    outputs = list(dict.fromkeys(_running(graph, o) for o in graph.outputs))
     last_read = {owner[o]: math.inf for o in outputs}
     for t, n in enumerate(nodes):
         for i in n.inputs:

@@ -379,3 +379,46 @@ def test_training_rows_are_their_own_setup_in_charts_and_picks(tmp_path):
     B.sweep(["lenet5"], (1,), mode="train-adam", **fast)
     setups = annotate(B.load_results(out))["setup"]
     assert setups.nunique() == 2 and setups.str.endswith(", train-adam").sum() == 1
+
+
+class _Traced(nn.Module):
+    """A module for the tracer: a learned offset read as data, and a head never run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8),
+                                      nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.offset = nn.Parameter(torch.zeros(8, 8, 8))
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+        self.unused = nn.Linear(100, 100)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.features(x) + self.offset, 1))
+
+
+def test_traced_module_training_cost():
+    """analyze(module, train=True) on a traced nn.Module: backward MACs as FlopCounterMode
+    counts them, and the step's peak as MemTracker measures it; the head that never runs gets
+    no gradient and no optimizer state."""
+    a = archprof.analyze(_Traced(), input=(3, 16, 16), batch=4, train=True, optimizer="adam")
+    model = _Traced().train()
+    _, backward = flop_counter_backward(model, torch.randn(4, 3, 16, 16))
+    assert a.totals["backward_macs"] == backward / 2
+    unused = 100 * 100 + 100
+    assert a.totals["train_grads_bytes"] == 4 * (a.totals["params"] - unused)
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+    with FakeTensorMode():
+        model = _Traced().train()
+        opt = torch.optim.Adam(model.parameters(), foreach=True)
+        x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 10, (4,))
+        for _ in range(2):      # the first step allocates the optimizer state
+            tracker = MemTracker()
+            tracker.track_external(model, opt, x, y)
+            with tracker:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        theirs = next(iter(tracker.get_tracker_snapshot("peak").values()))["Total"]
+    assert a.totals["train_peak_bytes"] == pytest.approx(theirs, rel=0.10)

@@ -125,6 +125,15 @@ class Op:
         """The arithmetic behind shape, params and MACs, with the numbers substituted."""
         return {"out": f"{dims(out)} (same as input)", "params": "0", "macs": "0"}
 
+    def trained_params(self, ins: list[Shape], out: Shape) -> int:
+        """Parameters that get a gradient (and optimizer state) in a training step."""
+        return self.params(ins, out)
+
+    def runs(self) -> bool:
+        """False for a row that only records something (a parameter the forward never reads):
+        no work, no memory, not an output."""
+        return True
+
     # --- training: what the backward pass costs -----------------------------------------------
     # In training an op returning a view (flatten) still returns one; grad_view: the gradients
     # of its inputs are views of its output's gradient (add, concat, flatten: no new memory).
@@ -746,6 +755,17 @@ class Param(Op):
     def describe(self, ins: list[Shape]) -> str:
         return "param" if self.used else "param (not run)"
 
+    grad_view: ClassVar[bool] = True     # passes its input (and that input's gradient) through
+
+    def trained_params(self, ins: list[Shape], out: Shape) -> int:
+        return self.count if self.used else 0    # never read: its gradient stays None
+
+    def runs(self) -> bool:
+        return self.used
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # the op that reads the tensor keeps what it needs
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Identity", {}
 
@@ -764,6 +784,9 @@ class Uncounted(Op):
 
     def describe(self, ins: list[Shape]) -> str:
         return f"uncounted {self.aten}"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        raise SpecError(f"{self.aten} has no rule: the training memory of this model is unknown")
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         return {"out": dims(out), "params": "?", "macs": f"? (no rule for {self.aten})"}
