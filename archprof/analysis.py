@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph
-from archprof.ir.ops import Shape, Uncounted, dims, numel
+from archprof.ir.ops import GLOBAL, Shape, Uncounted, dims, numel
 from archprof.spec.expand import expand
 from archprof.spec.load import Spec
 
@@ -140,23 +141,17 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                       else "float32")
     else:
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
-    rows, rf = [], {INPUT: ((1, 1), (1, 1))}
+    rows, fields = [], _receptive_fields(graph)
     for node in graph.nodes:
         op, ins, out = node.op, node.ins, node.out
-        (sh, sw), (jh, jw) = rf[node.inputs[0]]
-        for other in node.inputs[1:]:     # merged branches: the widest view and coarsest step
-            (oh, ow), (ph, pw) = rf[other]
-            sh, sw, jh, jw = max(sh, oh), max(sw, ow), max(jh, ph), max(jw, pw)
-        (kh, kw), (s_h, s_w), (dh, dw) = op.window(ins)
-        size, jump = (sh + dh * (kh - 1) * jh, sw + dw * (kw - 1) * jw), (jh * s_h, jw * s_w)
-        rf[node.name] = (size, jump)
+        size, jump = fields[node.name]
         rows.append({
             "name": node.name, "type": op.kind, "layer": op.describe(ins), "shape": dims(out),
             "params": op.params(ins, out), "weights": op.weights(ins, out),
             "buffers": op.buffers(ins, out), "macs": op.macs(ins, out) * batch,
             "other_ops": op.other(ins, out) * batch,
             "activations": 0 if node.inplace else numel(out) * batch,
-            "rf": _pair(size), "jump": _pair(jump), "line": node.line})
+            "rf": size, "jump": jump, "line": node.line})
     layers = pd.DataFrame(rows)
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = {c: int(layers[c].sum()) for c in COUNTS}
@@ -190,8 +185,46 @@ def _group_type(types: pd.Series) -> str:
     return "+".join(types) if len(types) <= 3 else f"block ({len(types)} ops)"
 
 
-def _pair(values: tuple[int, int]) -> str:
-    return str(values[0]) if values[0] == values[1] else dims(values)
+RF = tuple[tuple[Fraction, ...], tuple[Fraction, ...]] | None     # None: global
+
+
+def _receptive_fields(graph: Graph) -> dict[str, tuple[str, str]]:
+    """(rf, jump) of each node as printed: the size of the input window one output element
+    sees and the input step between neighbouring outputs, per spatial dimension, through
+    conv/pool chains; 'global' once an op mixes every position (attention, global pooling, a
+    linear layer on a flat vector). Merged branches take the widest view and coarsest step;
+    where an op's window has another rank than the input's, the widest dimension stands for all."""
+    rank = max(len(graph.input) - 1, 1)
+    state: dict[str, RF] = {INPUT: ((Fraction(1),) * rank, (Fraction(1),) * rank)}
+    out = {}
+    for node in graph.nodes:
+        ins = [state[name] for name in node.inputs]
+        rf = None if any(s is None for s in ins) else _widest(ins)   # type: ignore[arg-type]
+        window = node.op.window(node.ins)
+        if window == GLOBAL:
+            rf = None
+        elif rf is not None and window is not None:
+            kernel, stride, dilation = window
+            size, jump = rf
+            if len(size) != len(kernel):
+                size, jump = (max(size),) * len(kernel), (max(jump),) * len(kernel)
+            rf = (tuple(r + d * (k - 1) * j for r, k, d, j in zip(size, kernel, dilation, jump)),
+                  tuple(j * s for j, s in zip(jump, stride)))
+        state[node.name] = rf
+        out[node.name] = (GLOBAL, GLOBAL) if rf is None else (_sizes(rf[0]), _sizes(rf[1]))
+    return out
+
+
+def _widest(rfs: list[tuple[tuple[Fraction, ...], tuple[Fraction, ...]]]) -> RF:
+    if len({len(size) for size, _ in rfs}) > 1:
+        return (max(max(s) for s, _ in rfs),), (max(max(j) for _, j in rfs),)
+    return (tuple(map(max, zip(*(s for s, _ in rfs)))), tuple(map(max, zip(*(j for _, j in rfs)))))
+
+
+def _sizes(values: tuple[Fraction, ...]) -> str:
+    """'7', '1x7', '1/2' (after upsampling a step is a fraction of an input position)."""
+    text = [str(v.numerator) if v.denominator == 1 else str(v) for v in map(Fraction, values)]
+    return text[0] if len(set(text)) == 1 else "x".join(text)
 
 
 def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:

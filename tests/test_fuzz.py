@@ -11,6 +11,7 @@ import itertools
 import math
 import time
 import tracemalloc
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -223,8 +224,10 @@ def valid_specs(draw: st.DrawFn) -> str:
     return _spec_text(rows, input_shape, BLOCKS)
 
 
-def _rf(text: str) -> tuple[int, int]:
-    parts = [int(v) for v in str(text).split("x")]
+def _rf(text: str) -> tuple[float, float]:
+    if text == "global":     # sees the whole input: wider than any window
+        return (math.inf, math.inf)
+    parts = [float(Fraction(v)) for v in str(text).split("x")]
     return (parts[0], parts[-1])
 
 
@@ -240,7 +243,7 @@ def test_valid_specs_agree_with_meta_model(fuzz_dir: Path, text: str) -> None:
     expected = 0
     for node in graph.nodes:
         module = model.get_submodule(node.name)
-        conv = module[1] if isinstance(module, archprof.model.modules.PaddedConv2d) else module
+        conv = module[1] if isinstance(module, archprof.model.modules.PaddedConv) else module
         if node.op.kind == "conv":
             kh, kw = conv.kernel_size
             expected += math.prod(node.out) * conv.in_channels // conv.groups * kh * kw
@@ -306,7 +309,7 @@ def bad_field_specs(draw: st.DrawFn) -> str:
     return "\n" * draw(st.integers(0, 3)) + _spec_text(rows)
 
 
-BAD_INPUTS = [[3, 0, 8], [-3, 8, 8], [3, 8], [3, 8, 8, 8], "abc", [3, "x", 8], [3, 1.5, 8],
+BAD_INPUTS = [[3, 0, 8], [-3, 8, 8], [3, 8, 8, 8, 8, 8], "abc", [3, "x", 8], [3, 1.5, 8],
               [3, 10**20, 10**20], [10**20, 8, 8], [1e30, 1, 1], "3x0x8", {"c": 3}, [],
               [True, 8, 8], ["1e30", 8, 8], [3, 10**9, 10**9], [[3], 8, 8]]
 
@@ -351,7 +354,8 @@ def _bad_structures() -> list[str]:
         _spec_text([*base, {"concat": ["fc", "c1"]}]),
         _spec_text([*base, {"mul": ["fc", "c1"]}]),
         _spec_text([*base, {"conv": 3, "k": 1}]),                       # conv after flatten
-        _spec_text([{"linear": 3}]),                                   # linear on a map
+        _spec_text([{"sdpa": ["in", "in"]}]),                           # q, k, v: 3 inputs
+        _spec_text([{"matmul": ["in", "in"], "name": "m"}], input=[3, 16, 8]),  # 16x8 @ 16x8
         _spec_text([{"channel_shuffle": 2}]),                           # 3 channels
         _spec_text([{"pad_channels": 2}]),
         _spec_text([{"maxpool": 2, "p": 2}]),                           # pad > half kernel

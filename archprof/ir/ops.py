@@ -2,28 +2,40 @@
 count, multiply-accumulates (MACs), other elementwise ops, activation memory, receptive-field
 window, the torch module that implements it and the arithmetic behind each number.
 
-Adding an op type is one class here with `@register`. Shapes are per sample: (C, H, W) for
-feature maps, (F,) for flat vectors. Nothing here imports torch or knows which producer (spec,
-tracer) made the op; `module()` names the class
-(from torch.nn or archprof.model.modules) and its arguments, and archprof.model builds it.
+Adding an op type is one class here with `@register`. Shapes are per sample (no batch
+dimension) and of any rank: (C, *spatial) for 1-D/2-D/3-D feature maps, (L, D) for token
+sequences, (F,) for flat vectors. Dimension fields (`dim`, `start`, permutations) count from
+the first per-sample dimension, as `x[0]` would; negative values count from the end, as in
+torch. Nothing here imports torch or knows which producer (spec, tracer) made the op;
+`module()` names the class (from torch.nn or archprof.model.modules) and its arguments, and
+archprof.model builds it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import MISSING, dataclass, field
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
 
 Shape = tuple[int, ...]
 Module = tuple[str, dict[str, Any]]
+Sizes = int | tuple[int, ...]           # one value for every spatial dimension, or one each
+# Receptive-field window of an op on its first input, per spatial dimension: (kernel, stride,
+# dilation) in input positions (a stride below 1, as a Fraction, upsamples); None: pointwise
+# (the window of each output element is that of one input element); GLOBAL: every input.
+Window = tuple[tuple[int, ...], tuple[Any, ...], tuple[int, ...]] | str | None
+GLOBAL = "global"
 
 OPS: dict[str, type[Op]] = {}
+LAYOUTS = {1: "CxL", 2: "CxHxW", 3: "CxDxHxW"}
 
 
 def spec_field(kind: str, default: Any = MISSING) -> Any:
     """A field a spec row may set; `kind` names the value's parser in archprof.spec.fields
-    (positive, pair, padding, boolean, number, fraction). Other producers set it directly."""
+    (positive, sizes, padding, boolean, number, fraction, integer, shape, ...). Other producers
+    set it directly."""
     if default is MISSING:
         return field(metadata={"spec": kind})
     return field(default=default, metadata={"spec": kind})
@@ -38,8 +50,8 @@ def fmt(n: int | float) -> str:
     return f"{n:,}" if isinstance(n, int) else f"{n:g}"
 
 
-def dims(shape: Shape) -> str:
-    """'96x55x55'; a square pair prints once ('3' for a 3x3 kernel is not enough: '3x3')."""
+def dims(shape: tuple[Any, ...]) -> str:
+    """'96x55x55'."""
     return "x".join(map(str, shape))
 
 
@@ -70,11 +82,54 @@ class Saved:
 NOTHING = Saved()
 
 
+def feature_map(op: Op, shape: Shape, rank: int | None = None) -> int:
+    """The spatial rank of a (C, *spatial) input, checked against `rank` (1 to 3 when None)."""
+    r = len(shape) - 1
+    if r == rank if rank is not None else 1 <= r <= 3:
+        return r
+    want = LAYOUTS.get(rank or 2, f"C plus {rank} spatial dimensions")
+    raise SpecError(f"{op.kind} needs a {want} feature map, got {dims(shape)}"
+                    + ("; it follows a flat vector" if r == 0 else ""))
+
+
 def spatial(op: Op, shape: Shape) -> Shape:
-    if len(shape) != 3:
-        raise SpecError(f"{op.kind} needs a CxHxW feature map, got {dims(shape)}"
-                        + ("; it follows a flat vector" if len(shape) == 1 else ""))
+    """A CxHxW feature map (ops that exist for images only: LRN, channel shuffle)."""
+    feature_map(op, shape, 2)
     return shape
+
+
+def per_dim(value: Sizes, rank: int, what: str) -> tuple[int, ...]:
+    """One value per spatial dimension from a scalar (for all) or a tuple of `rank` values."""
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) != rank:
+        raise SpecError(f"{what} {dims(value)} gives {len(value)} values for {rank} spatial "
+                        f"dimension(s)")
+    return tuple(value)
+
+
+def axis(dim: int, rank: int, what: str = "dim") -> int:
+    """A per-sample dimension index, negative ones counted from the end, checked."""
+    if not -rank <= dim < rank:
+        raise SpecError(f"{what} {dim} is out of range for a {rank}-dimensional input")
+    return dim % rank
+
+
+def torch_dim(dim: int) -> int:
+    """The per-sample dimension as torch counts it, with the batch dimension in front."""
+    return dim + 1 if dim >= 0 else dim
+
+
+def broadcast(kind: str, shapes: list[Shape]) -> Shape:
+    """torch's broadcasting of per-sample shapes. Every input carries the batch dimension in
+    front, so ranks must agree: right-aligning a shorter one would pair the batch dimension
+    with a per-sample one."""
+    if len({len(s) for s in shapes}) > 1:
+        raise SpecError(f"{kind} of shapes of different rank: " + " vs ".join(map(dims, shapes)))
+    out = tuple(max(sizes) for sizes in zip(*shapes))
+    if any(a not in (1, b) for s in shapes for a, b in zip(s, out)):
+        raise SpecError(f"{kind} of shapes that do not broadcast: " + " vs ".join(map(dims, shapes)))
+    return out
 
 
 @dataclass(kw_only=True)
@@ -84,6 +139,7 @@ class Op:
     kind: ClassVar[str]
     head: ClassVar[str | None] = None
     multi_input: ClassVar[bool] = False   # the op key's value lists the inputs (concat, add, mul)
+    min_inputs: ClassVar[int] = 2         # of a multi-input op
     # "view": the output shares its input's memory (flatten, dropout in eval, identity);
     # "mutate": the op can overwrite its input in place (relu) when nothing else reads that input.
     inplace: ClassVar[str | None] = None
@@ -110,9 +166,9 @@ class Op:
         pooling, residual adds); reported apart from MACs."""
         return 0
 
-    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
-        """(kernel, stride, dilation) per spatial dimension, for the receptive field."""
-        return (1, 1), (1, 1), (1, 1)
+    def window(self, ins: list[Shape]) -> Window:
+        """How far an output element sees into the first input (see `Window`)."""
+        return None
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         raise NotImplementedError
@@ -123,7 +179,8 @@ class Op:
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         """The arithmetic behind shape, params and MACs, with the numbers substituted."""
-        return {"out": f"{dims(out)} (same as input)", "params": "0", "macs": "0"}
+        same = " (same as input)" if out == ins[0] else ""
+        return {"out": f"{dims(out)}{same}", "params": fmt(self.params(ins, out)), "macs": "0"}
 
     def trained_params(self, ins: list[Shape], out: Shape) -> int:
         """Parameters that get a gradient (and optimizer state) in a training step."""
@@ -187,49 +244,87 @@ def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
 @dataclass(kw_only=True)
 class Windowed(Op):
-    """Shared shape arithmetic of convolution and pooling windows."""
-    k: tuple[int, int] = spec_field("pair")
-    s: tuple[int, int] = spec_field("pair", (1, 1))
-    p: Any = spec_field("padding", (0, 0, 0, 0))
-    d: tuple[int, int] = spec_field("pair", (1, 1))
+    """Shared arithmetic of convolution and pooling windows over 1 to 3 spatial dimensions.
+    k, s, d: one number for every dimension or one per dimension; p: one number, one per
+    dimension, (before, after) per dimension ((top, bottom, left, right) in 2-D) or 'same'."""
+    k: Sizes = spec_field("sizes")
+    s: Sizes = spec_field("sizes", 1)
+    p: Any = spec_field("padding", 0)
+    d: Sizes = spec_field("sizes", 1)
     ceil: bool = spec_field("boolean", False)
 
-    def pads(self, ins: list[Shape]) -> tuple[int, int, int, int]:
-        if self.p != "same":
-            return self.p
-        _, h, w = spatial(self, ins[0])
-        return (*_same_padding(h, self.k[0], self.s[0], self.d[0]),
-                *_same_padding(w, self.k[1], self.s[1], self.d[1]))
+    def rank(self, ins: list[Shape]) -> int:
+        """Spatial rank: the kernel tuple's length, else the input's."""
+        return feature_map(self, ins[0], len(self.k) if isinstance(self.k, tuple) else None)
 
-    def out_hw(self, ins: list[Shape]) -> tuple[int, int]:
-        _, h, w = spatial(self, ins[0])
-        t, b, l, r = self.pads(ins)
-        return (_out_size(h, self.k[0], self.s[0], self.d[0], t, b, self.ceil, "height"),
-                _out_size(w, self.k[1], self.s[1], self.d[1], l, r, self.ceil, "width"))
+    def kernel(self, ins: list[Shape]) -> tuple[int, ...]:
+        return per_dim(self.k, self.rank(ins), "kernel")
+
+    def stride(self, ins: list[Shape]) -> tuple[int, ...]:
+        return per_dim(self.s, self.rank(ins), "stride")
+
+    def dilation(self, ins: list[Shape]) -> tuple[int, ...]:
+        return per_dim(self.d, self.rank(ins), "dilation")
+
+    def pads(self, ins: list[Shape]) -> tuple[int, ...]:
+        """(before, after) for each spatial dimension, flat: (top, bottom, left, right) in 2-D."""
+        r = self.rank(ins)
+        if self.p == "same":
+            return tuple(v for size, k, s, d in zip(ins[0][1:], self.kernel(ins), self.stride(ins),
+                                                    self.dilation(ins))
+                         for v in _same_padding(size, k, s, d))
+        p = (self.p,) * r if isinstance(self.p, int) else tuple(self.p)
+        if len(p) == r:
+            return tuple(v for x in p for v in (x, x))
+        if len(p) == 2 * r:
+            return p
+        raise SpecError(f"padding {dims(p)} gives {len(p)} values for {r} spatial dimension(s)"
+                        f" (give {r} or {2 * r})")
+
+    def dims_args(self, ins: list[Shape]) -> list[tuple[int, ...]]:
+        """(size, k, s, d, before, after) per spatial dimension."""
+        pads = self.pads(ins)
+        return [(size, k, s, d, pads[2 * i], pads[2 * i + 1]) for i, (size, k, s, d) in
+                enumerate(zip(ins[0][1:], self.kernel(ins), self.stride(ins), self.dilation(ins)))]
+
+    def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
+        names = DIM_NAMES[self.rank(ins)]
+        return tuple(_out_size(*args, self.ceil, what)
+                     for args, what in zip(self.dims_args(ins), names))
 
     def out_text(self, ins: list[Shape], out: Shape) -> str:
-        _, h, w = ins[0]
-        t, b, l, r = self.pads(ins)
-        texts = [_out_text(h, self.k[0], self.s[0], self.d[0], t, b, self.ceil, out[1])]
-        if (w, self.k[1], self.s[1], self.d[1], l, r) != (h, self.k[0], self.s[0], self.d[0], t, b):
-            texts.append(_out_text(w, self.k[1], self.s[1], self.d[1], l, r, self.ceil, out[2]))
+        texts, seen = [], set()
+        for args, size in zip(self.dims_args(ins), out[1:]):
+            if args not in seen:      # a dimension like the ones before it prints once
+                seen.add(args)
+                texts.append(_out_text(*args, self.ceil, size))
         return " ; ".join(texts)
 
-    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
-        return self.k, self.s, self.d
+    def window(self, ins: list[Shape]) -> Window:
+        return self.kernel(ins), self.stride(ins), self.dilation(ins)
 
-    def torch_padding(self, ins: list[Shape]) -> tuple[int, int] | None:
+    def torch_padding(self, ins: list[Shape]) -> tuple[int, ...] | None:
         """Symmetric padding as torch takes it, or None when it needs an explicit pad."""
-        t, b, l, r = self.pads(ins)
-        return (t, l) if (t, l) == (b, r) else None
+        pads = self.pads(ins)
+        before, after = pads[0::2], pads[1::2]
+        return before if before == after else None
+
+
+def _check_groups(g: int, cin: int, cout: int) -> None:
+    if cin % g or cout % g:
+        raise SpecError(f"groups {g} must divide input channels {cin} and output channels {cout}")
 
 
 @register
 @dataclass(kw_only=True)
 class Conv(Windowed):
-    """2-D convolution: out channels, kernel k, stride s, padding p, dilation d, groups g."""
+    """Convolution over 1 to 3 spatial dimensions: out channels, kernel k, stride s, padding
+    p, dilation d, groups g (g = input channels: depthwise)."""
     kind: ClassVar[str] = "conv"
     head: ClassVar[str] = "out"
     out: int = spec_field("positive")
@@ -237,35 +332,35 @@ class Conv(Windowed):
     bias: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
-        c = spatial(self, ins[0])[0]
-        if c % self.g or self.out % self.g:
-            raise SpecError(f"groups {self.g} must divide input channels {c} and output "
-                            f"channels {self.out}")
-        return (self.out, *self.out_hw(ins))
+        _check_groups(self.g, ins[0][0], self.out)
+        return (self.out, *self.out_spatial(ins))
 
     def describe(self, ins: list[Shape]) -> str:
-        group = " dw" if self.g == ins[0][0] and self.g > 1 else f" g{self.g}" if self.g > 1 else ""
-        return f"conv {dims(self.k)}{group}"
+        g = self.g
+        group = " dw" if g == ins[0][0] and g > 1 else f" g{g}" if g > 1 else ""
+        return f"conv {dims(self.kernel(ins))}{group}"
 
     def weights(self, ins: list[Shape], out: Shape) -> int:
-        return self.out * (ins[0][0] // self.g) * self.k[0] * self.k[1]
+        return self.out * (ins[0][0] // self.g) * numel(self.kernel(ins))
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return self.weights(ins, out) + (self.out if self.bias else 0)
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (ins[0][0] // self.g) * self.k[0] * self.k[1]
+        return numel(out) * (ins[0][0] // self.g) * numel(self.kernel(ins))
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) if self.bias else 0   # one bias add per output element
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         pad = self.torch_padding(ins)
-        args = dict(in_channels=ins[0][0], out_channels=self.out, kernel_size=self.k,
-                    stride=self.s, dilation=self.d, groups=self.g, bias=self.bias)
+        r = self.rank(ins)
+        args = dict(in_channels=ins[0][0], out_channels=self.out, kernel_size=self.kernel(ins),
+                    stride=self.stride(ins), dilation=self.dilation(ins), groups=self.g,
+                    bias=self.bias)
         if pad is None:
-            return "PaddedConv2d", dict(args, pads=self.pads(ins))
-        return "Conv2d", dict(args, padding=pad)
+            return "PaddedConv", dict(args, pads=self.pads(ins))
+        return f"Conv{r}d", dict(args, padding=pad)
 
     def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
                       weight_grad: bool) -> int:
@@ -275,84 +370,253 @@ class Conv(Windowed):
 
     def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
                       weight_grad: bool) -> str:
-        cin, kh, kw, g = ins[0][0], *self.k, self.g
-        per = f"{kh}*{kw}*({cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
-        one = f"{out[1]}*{out[2]}*{self.out}*({per})"
+        cin, g, k = ins[0][0], self.g, "*".join(map(str, self.kernel(ins)))
+        per = f"{k}*({cin}/{g})" if g > 1 else f"{k}*{cin}"
+        one = f"{'*'.join(map(str, out[1:]))}*{self.out}*({per})"
         return _grad_text(one, self.macs(ins, out), input_grad, weight_grad)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         if self.torch_padding(ins) is None:     # padded first: the padded copy is kept
-            (c, h, w), (t, b, l, r) = ins[0], self.pads(ins)
-            return Saved(own=(Own("padded input", c * (h + t + b) * (w + l + r)),))
+            pads = self.pads(ins)
+            padded = ins[0][0] * math.prod(size + pads[2 * i] + pads[2 * i + 1]
+                                           for i, size in enumerate(ins[0][1:]))
+            return Saved(own=(Own("padded input", padded),))
         return Saved(inputs=(0,))
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
-        cin, kh, kw, g = ins[0][0], *self.k, self.g
-        per = f"{kh}*{kw}*({cin}/{g})" if g > 1 else f"{kh}*{kw}*{cin}"
+        cin, g, k = ins[0][0], self.g, "*".join(map(str, self.kernel(ins)))
+        per = f"{k}*({cin}/{g})" if g > 1 else f"{k}*{cin}"
         bias = f" + {self.out}" if self.bias else ""
         return {"out": self.out_text(ins, out),
                 "params": f"{per}*{self.out}{bias} = {fmt(self.params(ins, out))}",
-                "macs": f"{out[1]}*{out[2]}*{self.out}*({per}) = {fmt(self.macs(ins, out))}"}
+                "macs": f"{'*'.join(map(str, out[1:]))}*{self.out}*({per}) = "
+                        f"{fmt(self.macs(ins, out))}"}
+
+
+@register
+@dataclass(kw_only=True)
+class ConvTranspose(Windowed):
+    """Transposed convolution (a convolution's gradient; learned upsampling). Each input
+    position scatters a k-window to Cout/g channels: MACs = input elements * prod(k) * Cout/g;
+    output size (i - 1)*s - 2p + d*(k - 1) + output_padding + 1."""
+    kind: ClassVar[str] = "conv_transpose"
+    head: ClassVar[str] = "out"
+    out: int = spec_field("positive")
+    g: int = spec_field("positive", 1)
+    bias: bool = spec_field("boolean", True)
+    output_padding: Sizes = spec_field("non_negative_sizes", 0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        _check_groups(self.g, ins[0][0], self.out)
+        pad = self.torch_padding(ins)
+        if self.p == "same" or pad is None:
+            raise SpecError(f"conv_transpose padding must be symmetric numbers, got {self.p}")
+        extra = per_dim(self.output_padding, self.rank(ins), "output_padding")
+        sizes = []
+        for size, k, s, d, p, op in zip(ins[0][1:], self.kernel(ins), self.stride(ins),
+                                        self.dilation(ins), pad, extra):
+            if op >= max(s, d):
+                raise SpecError(f"output_padding {op} must be smaller than stride {s} or "
+                                f"dilation {d}")
+            n = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if n < 1:
+                raise SpecError(f"conv_transpose output size {n} (input {size}, padding {p})")
+            sizes.append(n)
+        return (self.out, *sizes)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"conv_transpose {dims(self.kernel(ins))}" + (f" g{self.g}" if self.g > 1 else "")
+
+    def weights(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0] * (self.out // self.g) * numel(self.kernel(ins))
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.weights(ins, out) + (self.out if self.bias else 0)
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0]) * (self.out // self.g) * numel(self.kernel(ins))
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) if self.bias else 0
+
+    def window(self, ins: list[Shape]) -> Window:
+        # An output position gathers from ceil(span / s) input positions; its step on the
+        # input is 1/s of a position.
+        spans = [d * (k - 1) + 1 for k, d in zip(self.kernel(ins), self.dilation(ins))]
+        return (tuple(-(-span // s) for span, s in zip(spans, self.stride(ins))),
+                tuple(Fraction(1, s) for s in self.stride(ins)), (1,) * len(spans))
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        r = self.rank(ins)
+        return f"ConvTranspose{r}d", dict(
+            in_channels=ins[0][0], out_channels=self.out, kernel_size=self.kernel(ins),
+            stride=self.stride(ins), padding=self.torch_padding(ins),
+            output_padding=per_dim(self.output_padding, r, "output_padding"), groups=self.g,
+            bias=self.bias, dilation=self.dilation(ins))
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        k = "*".join(map(str, self.kernel(ins)))
+        per = f"{self.out}/{self.g}" if self.g > 1 else f"{self.out}"
+        bias = f" + {self.out}" if self.bias else ""
+        sizes = [f"({i}-1)*{s} - 2*{p} + {d}*({kk}-1) + {o} + 1 = {n}" for i, kk, s, d, p, o, n in
+                 zip(ins[0][1:], self.kernel(ins), self.stride(ins), self.dilation(ins),
+                     self.torch_padding(ins) or (), per_dim(self.output_padding, len(out) - 1,
+                                                           "output_padding"), out[1:])]
+        return {"out": " ; ".join(dict.fromkeys(sizes)),
+                "params": f"{ins[0][0]}*{k}*{per}{bias} = {fmt(self.params(ins, out))}",
+                "macs": f"{'*'.join(map(str, ins[0]))}*{k}*{per} (per input position) = "
+                        f"{fmt(self.macs(ins, out))}"}
 
 
 @register
 @dataclass(kw_only=True)
 class Linear(Op):
-    """Fully connected layer on a flat vector."""
+    """Fully connected layer on the last dimension of its input: a flat vector (F,) or every
+    row of an N-D one (tokens (L, D), channels-last maps). MACs = rows * in * out."""
     kind: ClassVar[str] = "linear"
     head: ClassVar[str] = "out"
     out: int = spec_field("positive")
     bias: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
-        if len(ins[0]) != 1:
-            raise SpecError(f"linear needs a flat input, got {dims(ins[0])}; add a flatten row")
-        return (self.out,)
+        return (*ins[0][:-1], self.out)
 
     def describe(self, ins: list[Shape]) -> str:
         return "fc"
 
     def weights(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0] * self.out
+        return ins[0][-1] * self.out
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return self.weights(ins, out) + (self.out if self.bias else 0)
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0] * self.out
+        return numel(ins[0]) * self.out
 
     def other(self, ins: list[Shape], out: Shape) -> int:
-        return self.out if self.bias else 0
+        return numel(out) if self.bias else 0
+
+    def window(self, ins: list[Shape]) -> Window:
+        # On a flat vector every output mixes every input; on rows it acts per position.
+        return GLOBAL if len(ins[0]) == 1 else None
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Linear", dict(in_features=ins[0][0], out_features=self.out, bias=self.bias)
+        return "Linear", dict(in_features=ins[0][-1], out_features=self.out, bias=self.bias)
 
     def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
                       weight_grad: bool) -> int:
-        # grad input = grad_out @ W (in*out), grad weight = grad_out^T @ x (in*out)
+        # grad input = grad_out @ W (in*out per row), grad weight = grad_out^T @ x (the same)
         return self.macs(ins, out) * (int(input_grad) + int(weight_grad))
 
     def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
                       weight_grad: bool) -> str:
-        return _grad_text(f"{ins[0][0]}*{self.out}", self.macs(ins, out), input_grad, weight_grad)
+        rows = f"{numel(ins[0][:-1])}*" if len(ins[0]) > 1 else ""
+        return _grad_text(f"{rows}{ins[0][-1]}*{self.out}", self.macs(ins, out), input_grad,
+                          weight_grad)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(inputs=(0,))    # the input, for the weight gradient
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         bias = f" + {self.out}" if self.bias else ""
-        return {"out": f"{self.out}",
-                "params": f"{ins[0][0]}*{self.out}{bias} = {fmt(self.params(ins, out))}",
-                "macs": f"{ins[0][0]}*{self.out} = {fmt(self.macs(ins, out))}"}
+        rows = numel(ins[0][:-1])
+        per = f"{rows}*" if len(ins[0]) > 1 else ""
+        return {"out": dims(out),
+                "params": f"{ins[0][-1]}*{self.out}{bias} = {fmt(self.params(ins, out))}",
+                "macs": f"{per}{ins[0][-1]}*{self.out} = {fmt(self.macs(ins, out))}"}
+
+
+@register
+@dataclass(kw_only=True)
+class Matmul(Op):
+    """Matrix product of two inputs (torch.matmul/bmm): (..., M, K) @ (..., K, N) -> (..., M, N),
+    the leading dimensions broadcast. MACs = batch dims * M * K * N."""
+    kind: ClassVar[str] = "matmul"
+    multi_input: ClassVar[bool] = True
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins) != 2 or min(len(s) for s in ins) < 2:
+            raise SpecError("matmul needs two inputs of at least 2 dimensions (..., M, K) and "
+                            "(..., K, N), got " + " and ".join(map(dims, ins)))
+        (m, k), (k2, n) = ins[0][-2:], ins[1][-2:]
+        if k != k2:
+            raise SpecError(f"matmul inner sizes differ: {dims(ins[0])} @ {dims(ins[1])}")
+        return (*broadcast("matmul", [ins[0][:-2], ins[1][:-2]]), m, n)
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * ins[0][-1]
+
+    def window(self, ins: list[Shape]) -> Window:
+        return GLOBAL     # each output mixes a whole row of one input with a column of the other
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Matmul", {}
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        return {"out": f"{dims(ins[0])} @ {dims(ins[1])} = {dims(out)}", "params": "0",
+                "macs": f"{'*'.join(map(str, out))}*{ins[0][-1]} = {fmt(self.macs(ins, out))}"}
+
+
+@register
+@dataclass(kw_only=True)
+class Attention(Op):
+    """Scaled dot-product attention (F.scaled_dot_product_attention) of q (..., L, E),
+    k (..., S, E), v (..., S, Ev) -> (..., L, Ev). MACs = heads/batch * (L*S*E for q k^T +
+    L*S*Ev for the weights times v); other ops: scaling and softmax, 4 per score. Causal
+    masking changes neither count here (as FlopCounterMode counts it). Activations: the output
+    only; whether the L x S scores are materialised depends on the kernel."""
+    kind: ClassVar[str] = "sdpa"
+    multi_input: ClassVar[bool] = True
+    min_inputs: ClassVar[int] = 3
+    causal: bool = spec_field("boolean", False)
+    scale: float | None = spec_field("number", None)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins) != 3 or min(len(s) for s in ins) < 2:
+            raise SpecError("sdpa needs three inputs q, k, v of at least 2 dimensions, got "
+                            + ", ".join(map(dims, ins)))
+        q, k, v = ins
+        if q[-1] != k[-1] or k[-2] != v[-2]:
+            raise SpecError(f"sdpa needs q (..., L, E), k (..., S, E), v (..., S, Ev), got "
+                            f"{dims(q)}, {dims(k)}, {dims(v)}")
+        return (*broadcast("sdpa", [q[:-2], k[:-2], v[:-2]]), q[-2], v[-1])
+
+    def scores(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out[:-1]) * ins[1][-2]      # batch dims * L * S
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return self.scores(ins, out) * (ins[0][-1] + ins[2][-1])
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 4 * self.scores(ins, out)     # scale, exp, sum, divide per score
+
+    def window(self, ins: list[Shape]) -> Window:
+        return GLOBAL
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Attention", dict(causal=self.causal, scale=self.scale)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        q, k, v = ins
+        batch = "*".join(map(str, out[:-2])) + "*" if len(out) > 2 else ""
+        return {"out": dims(out), "params": "0",
+                "macs": f"{batch}{q[-2]}*{k[-2]}*({q[-1]} + {v[-1]}) = {fmt(self.macs(ins, out))}"
+                        f" (q k^T, then weights v)"}
 
 
 @register
 @dataclass(kw_only=True)
 class BatchNorm(Op):
-    """Batch normalisation: 2C learnable (scale, shift); running mean/var and the batch counter
-    are buffers. At inference it is one multiply and one add per element."""
+    """Batch normalisation over the channels (dim 0) of (C,), (C, L), (C, H, W) or (C, D, H, W):
+    2C learnable (scale, shift); running mean/var and the batch counter are buffers. At
+    inference it is one multiply and one add per element."""
     kind: ClassVar[str] = "bn"
     eps: float = spec_field("number", 1e-5)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins[0]) > 4:
+            raise SpecError(f"bn needs at most 3 spatial dimensions, got {dims(ins[0])}")
+        return ins[0]
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return 2 * ins[0][0]
@@ -369,8 +633,7 @@ class BatchNorm(Op):
                                            per_sample=False),))
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return ("BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"), dict(
-            num_features=ins[0][0], eps=self.eps)
+        return f"BatchNorm{max(len(ins[0]) - 1, 1)}d", dict(num_features=ins[0][0], eps=self.eps)
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         c = ins[0][0]
@@ -378,6 +641,78 @@ class BatchNorm(Op):
                 "params": f"2*{c} = {fmt(2 * c)} (scale, shift; + {fmt(2 * c + 1)} buffer "
                           "elements: running mean, var, batch counter)",
                 "macs": f"0 (other ops: 2*{numel(out):,} = {fmt(2 * numel(out))})"}
+
+
+@dataclass(kw_only=True)
+class Normalization(Op):
+    """Normalisation with statistics computed at inference too (layer, group norm): per
+    element 3 ops for the statistics (sum, subtract the mean, square-accumulate), 1 to scale
+    by 1/std and 2 for the affine scale and shift."""
+    eps: float = spec_field("number", 1e-5)
+    affine: bool = spec_field("boolean", True)
+
+    def affine_size(self, ins: list[Shape]) -> int:
+        raise NotImplementedError
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * self.affine_size(ins) if self.affine else 0
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return (6 if self.affine else 4) * numel(out)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        n = self.affine_size(ins)
+        params = f"2*{n} = {fmt(2 * n)} (scale, shift)" if self.affine else "0"
+        return {"out": f"{dims(out)} (same as input)", "params": params,
+                "macs": f"0 (other ops: {6 if self.affine else 4}*{numel(out):,} = "
+                        f"{fmt(self.other(ins, out))})"}
+
+
+@register
+@dataclass(kw_only=True)
+class LayerNorm(Normalization):
+    """Layer normalisation over the last `dims` dimensions (torch's normalized_shape)."""
+    kind: ClassVar[str] = "layernorm"
+    head: ClassVar[str] = "dims"
+    dims: int = spec_field("positive", 1)
+    bias: bool = spec_field("boolean", True)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if self.dims > len(ins[0]):
+            raise SpecError(f"layernorm over {self.dims} dimensions of {dims(ins[0])}")
+        return ins[0]
+
+    def affine_size(self, ins: list[Shape]) -> int:
+        return numel(ins[0][len(ins[0]) - self.dims:])
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.affine_size(ins) * (2 if self.bias else 1) if self.affine else 0
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "LayerNorm", dict(normalized_shape=ins[0][len(ins[0]) - self.dims:], eps=self.eps,
+                                 elementwise_affine=self.affine, bias=self.bias)
+
+
+@register
+@dataclass(kw_only=True)
+class GroupNorm(Normalization):
+    """Group normalisation: channels (dim 0) in `groups` groups; 2C affine params."""
+    kind: ClassVar[str] = "groupnorm"
+    head: ClassVar[str] = "groups"
+    groups: int = spec_field("positive")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins[0]) < 2 or ins[0][0] % self.groups:
+            raise SpecError(f"groupnorm needs a (C, ...) map with C divisible by {self.groups}, "
+                            f"got {dims(ins[0])}")
+        return ins[0]
+
+    def affine_size(self, ins: list[Shape]) -> int:
+        return ins[0][0]
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "GroupNorm", dict(num_groups=self.groups, num_channels=ins[0][0], eps=self.eps,
+                                 affine=self.affine)
 
 
 @register
@@ -413,6 +748,7 @@ class LRN(Op):
 
 @dataclass(kw_only=True)
 class Activation(Op):
+    """An elementwise activation: one op per element."""
     torch_name: ClassVar[str]
     can_mutate: ClassVar[bool] = True
     # what its gradient needs: "output" (relu, sigmoid, tanh) or "input" (relu6, hardswish:
@@ -434,7 +770,8 @@ class Activation(Op):
 # Activations: op key -> (torch class, can overwrite its input in place, its gradient needs).
 ACTIVATIONS = {"relu": ("ReLU", True, "output"), "relu6": ("ReLU6", True, "input"),
                "hardswish": ("Hardswish", True, "input"), "sigmoid": ("Sigmoid", False, "output"),
-               "tanh": ("Tanh", False, "output")}
+               "tanh": ("Tanh", False, "output"), "silu": ("SiLU", True, "input"),
+               "hardsigmoid": ("Hardsigmoid", True, "input")}
 for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
     register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
         "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate, "needs": _needs,
@@ -443,14 +780,35 @@ for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
 
 @register
 @dataclass(kw_only=True)
+class GELU(Activation):
+    """GELU, exact (erf) or with the tanh approximation; one op per element either way."""
+    kind: ClassVar[str] = "gelu"
+    torch_name: ClassVar[str] = "GELU"
+    can_mutate: ClassVar[bool] = False
+    needs: ClassVar[str] = "input"      # gelu_backward(grad, input)
+    approximate: bool = spec_field("boolean", False)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "GELU", dict(approximate="tanh" if self.approximate else "none")
+
+
+@register
+@dataclass(kw_only=True)
 class Softmax(Op):
+    """Softmax along `dim` (default 0: the classes of a flat vector)."""
     kind: ClassVar[str] = "softmax"
+    head: ClassVar[str] = "dim"
+    dim: int = spec_field("integer", 0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        axis(self.dim, len(ins[0]))
+        return ins[0]
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return 3 * numel(out)   # exp, sum, divide
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Softmax", dict(dim=1)
+        return "Softmax", dict(dim=torch_dim(self.dim))
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(output=True)
@@ -475,26 +833,42 @@ class Dropout(Op):
         return Saved(own=(Own("mask", numel(out), "bool"),))
 
 
+@register
+@dataclass(kw_only=True)
+class DropPath(Op):
+    """Stochastic depth (drop path): drops a residual branch per sample while training;
+    identity at inference (returns its input, no new memory)."""
+    kind: ClassVar[str] = "drop_path"
+    head: ClassVar[str] = "rate"
+    inplace: ClassVar[str] = "view"
+    rate: float = spec_field("fraction", 0.0)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "DropPath", dict(rate=self.rate)
+
+
 @dataclass(kw_only=True)
 class Pool(Windowed):
+    """Max or average pooling over 1 to 3 spatial dimensions (stride defaults to the kernel)."""
     torch_name: ClassVar[str]
     head: ClassVar[str] = "k"
-    s: tuple[int, int] = spec_field("pair", None)   # None until __post_init__: the kernel size
+    s: Sizes | None = spec_field("sizes", None)   # default: the kernel size
+    d: Sizes = 1                                   # no dilation: not settable from a spec
 
     def __post_init__(self) -> None:
         self.s = self.s or self.k
 
     def shape(self, ins: list[Shape]) -> Shape:
-        t, b, l, r = self.pads(ins)
-        if max(t, b) * 2 > self.k[0] or max(l, r) * 2 > self.k[1]:
-            raise SpecError(f"pool padding {self.pads(ins)} exceeds half the kernel {dims(self.k)}")
-        return (ins[0][0], *self.out_hw(ins))
+        pads = self.pads(ins)
+        if any(max(pads[2 * i], pads[2 * i + 1]) * 2 > k for i, k in enumerate(self.kernel(ins))):
+            raise SpecError(f"pool padding {pads} exceeds half the kernel {dims(self.kernel(ins))}")
+        return (ins[0][0], *self.out_spatial(ins))
 
     def describe(self, ins: list[Shape]) -> str:
-        return f"{self.kind} {dims(self.k)}"
+        return f"{self.kind} {dims(self.kernel(ins))}"
 
     def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * self.k[0] * self.k[1]   # one compare/add per window element
+        return numel(out) * numel(self.kernel(ins))   # one compare/add per window element
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         if self.kind == "maxpool":   # the input and where each maximum was (int64)
@@ -505,67 +879,366 @@ class Pool(Windowed):
         pad = self.torch_padding(ins)
         if pad is None:
             raise SpecError(f"asymmetric pooling padding {self.pads(ins)} is not supported")
-        return self.torch_name, dict(kernel_size=self.k, stride=self.s, padding=pad,
-                                     ceil_mode=self.ceil)
+        return f"{self.torch_name}{self.rank(ins)}d", dict(
+            kernel_size=self.kernel(ins), stride=self.stride(ins), padding=pad, ceil_mode=self.ceil)
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        terms = "*".join(map(str, (*out[1:], out[0], *self.kernel(ins))))
         return {"out": self.out_text(ins, out), "params": "0",
-                "macs": f"0 (other ops: {out[1]}*{out[2]}*{out[0]}*{self.k[0]}*{self.k[1]} = "
-                        f"{fmt(self.other(ins, out))})"}
+                "macs": f"0 (other ops: {terms} = {fmt(self.other(ins, out))})"}
 
 
-# Pooling: op key -> torch class (no dilation: its field is fixed at 1).
-for _kind, _torch_name in {"maxpool": "MaxPool2d", "avgpool": "AvgPool2d"}.items():
-    register(dataclass(kw_only=True)(type(_torch_name, (Pool,), {
-        "kind": _kind, "torch_name": _torch_name, "d": (1, 1),
-        "__annotations__": {"d": tuple[int, int]}, "__module__": __name__})))
+@register
+@dataclass(kw_only=True)
+class MaxPool(Pool):
+    kind: ClassVar[str] = "maxpool"
+    torch_name: ClassVar[str] = "MaxPool"
+
+
+@register
+@dataclass(kw_only=True)
+class AvgPool(Pool):
+    kind: ClassVar[str] = "avgpool"
+    torch_name: ClassVar[str] = "AvgPool"
+
+
+def _adaptive_windows(size: int, out: int) -> list[int]:
+    """Window lengths of torch's adaptive pooling: [floor(i*n/o), ceil((i+1)*n/o))."""
+    return [-(-(i + 1) * size // out) - i * size // out for i in range(out)]
+
+
+@dataclass(kw_only=True)
+class AdaptivePool(Op):
+    """Pooling to a fixed output size (one number for every spatial dimension, or one each);
+    windows as torch derives them. Other ops: one compare/add per window element (one per
+    input element when the sizes divide)."""
+    torch_name: ClassVar[str]
+    head: ClassVar[str] = "out"
+    out: Sizes = spec_field("sizes", 1)
+
+    def sizes(self, ins: list[Shape]) -> tuple[int, ...]:
+        r = feature_map(self, ins[0], len(self.out) if isinstance(self.out, tuple) else None)
+        return per_dim(self.out, r, "output size")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return (ins[0][0], *self.sizes(ins))
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0] * numel([sum(_adaptive_windows(i, o)) for i, o in zip(ins[0][1:], out[1:])])
+
+    def window(self, ins: list[Shape]) -> Window:
+        sizes = self.sizes(ins)
+        if all(o == 1 for o in sizes):
+            return GLOBAL
+        kernel = tuple(max(_adaptive_windows(i, o)) for i, o in zip(ins[0][1:], sizes))
+        return kernel, tuple(max(i // o, 1) for i, o in zip(ins[0][1:], sizes)), (1,) * len(sizes)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"{self.kind} {dims(self.sizes(ins))}"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return f"{self.torch_name}{len(ins[0]) - 1}d", dict(output_size=self.sizes(ins))
+
+
+@register
+@dataclass(kw_only=True)
+class AdaptiveAvgPool(AdaptivePool):
+    kind: ClassVar[str] = "adaptive_avgpool"
+    torch_name: ClassVar[str] = "AdaptiveAvgPool"
+
+
+@register
+@dataclass(kw_only=True)
+class AdaptiveMaxPool(AdaptivePool):
+    kind: ClassVar[str] = "adaptive_maxpool"
+    torch_name: ClassVar[str] = "AdaptiveMaxPool"
 
 
 @register
 @dataclass(kw_only=True)
 class GlobalAvgPool(Op):
-    """Average over the whole feature map: CxHxW -> Cx1x1."""
+    """Average over every spatial position: (C, *spatial) -> (C, 1, ...)."""
     kind: ClassVar[str] = "gap"
 
     def shape(self, ins: list[Shape]) -> Shape:
-        return (spatial(self, ins[0])[0], 1, 1)
+        r = feature_map(self, ins[0])
+        return (ins[0][0], *(1,) * r)
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])
 
-    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
-        return ins[0][1:], ins[0][1:], (1, 1)
+    def window(self, ins: list[Shape]) -> Window:
+        return GLOBAL
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "AdaptiveAvgPool2d", dict(output_size=1)
+        return f"AdaptiveAvgPool{len(ins[0]) - 1}d", dict(output_size=1)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING    # torch takes it as a mean: the backward needs the shape only
 
 
+UPSAMPLE_MODES = {"nearest": 0, "linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+
+
+@register
+@dataclass(kw_only=True)
+class Upsample(Op):
+    """Interpolation of a (C, *spatial) map to `size` or by `scale` (F.interpolate). Other ops
+    per output element: 1 for nearest (a gather, as fvcore counts it), 2^rank for the linear
+    modes (one weight per neighbour), 4^rank for bicubic."""
+    kind: ClassVar[str] = "upsample"
+    head: ClassVar[str] = "scale"
+    scale: float | None = spec_field("number", None)
+    size: Sizes | None = spec_field("sizes", None)
+    mode: str = spec_field("upsample_mode", "nearest")
+    align_corners: bool = spec_field("boolean", False)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        r = feature_map(self, ins[0], len(self.size) if isinstance(self.size, tuple) else None)
+        need = UPSAMPLE_MODES.get(self.mode)
+        if need is None or (need and self.mode != "bicubic" and need != r) or (
+                self.mode == "bicubic" and r != 2):
+            raise SpecError(f"upsample mode '{self.mode}' does not fit {r} spatial dimension(s)")
+        if (self.size is None) == (self.scale is None):
+            raise SpecError("upsample needs exactly one of scale and size")
+        if self.size is not None:
+            return (ins[0][0], *per_dim(self.size, r, "size"))
+        sizes = tuple(math.floor(i * self.scale) for i in ins[0][1:])   # type: ignore[operator]
+        if min(sizes) < 1 or self.scale > 2**16:                          # type: ignore[operator]
+            raise SpecError(f"upsample scale {self.scale:g} of {dims(ins[0])} is out of range")
+        return (ins[0][0], *sizes)
+
+    def per_output(self, rank: int) -> int:
+        return 1 if self.mode == "nearest" else 4 ** rank if self.mode == "bicubic" else 2 ** rank
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * self.per_output(len(out) - 1)
+
+    def window(self, ins: list[Shape]) -> Window:
+        out = self.shape(ins)[1:]
+        taps = {"nearest": 1, "bicubic": 4}.get(self.mode, 2)
+        return (taps,) * len(out), tuple(Fraction(i, o) for i, o in zip(ins[0][1:], out)), \
+            (1,) * len(out)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"upsample {self.mode}"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        corners = self.align_corners if self.mode != "nearest" else None
+        return "Upsample", dict(size=out[1:], mode=self.mode, align_corners=corners)
+
+
+@register
+@dataclass(kw_only=True)
+class Embedding(Op):
+    """A lookup table: integer indices of any shape -> (*shape, dim); num*dim params, no MACs."""
+    kind: ClassVar[str] = "embedding"
+    head: ClassVar[str] = "num"
+    num: int = spec_field("positive")
+    dim: int = spec_field("positive")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return (*ins[0], self.dim)
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return self.num * self.dim
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Embedding", dict(num_embeddings=self.num, embedding_dim=self.dim)
+
+
+# --- views and copies: no arithmetic ---------------------------------------------------------
 @register
 @dataclass(kw_only=True)
 class Flatten(Op):
-    """CxHxW -> (C*H*W,), a view of its input."""
+    """Dimensions start..end merged into one (default all: CxHxW -> (C*H*W,)), a view of its
+    input (after a permute torch copies: write a `contiguous` row before it)."""
     kind: ClassVar[str] = "flatten"
     inplace: ClassVar[str] = "view"
+    grad_view: ClassVar[bool] = True
+    start: int = spec_field("integer", 0)
+    end: int = spec_field("integer", -1)
+
+    def span(self, ins: list[Shape]) -> tuple[int, int]:
+        r = len(ins[0])
+        a, b = axis(self.start, r, "flatten start"), axis(self.end, r, "flatten end")
+        if a > b:
+            raise SpecError(f"flatten start {self.start} comes after end {self.end}")
+        return a, b
 
     def shape(self, ins: list[Shape]) -> Shape:
-        return (numel(ins[0]),)
-
-    def window(self, ins: list[Shape]) -> tuple[Shape, Shape, Shape]:
-        return (ins[0][1:], ins[0][1:], (1, 1)) if len(ins[0]) == 3 else super().window(ins)
-
-    grad_view: ClassVar[bool] = True
+        a, b = self.span(ins)
+        s = ins[0]
+        return (*s[:a], numel(s[a:b + 1]), *s[b + 1:])
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Flatten", {}
+        return "Flatten", dict(start_dim=torch_dim(self.start), end_dim=torch_dim(self.end))
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
-        return {"out": f"{'*'.join(map(str, ins[0]))} = {out[0]:,}", "params": "0", "macs": "0"}
+        a, b = self.span(ins)
+        merged = "*".join(map(str, ins[0][a:b + 1]))
+        text = f"{merged} = {numel(ins[0][a:b + 1]):,}"
+        return {"out": text if len(out) == 1 else f"{dims(out)} ({text})", "params": "0",
+                "macs": "0"}
+
+
+@register
+@dataclass(kw_only=True)
+class Reshape(Op):
+    """View as another per-sample shape (one size may be -1: inferred). Torch copies when the
+    memory is not laid out for the view (after a permute): write a `contiguous` row first."""
+    kind: ClassVar[str] = "reshape"
+    head: ClassVar[str] = "to"
+    inplace: ClassVar[str] = "view"
+    to: tuple[int, ...] = spec_field("shape")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        known = numel([v for v in self.to if v != -1])
+        n = numel(ins[0])
+        if list(self.to).count(-1) > 1 or (n % known if known else True):
+            raise SpecError(f"cannot reshape {dims(ins[0])} to {dims(self.to)}")
+        out = tuple(n // known if v == -1 else v for v in self.to)
+        if numel(out) != n:
+            raise SpecError(f"cannot reshape {dims(ins[0])} ({n:,} elements) to {dims(out)}")
+        return out
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Reshape", dict(shape=out)
+
+
+@register
+@dataclass(kw_only=True)
+class Permute(Op):
+    """Reorder the per-sample dimensions (a view; torch.permute)."""
+    kind: ClassVar[str] = "permute"
+    head: ClassVar[str] = "dims"
+    inplace: ClassVar[str] = "view"
+    dims: tuple[int, ...] = spec_field("integers")
+
+    def order(self, ins: list[Shape]) -> list[int]:
+        r = len(ins[0])
+        order = [axis(d, r) for d in self.dims]
+        if sorted(order) != list(range(r)):
+            raise SpecError(f"permute {list(self.dims)} is not an order of {r} dimensions")
+        return order
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return tuple(ins[0][d] for d in self.order(ins))
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Permute", dict(dims=tuple(self.order(ins)))
+
+
+@register
+@dataclass(kw_only=True)
+class Transpose(Op):
+    """Swap two per-sample dimensions (a view; torch.transpose)."""
+    kind: ClassVar[str] = "transpose"
+    head: ClassVar[str] = "dims"
+    inplace: ClassVar[str] = "view"
+    dims: tuple[int, ...] = spec_field("integers")
+
+    def pair(self, ins: list[Shape]) -> tuple[int, int]:
+        if len(self.dims) != 2:
+            raise SpecError(f"transpose swaps two dimensions, got {list(self.dims)}")
+        return axis(self.dims[0], len(ins[0])), axis(self.dims[1], len(ins[0]))
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        a, b = self.pair(ins)
+        s = list(ins[0])
+        s[a], s[b] = s[b], s[a]
+        return tuple(s)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        a, b = self.pair(ins)
+        return "Transpose", dict(a=a + 1, b=b + 1)
+
+
+@register
+@dataclass(kw_only=True)
+class Contiguous(Op):
+    """A copy into a fresh, contiguous tensor (what torch does to reshape a permuted view)."""
+    kind: ClassVar[str] = "contiguous"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Contiguous", {}
+
+
+@register
+@dataclass(kw_only=True)
+class Slice(Op):
+    """Elements start:end:step of one dimension (a view; one output of split/chunk/narrow)."""
+    kind: ClassVar[str] = "slice"
+    head: ClassVar[str] = "dim"
+    inplace: ClassVar[str] = "view"
+    dim: int = spec_field("integer", 0)
+    start: int = spec_field("integer", 0)
+    end: int | None = spec_field("integer", None)
+    step: int = spec_field("positive", 1)
+
+    def bounds(self, ins: list[Shape]) -> range:
+        d = axis(self.dim, len(ins[0]))
+        return range(ins[0][d])[self.start:self.end:self.step]
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        d, n = axis(self.dim, len(ins[0])), len(self.bounds(ins))
+        if n == 0:
+            raise SpecError(f"slice {self.start}:{self.end} of dimension {self.dim} of "
+                            f"{dims(ins[0])} is empty")
+        return (*ins[0][:d], n, *ins[0][d + 1:])
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        r = self.bounds(ins)
+        return "Slice", dict(dim=torch_dim(self.dim), start=r.start, end=r.stop, step=r.step)
+
+
+@register
+@dataclass(kw_only=True)
+class Select(Op):
+    """One index of one dimension, which disappears (a view; x[:, 0] takes the class token)."""
+    kind: ClassVar[str] = "select"
+    head: ClassVar[str] = "dim"
+    inplace: ClassVar[str] = "view"
+    dim: int = spec_field("integer", 0)
+    index: int = spec_field("integer", 0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins[0]) < 2:
+            raise SpecError(f"select needs at least 2 dimensions, got {dims(ins[0])}")
+        d = axis(self.dim, len(ins[0]))
+        axis(self.index, ins[0][d], "index")
+        return (*ins[0][:d], *ins[0][d + 1:])
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Select", dict(dim=torch_dim(self.dim), index=self.index)
+
+
+@register
+@dataclass(kw_only=True)
+class Pad(Op):
+    """Constant padding, F.pad order: (before, after) of the last dimension, then of the one
+    before it, ...; a copy (no arithmetic)."""
+    kind: ClassVar[str] = "pad"
+    head: ClassVar[str] = "pads"
+    pads: tuple[int, ...] = spec_field("pads")
+    value: float = spec_field("number", 0.0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(self.pads) % 2 or len(self.pads) > 2 * len(ins[0]):
+            raise SpecError(f"pad needs (before, after) pairs for at most {len(ins[0])} "
+                            f"dimensions, got {list(self.pads)}")
+        out = list(ins[0])
+        for i in range(len(self.pads) // 2):
+            out[-1 - i] += self.pads[2 * i] + self.pads[2 * i + 1]
+        if min(out) < 1:
+            raise SpecError(f"pad {list(self.pads)} leaves nothing of {dims(ins[0])}")
+        return tuple(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Pad", dict(pads=self.pads, value=self.value)
 
 
 @register
@@ -573,7 +1246,6 @@ class Flatten(Op):
 class Identity(Op):
     kind: ClassVar[str] = "identity"
     inplace: ClassVar[str] = "view"
-
     grad_view: ClassVar[bool] = True
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
@@ -591,72 +1263,114 @@ class Merge(Op):
 @register
 @dataclass(kw_only=True)
 class Concat(Merge):
-    """Concatenate feature maps along channels; all spatial sizes must agree."""
+    """Concatenate along `dim` (default 0: channels); the other sizes must agree. `param`:
+    a learned tensor of that per-sample shape concatenated first (a class token)."""
     kind: ClassVar[str] = "concat"
+    min_inputs: ClassVar[int] = 1
     grad_view: ClassVar[bool] = True     # each input's gradient is a slice of the output's
+    dim: int = spec_field("integer", 0)
+    param: tuple[int, ...] | None = spec_field("shape", None)
+
+    def parts(self, ins: list[Shape]) -> list[Shape]:
+        return ([self.param] if self.param else []) + ins
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        parts = self.parts(ins)
+        if len(parts) < 2:
+            raise SpecError("concat needs two inputs, or one and a param")
+        d = axis(self.dim, len(ins[0]))
+        rest = {(len(s), s[:d] + s[d + 1:]) for s in parts}
+        if len(rest) > 1:
+            raise SpecError("concat of mismatched sizes: " + " vs ".join(dims(s) for s in parts))
+        return (*ins[0][:d], sum(s[d] for s in parts), *ins[0][d + 1:])
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return numel(self.param) if self.param else 0
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Concat", dict(dim=torch_dim(self.dim), param=self.param)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
 
-    def shape(self, ins: list[Shape]) -> Shape:
-        if len({s[1:] for s in ins}) > 1 or len({len(s) for s in ins}) > 1:
-            raise SpecError("concat of mismatched sizes: " + " vs ".join(dims(s) for s in ins))
-        return (sum(s[0] for s in ins), *ins[0][1:])
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Concat", {}
-
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
-        return {"out": " + ".join(str(s[0]) for s in ins) + f" = {out[0]} channels, {dims(out)}",
-                "params": "0", "macs": "0"}
+        d = axis(self.dim, len(out))
+        what = "channels, " if d == 0 else f"along dim {self.dim}, "
+        return {"out": " + ".join(str(s[d]) for s in self.parts(ins)) + f" = {out[d]} {what}"
+                       f"{dims(out)}", "params": fmt(self.params(ins, out)), "macs": "0"}
+
+
+def _unbatched(param: Shape, rank: int) -> Shape:
+    """A learned tensor (no batch dimension) against per-sample shapes of `rank`: torch
+    right-aligns it, so it gains leading 1s; sizes beyond `rank` meet the batch and must be 1
+    (a (1, 197, 768) position embedding acts as (197, 768))."""
+    extra = len(param) - rank
+    if extra > 0 and any(v != 1 for v in param[:extra]):
+        raise SpecError(f"param {dims(param)} has more dimensions than the input's {rank}")
+    return (1,) * -extra + param[max(extra, 0):]
 
 
 @dataclass(kw_only=True)
 class Elementwise(Merge):
-    """One operation per output element for each input after the first (archprof.model.modules)."""
+    """One operation per output element for each operand after the first, with torch's
+    broadcasting. Operands: the listed inputs, then `scalar` (a constant) or `param` (a learned
+    tensor of that shape, right-aligned as torch broadcasts it: a position embedding (L, D), a
+    ConvNeXt layer scale (C,) on a channels-last map)."""
     torch_name: ClassVar[str]
+    min_inputs: ClassVar[int] = 1
+    scalar: float | None = spec_field("number", None)
+    param: tuple[int, ...] | None = spec_field("shape", None)
+
+    def operands(self, ins: list[Shape]) -> list[Shape]:
+        rank = len(ins[0])
+        if self.param:
+            return ins + [_unbatched(self.param, rank)]
+        return ins + ([(1,) * rank] if self.scalar is not None else [])
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(self.operands(ins)) < 2:
+            raise SpecError(f"{self.kind} needs two inputs, or one and a scalar or param")
+        return broadcast(self.kind, self.operands(ins))
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return numel(self.param) if self.param else 0
 
     def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(ins) - 1)
+        return numel(out) * (len(self.operands(ins)) - 1)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return self.torch_name, {}
+        return "Elementwise", dict(op=self.kind, scalar=self.scalar, param=self.param)
 
 
 @register
 @dataclass(kw_only=True)
 class Add(Elementwise):
-    """Elementwise sum (residual connections); all input shapes must be equal."""
     kind: ClassVar[str] = "add"
-    torch_name: ClassVar[str] = "Add"
     grad_view: ClassVar[bool] = True     # the output's gradient passes to every input
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
 
-    def shape(self, ins: list[Shape]) -> Shape:
-        if len(set(ins)) > 1:
-            raise SpecError("add of mismatched shapes: " + " vs ".join(dims(s) for s in ins))
-        return ins[0]
+
+@register
+@dataclass(kw_only=True)
+class Sub(Elementwise):
+    kind: ClassVar[str] = "sub"
 
 
 @register
 @dataclass(kw_only=True)
 class Mul(Elementwise):
-    """Elementwise product with broadcasting (e.g. SE gating: CxHxW * Cx1x1)."""
     kind: ClassVar[str] = "mul"
-    torch_name: ClassVar[str] = "Mul"
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(inputs=tuple(range(len(ins))))   # each input's gradient needs the others
 
-    def shape(self, ins: list[Shape]) -> Shape:
-        out = max(ins, key=numel)
-        for s in ins:
-            if len(s) != len(out) or any(a not in (1, b) for a, b in zip(s, out)):
-                raise SpecError("mul of shapes that do not broadcast: "
-                                + " vs ".join(dims(s) for s in ins))
-        return out
+
+@register
+@dataclass(kw_only=True)
+class Div(Elementwise):
+    kind: ClassVar[str] = "div"
 
 
 @register
@@ -711,10 +1425,10 @@ class PadChannels(Op):
             raise SpecError(f"pad_channels to {self.out} is fewer than the {ins[0][0]} input channels")
         return (self.out, *ins[0][1:])
 
-    grad_view: ClassVar[bool] = True     # the input's gradient is a slice of the output's
-
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "PadChannels", dict(extra=self.out - ins[0][0])
+
+    grad_view: ClassVar[bool] = True     # the input's gradient is a slice of the output's
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING

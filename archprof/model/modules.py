@@ -1,40 +1,155 @@
 """The few torch modules that torch.nn lacks, so that every op of the IR is a module (and so
-visible to forward hooks, fvcore and the profiler)."""
+visible to forward hooks, fvcore and the profiler). Dimension arguments here count the batch
+dimension (archprof.ir.ops converts its per-sample ones)."""
 from __future__ import annotations
 
-from typing import Any
+import operator
 
 import torch
 from torch import nn
 
 
 class Concat(nn.Module):
+    """torch.cat along `dim`; with `param`, a learned tensor (a class token) goes first."""
+
+    def __init__(self, dim: int = 1, param: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+        self.param = nn.Parameter(torch.zeros(1, *param)) if param else None
+
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.cat(xs, dim=1)
+        if self.param is not None:
+            xs = (self.param.expand(xs[0].shape[0], *self.param.shape[1:]), *xs)
+        return torch.cat(xs, dim=self.dim)
 
 
-class Add(nn.Module):
+ELEMENTWISE = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+               "div": operator.truediv}
+
+
+class Elementwise(nn.Module):
+    """add/sub/mul/div of the inputs in order, then of a scalar or a learned tensor (`param`,
+    e.g. a position embedding), with broadcasting."""
+
+    def __init__(self, op: str, scalar: float | None = None,
+                 param: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.op, self.fn, self.scalar = op, ELEMENTWISE[op], scalar
+        self.param = nn.Parameter(torch.zeros(param)) if param else None
+
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        out = xs[0] + xs[1]
-        for x in xs[2:]:
-            out = out + x
+        out = xs[0]
+        for x in xs[1:]:
+            out = self.fn(out, x)
+        if self.param is not None:
+            out = self.fn(out, self.param)
+        if self.scalar is not None:
+            out = self.fn(out, self.scalar)
         return out
 
 
-class Mul(nn.Module):
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        out = xs[0] * xs[1]
-        for x in xs[2:]:
-            out = out * x
-        return out
+class Matmul(nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a, b)
 
 
-class PaddedConv2d(nn.Sequential):
-    """A convolution with asymmetric zero padding (top, bottom, left, right)."""
+class Attention(nn.Module):
+    """F.scaled_dot_product_attention(q, k, v)."""
 
-    def __init__(self, pads: tuple[int, int, int, int], **conv: Any) -> None:
-        top, bottom, left, right = pads
-        super().__init__(nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(**conv))
+    def __init__(self, causal: bool = False, scale: float | None = None) -> None:
+        super().__init__()
+        self.causal, self.scale = causal, scale
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
+                                                          scale=self.scale)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: while training, zero the whole sample with probability `rate` and
+    scale the kept ones by 1/(1 - rate); identity at inference."""
+
+    def __init__(self, rate: float = 0.0) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - self.rate)
+        return x * keep / (1 - self.rate)
+
+
+class Reshape(nn.Module):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = (0, *(d + 1 for d in dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+
+
+class Transpose(nn.Module):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(self.a, self.b)
+
+
+class Contiguous(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone(memory_format=torch.contiguous_format)
+
+
+class Slice(nn.Module):
+    def __init__(self, dim: int, start: int, end: int, step: int) -> None:
+        super().__init__()
+        self.dim, self.start, self.end, self.step = dim, start, end, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = [slice(None)] * x.dim()
+        index[self.dim] = slice(self.start, self.end, self.step)
+        return x[tuple(index)]
+
+
+class Select(nn.Module):
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+
+class Pad(nn.Module):
+    def __init__(self, pads: tuple[int, ...], value: float = 0.0) -> None:
+        super().__init__()
+        self.pads, self.value = pads, value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x, self.pads, value=self.value)
+
+
+class PaddedConv(nn.Sequential):
+    """A convolution with asymmetric zero padding: (before, after) per spatial dimension,
+    first dimension first ((top, bottom, left, right) in 2-D)."""
+
+    def __init__(self, pads: tuple[int, ...], **conv: object) -> None:
+        rank = len(pads) // 2
+        torch_order = [v for i in reversed(range(rank)) for v in pads[2 * i:2 * i + 2]]
+        conv_class = getattr(nn, f"Conv{rank}d")
+        super().__init__(Pad(tuple(torch_order)), conv_class(**conv))
 
 
 class ChannelShuffle(nn.Module):

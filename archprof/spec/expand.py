@@ -97,9 +97,10 @@ class _Expander:
             if isinstance(value, str):
                 self.params[key] = self.value(value, self.params)
         shape = input or tuple(self.value(v, self.params) for v in _as_list(spec.input))
-        if len(shape) not in (1, 3) or not all(
+        if not 1 <= len(shape) <= 5 or not all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-            raise SpecError(f"input must be C,H,W (or F) positive integers, got {short(shape)}")
+            raise SpecError("input must be 1 to 5 positive integers per sample (C,H,W; F; L,D; "
+                            f"C,L; C,D,H,W), got {short(shape)}")
         if numel(shape) > MAX_ELEMENTS:
             raise SpecError(f"input {dims(shape)} has more than {MAX_ELEMENTS:,} elements")
         self.graph = Graph(spec, tuple(shape), self.params)
@@ -203,8 +204,9 @@ class _Expander:
         cls = OPS.get(head)
         if cls is not None and cls.multi_input:
             refs = row[head]
-            if not isinstance(refs, list) or len(refs) < 2:
-                raise SpecError(f"{head} needs a list of at least two inputs, got {short(refs)}")
+            if not isinstance(refs, list) or len(refs) < cls.min_inputs:
+                raise SpecError(f"{head} needs a list of at least {cls.min_inputs} input(s), "
+                                f"got {short(refs)}")
         elif "from" in row:
             refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
             if not refs:
@@ -235,10 +237,13 @@ class _Expander:
         scope.taken.add(name)
 
     def shape_vars(self, node: str) -> dict[str, int]:
-        """cin, hin, win: the shape of a row's (first) input, for its expressions."""
-        shape = self.graph.shape_of(node)
-        return {"cin": shape[0], "hin": shape[-2] if len(shape) == 3 else 1,
-                "win": shape[-1] if len(shape) == 3 else 1}
+        """The shape of a row's (first) input, for its expressions: cin = the first size,
+        din, hin, win = the spatial sizes of a (C, D, H, W) / (C, H, W) / (C, W) map (1 where
+        absent), fin = the last size (a linear row's in_features)."""
+        s = self.graph.shape_of(node)
+        return {"cin": s[0], "din": s[-3] if len(s) >= 4 else 1,
+                "hin": s[-2] if len(s) >= 3 else 1, "win": s[-1] if len(s) >= 2 else 1,
+                "fin": s[-1]}
 
     def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row

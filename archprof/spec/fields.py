@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import Field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archprof.errors import SpecError, short
-
-if TYPE_CHECKING:
-    from archprof.ir.ops import Op
+from archprof.ir.ops import UPSAMPLE_MODES, Op
 
 Evaluate = Callable[[Any], Any]
 Parser = Callable[[Any, Evaluate], Any]
@@ -42,27 +40,68 @@ def non_negative(value: Any, ev: Evaluate) -> int:
     return n
 
 
-def _tuple(value: Any, ev: Evaluate, item: Parser, sizes: tuple[int, ...]) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple)):
-        if len(value) not in sizes:
-            raise SpecError(f"expected {' or '.join(map(str, sizes))} numbers, got {short(value)}")
-        return tuple(item(v, ev) for v in value)
-    return (item(value, ev),) * sizes[0]
+def _integers(value: Any, ev: Evaluate, item: Parser, sizes: range) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) not in sizes:
+        raise SpecError(f"expected a list of {sizes.start} to {sizes.stop - 1} numbers, "
+                        f"got {short(value)}")
+    return tuple(item(v, ev) for v in value)
 
 
-def pair(value: Any, ev: Evaluate) -> tuple[int, int]:
-    """A size or stride: one positive number for both dimensions, or [h, w]."""
-    h, w = _tuple(value, ev, positive, (2,))
-    return h, w
+def sizes(value: Any, ev: Evaluate) -> int | tuple[int, ...]:
+    """A kernel size, stride or dilation: one positive number for every spatial dimension,
+    or a list with one per dimension ([h, w])."""
+    value = ev(value) if isinstance(value, str) else value
+    return _integers(value, ev, positive, range(1, 4)) if isinstance(value, list) \
+        else positive(value, ev)
 
 
-def padding(value: Any, ev: Evaluate) -> tuple[int, int, int, int] | str:
-    """Padding as (top, bottom, left, right): a number, [h, w], [top, bottom, left, right],
-    or 'same' (output = ceil(input / stride), the extra pixel at the bottom/right, as TF does)."""
+def non_negative_sizes(value: Any, ev: Evaluate) -> int | tuple[int, ...]:
+    value = ev(value) if isinstance(value, str) else value
+    return _integers(value, ev, non_negative, range(1, 4)) if isinstance(value, list) \
+        else non_negative(value, ev)
+
+
+def padding(value: Any, ev: Evaluate) -> int | tuple[int, ...] | str:
+    """Padding: a number for every side, one per spatial dimension ([h, w]), (before, after)
+    per dimension ([top, bottom, left, right]), or 'same' (output = ceil(input / stride), the
+    extra pixel at the end, as TF does). The op checks the count against its input's rank."""
     if value == "same":
         return "same"
-    pads = _tuple(value, ev, non_negative, (2, 4))
-    return pads if len(pads) == 4 else (pads[0], pads[0], pads[1], pads[1])
+    value = ev(value) if isinstance(value, str) else value
+    return _integers(value, ev, non_negative, range(1, 7)) if isinstance(value, list) \
+        else non_negative(value, ev)
+
+
+def integer(value: Any, ev: Evaluate) -> int:
+    """A whole number, negative allowed (a dimension counted from the end, a slice bound)."""
+    return _integer(value, ev, "value")
+
+
+def integers(value: Any, ev: Evaluate) -> tuple[int, ...]:
+    """A list of whole numbers (dimension indices: permute, transpose)."""
+    return _integers(value, ev, integer, range(1, 9))
+
+
+def shape(value: Any, ev: Evaluate) -> tuple[int, ...]:
+    """A per-sample shape: a list of positive sizes, or '197x768'; one size may be -1."""
+    if isinstance(value, str) and "x" in value:
+        value = value.split("x")
+    sizes = _integers(value if isinstance(value, list) else [value], ev, integer, range(1, 9))
+    if any(v == 0 or v < -1 for v in sizes):
+        raise SpecError(f"sizes must be positive (or -1: inferred), got {list(sizes)}")
+    return sizes
+
+
+def pads(value: Any, ev: Evaluate) -> tuple[int, ...]:
+    """F.pad amounts: (before, after) of the last dimension, then of the one before, ..."""
+    return _integers(value if isinstance(value, list) else [value, value], ev, non_negative,
+                     range(1, 9))
+
+
+def upsample_mode(value: Any, ev: Evaluate) -> str:
+    if value not in UPSAMPLE_MODES:
+        raise SpecError(f"mode must be one of {', '.join(UPSAMPLE_MODES)}, got {short(value)}")
+    return str(value)
 
 
 def boolean(value: Any, ev: Evaluate) -> bool:
@@ -86,9 +125,11 @@ def fraction(value: Any, ev: Evaluate) -> float:
     return p
 
 
-PARSERS: dict[str, Parser] = {"positive": positive, "non_negative": non_negative, "pair": pair,
-                              "padding": padding, "boolean": boolean, "number": number,
-                              "fraction": fraction}
+PARSERS: dict[str, Parser] = {
+    "positive": positive, "non_negative": non_negative, "sizes": sizes,
+    "non_negative_sizes": non_negative_sizes, "padding": padding, "boolean": boolean,
+    "number": number, "fraction": fraction, "integer": integer, "integers": integers,
+    "shape": shape, "pads": pads, "upsample_mode": upsample_mode}
 
 
 _SPEC_FIELDS: dict[type[Op], list[tuple[Field, str, Parser]]] = {}
