@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import pandas as pd
@@ -201,7 +201,7 @@ def _receptive_fields(graph: Graph) -> dict[str, tuple[str, str]]:
         ins = [state[name] for name in node.inputs]
         rf = None if any(s is None for s in ins) else _widest(ins)   # type: ignore[arg-type]
         window = node.op.window(node.ins)
-        if window == GLOBAL:
+        if isinstance(window, str):     # GLOBAL
             rf = None
         elif rf is not None and window is not None:
             kernel, stride, dilation = window

@@ -286,7 +286,7 @@ class Windowed(Op):
         raise SpecError(f"padding {dims(p)} gives {len(p)} values for {r} spatial dimension(s)"
                         f" (give {r} or {2 * r})")
 
-    def dims_args(self, ins: list[Shape]) -> list[tuple[int, ...]]:
+    def dims_args(self, ins: list[Shape]) -> list[tuple[int, int, int, int, int, int]]:
         """(size, k, s, d, before, after) per spatial dimension."""
         pads = self.pads(ins)
         return [(size, k, s, d, pads[2 * i], pads[2 * i + 1]) for i, (size, k, s, d) in
@@ -852,7 +852,7 @@ class Pool(Windowed):
     """Max or average pooling over 1 to 3 spatial dimensions (stride defaults to the kernel)."""
     torch_name: ClassVar[str]
     head: ClassVar[str] = "k"
-    s: Sizes | None = spec_field("sizes", None)   # default: the kernel size
+    s: Sizes = spec_field("sizes", None)   # None until __post_init__: the kernel size
     d: Sizes = 1                                   # no dilation: not settable from a spec
 
     def __post_init__(self) -> None:
@@ -924,7 +924,7 @@ class AdaptivePool(Op):
         return (ins[0][0], *self.sizes(ins))
 
     def other(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0] * numel([sum(_adaptive_windows(i, o)) for i, o in zip(ins[0][1:], out[1:])])
+        return ins[0][0] * math.prod(sum(_adaptive_windows(i, o)) for i, o in zip(ins[0][1:], out[1:]))
 
     def window(self, ins: list[Shape]) -> Window:
         sizes = self.sizes(ins)
@@ -1096,7 +1096,7 @@ class Reshape(Op):
     to: tuple[int, ...] = spec_field("shape")
 
     def shape(self, ins: list[Shape]) -> Shape:
-        known = numel([v for v in self.to if v != -1])
+        known = math.prod(v for v in self.to if v != -1)
         n = numel(ins[0])
         if list(self.to).count(-1) > 1 or (n % known if known else True):
             raise SpecError(f"cannot reshape {dims(ins[0])} to {dims(self.to)}")
