@@ -66,15 +66,12 @@ def _pair(values: Any) -> tuple[int, int]:
 def _convolution(c: Call) -> Op | None:
     w, bias, stride, padding, dilation, transposed = c.args[1:7]
     groups = c.args[8]
-    if transposed or w.dim() not in (3, 4):
+    if transposed or w.dim() not in (3, 4, 5):
         return None
-    if w.dim() == 3:    # conv1d: a (k x 1) window over a C x L map
-        stride, padding, dilation, k = [*stride, 1], [*padding, 0], [*dilation, 1], (w.shape[2], 1)
-    else:
-        k = tuple(w.shape[2:])
-    ph, pw = _pair(padding)
-    return ops.Conv(out=int(w.shape[0]), k=_pair(k), s=_pair(stride), p=(ph, ph, pw, pw),
-                    d=_pair(dilation), g=int(groups), bias=bias is not None)
+    rank = w.dim() - 2
+    sizes = lambda v: tuple(int(x) for x in (v if len(v) == rank else [v[0]] * rank))  # noqa: E731
+    return ops.Conv(out=int(w.shape[0]), k=tuple(int(x) for x in w.shape[2:]), s=sizes(stride),
+                    p=sizes(padding), d=sizes(dilation), g=int(groups), bias=bias is not None)
 
 
 @rule("addmm")
@@ -199,10 +196,20 @@ ModuleRule = Callable[[Any, list[Shape], Shape], Op]   # (the module, ins, out) 
 
 def _padded_conv(m: Any, ins: list[Shape], out: Shape) -> Op:
     pad, conv = m[0], m[1]
-    left, right, top, bottom = pad.padding
-    return ops.Conv(out=conv.out_channels, k=conv.kernel_size, s=conv.stride,
-                    p=(top, bottom, left, right), d=conv.dilation, g=conv.groups,
-                    bias=conv.bias is not None)
+    torch_order = pad.pads        # F.pad order: (before, after) of the last dimension first
+    pads = tuple(v for i in reversed(range(len(torch_order) // 2)) for v in torch_order[2 * i:2 * i + 2])
+    return ops.Conv(out=conv.out_channels, k=conv.kernel_size, s=conv.stride, p=pads,
+                    d=conv.dilation, g=conv.groups, bias=conv.bias is not None)
+
+
+def _concat(m: Any, ins: list[Shape], out: Shape) -> Op:
+    token = tuple(m.param.shape[1:]) if m.param is not None else None   # (1, *per-sample shape)
+    return ops.Concat(dim=m.dim - 1 if m.dim > 0 else m.dim, param=token)
+
+
+def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
+    cls: Any = ops.op_class(m.op)      # add/sub/mul/div: scalar and learned operands
+    return cls(scalar=m.scalar, param=tuple(m.param.shape) if m.param is not None else None)
 
 
 MODULES: dict[type, ModuleRule] = {
@@ -210,10 +217,9 @@ MODULES: dict[type, ModuleRule] = {
                                                       bias=m.k),
     modules.ChannelShuffle: lambda m, ins, out: ops.ChannelShuffle(groups=m.groups),
     modules.PadChannels: lambda m, ins, out: ops.PadChannels(out=out[0]),
-    modules.PaddedConv2d: _padded_conv,
-    modules.Concat: lambda m, ins, out: ops.Concat(),
-    modules.Add: lambda m, ins, out: ops.Add(),
-    modules.Mul: lambda m, ins, out: ops.Mul(),
+    modules.PaddedConv: _padded_conv,
+    modules.Concat: _concat,
+    modules.Elementwise: _elementwise,
 }
 
 
