@@ -176,8 +176,8 @@ def test_transformer_encoder_block(write_spec):
 - {conv: 64, k: 8, s: 8, name: patch}
 - {flatten: , start: 1, name: flat}
 - {transpose: [0, 1], name: tokens}
-- {concat: [tokens], param: [1, 64], name: cls}
-- {add: [cls], param: [17, 64], name: pos}
+- {concat: [tokens], learned: [1, 64], name: cls}
+- {add: [cls], learned: [17, 64], name: pos}
 - {block: encoder, repeat: 2, name: blocks}
 - {layernorm: , name: norm}
 - {select: 0, name: cls_token}
@@ -210,7 +210,7 @@ convnext:
     - {linear: "4 * c", name: pw1}
     - gelu
     - {linear: c, name: pw2}
-    - {mul: [pw2], param: [c], name: gamma}
+    - {mul: [pw2], learned: [c], name: gamma}
     - {permute: [2, 0, 1], name: first}
     - {drop_path: 0.1, name: dp}
     - {add: [dp, in], name: add}
@@ -348,7 +348,7 @@ def test_tracer_style_construction_matches_spec(write_spec):
     ("- {reshape: [7, -1]}", "[3, 10]", "cannot reshape"),
     ("- {permute: [0, 0]}", "[3, 10]", "not an order"),
     ("- {transpose: [0, 5]}", "[3, 10]", "out of range"),
-    ("- {add: [in], param: [2, 10]}", "[3, 10]", "do not broadcast"),
+    ("- {add: [in], learned: [2, 10]}", "[3, 10]", "do not broadcast"),
     ("- {add: [in]}", "[3, 10]", "needs two inputs"),
     ("- {upsample: 2, mode: trilinear}", "[3, 10, 10]", "does not fit"),
     ("- {layernorm: 3}", "[3, 10]", "layernorm over 3"),

@@ -1263,21 +1263,21 @@ class Merge(Op):
 @register
 @dataclass(kw_only=True)
 class Concat(Merge):
-    """Concatenate along `dim` (default 0: channels); the other sizes must agree. `param`:
+    """Concatenate along `dim` (default 0: channels); the other sizes must agree. `learned`:
     a learned tensor of that per-sample shape concatenated first (a class token)."""
     kind: ClassVar[str] = "concat"
     min_inputs: ClassVar[int] = 1
     grad_view: ClassVar[bool] = True     # each input's gradient is a slice of the output's
     dim: int = spec_field("integer", 0)
-    param: tuple[int, ...] | None = spec_field("shape", None)
+    learned: tuple[int, ...] | None = spec_field("shape", None)
 
     def parts(self, ins: list[Shape]) -> list[Shape]:
-        return ([self.param] if self.param else []) + ins
+        return ([self.learned] if self.learned else []) + ins
 
     def shape(self, ins: list[Shape]) -> Shape:
         parts = self.parts(ins)
         if len(parts) < 2:
-            raise SpecError("concat needs two inputs, or one and a param")
+            raise SpecError("concat needs two inputs, or one and a learned tensor")
         d = axis(self.dim, len(ins[0]))
         rest = {(len(s), s[:d] + s[d + 1:]) for s in parts}
         if len(rest) > 1:
@@ -1285,10 +1285,10 @@ class Concat(Merge):
         return (*ins[0][:d], sum(s[d] for s in parts), *ins[0][d + 1:])
 
     def params(self, ins: list[Shape], out: Shape) -> int:
-        return numel(self.param) if self.param else 0
+        return numel(self.learned) if self.learned else 0
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Concat", dict(dim=torch_dim(self.dim), param=self.param)
+        return "Concat", dict(dim=torch_dim(self.dim), learned=self.learned)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
@@ -1300,46 +1300,46 @@ class Concat(Merge):
                        f"{dims(out)}", "params": fmt(self.params(ins, out)), "macs": "0"}
 
 
-def _unbatched(param: Shape, rank: int) -> Shape:
+def _unbatched(learned: Shape, rank: int) -> Shape:
     """A learned tensor (no batch dimension) against per-sample shapes of `rank`: torch
     right-aligns it, so it gains leading 1s; sizes beyond `rank` meet the batch and must be 1
     (a (1, 197, 768) position embedding acts as (197, 768))."""
-    extra = len(param) - rank
-    if extra > 0 and any(v != 1 for v in param[:extra]):
-        raise SpecError(f"param {dims(param)} has more dimensions than the input's {rank}")
-    return (1,) * -extra + param[max(extra, 0):]
+    extra = len(learned) - rank
+    if extra > 0 and any(v != 1 for v in learned[:extra]):
+        raise SpecError(f"learned {dims(learned)} has more dimensions than the input's {rank}")
+    return (1,) * -extra + learned[max(extra, 0):]
 
 
 @dataclass(kw_only=True)
 class Elementwise(Merge):
     """One operation per output element for each operand after the first, with torch's
-    broadcasting. Operands: the listed inputs, then `scalar` (a constant) or `param` (a learned
+    broadcasting. Operands: the listed inputs, then `scalar` (a constant) or `learned` (a learned
     tensor of that shape, right-aligned as torch broadcasts it: a position embedding (L, D), a
     ConvNeXt layer scale (C,) on a channels-last map)."""
     torch_name: ClassVar[str]
     min_inputs: ClassVar[int] = 1
     scalar: float | None = spec_field("number", None)
-    param: tuple[int, ...] | None = spec_field("shape", None)
+    learned: tuple[int, ...] | None = spec_field("shape", None)
 
     def operands(self, ins: list[Shape]) -> list[Shape]:
         rank = len(ins[0])
-        if self.param:
-            return ins + [_unbatched(self.param, rank)]
+        if self.learned:
+            return ins + [_unbatched(self.learned, rank)]
         return ins + ([(1,) * rank] if self.scalar is not None else [])
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len(self.operands(ins)) < 2:
-            raise SpecError(f"{self.kind} needs two inputs, or one and a scalar or param")
+            raise SpecError(f"{self.kind} needs two inputs, or one and a scalar or learned tensor")
         return broadcast(self.kind, self.operands(ins))
 
     def params(self, ins: list[Shape], out: Shape) -> int:
-        return numel(self.param) if self.param else 0
+        return numel(self.learned) if self.learned else 0
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * (len(self.operands(ins)) - 1)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Elementwise", dict(op=self.kind, scalar=self.scalar, param=self.param)
+        return "Elementwise", dict(op=self.kind, scalar=self.scalar, learned=self.learned)
 
 
 @register

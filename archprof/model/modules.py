@@ -10,12 +10,12 @@ from torch import nn
 
 
 class Concat(nn.Module):
-    """torch.cat along `dim`; with `param`, a learned tensor (a class token) goes first."""
+    """torch.cat along `dim`; with `learned`, a learned tensor (a class token) goes first."""
 
-    def __init__(self, dim: int = 1, param: tuple[int, ...] | None = None) -> None:
+    def __init__(self, dim: int = 1, learned: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.dim = dim
-        self.param = nn.Parameter(torch.zeros(1, *param)) if param else None
+        self.param = nn.Parameter(torch.zeros(1, *learned)) if learned else None
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         if self.param is not None:
@@ -28,14 +28,14 @@ ELEMENTWISE = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
 
 
 class Elementwise(nn.Module):
-    """add/sub/mul/div of the inputs in order, then of a scalar or a learned tensor (`param`,
-    e.g. a position embedding), with broadcasting."""
+    """add/sub/mul/div of the inputs in order, then of a scalar or a learned tensor
+    (`learned`, e.g. a position embedding), with broadcasting."""
 
     def __init__(self, op: str, scalar: float | None = None,
-                 param: tuple[int, ...] | None = None) -> None:
+                 learned: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.op, self.fn, self.scalar = op, ELEMENTWISE[op], scalar
-        self.param = nn.Parameter(torch.zeros(param)) if param else None
+        self.param = nn.Parameter(torch.zeros(learned)) if learned else None
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         out = xs[0]

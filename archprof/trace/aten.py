@@ -204,12 +204,12 @@ def _padded_conv(m: Any, ins: list[Shape], out: Shape) -> Op:
 
 def _concat(m: Any, ins: list[Shape], out: Shape) -> Op:
     token = tuple(m.param.shape[1:]) if m.param is not None else None   # (1, *per-sample shape)
-    return ops.Concat(dim=m.dim - 1 if m.dim > 0 else m.dim, param=token)
+    return ops.Concat(dim=m.dim - 1 if m.dim > 0 else m.dim, learned=token)
 
 
 def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
     cls: Any = ops.op_class(m.op)      # add/sub/mul/div: scalar and learned operands
-    return cls(scalar=m.scalar, param=tuple(m.param.shape) if m.param is not None else None)
+    return cls(scalar=m.scalar, learned=tuple(m.param.shape) if m.param is not None else None)
 
 
 MODULES: dict[type, ModuleRule] = {
