@@ -1,9 +1,14 @@
 """Specs at input sizes other than the paper's: every static shape equals the shape of the same
 layer in the model built from the IR and run forward on the meta device."""
+import functools
+
 import pytest
 import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import archprof
+from archprof.errors import SpecError
 from archprof.ir.ops import dims
 from archprof.model.network import build
 
@@ -49,3 +54,41 @@ def test_resnet50_projection_stride_is_the_block_stride(size):
         proj = nodes[f"{stage}.block1.add_proj.conv"]
         assert proj.op.s == (2, 2)
         assert proj.out == (channels, h, h)
+
+
+# --- every network, random sizes (hypothesis) ---------------------------------------------------
+@functools.cache
+def default_model(name):
+    """The network built at its spec's input size: every module but a flatten-fed linear layer
+    is independent of the input size, so this is the real model a user would run."""
+    return archprof.analyze(name).graph.input, build(name, device="meta")
+
+
+def model_accepts(name, shape):
+    _, model = default_model(name)
+    try:
+        with torch.inference_mode():
+            model(torch.zeros((1, *shape), device="meta"))
+    except (RuntimeError, ValueError, IndexError):
+        return False
+    return True
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(archprof.registry())), h=st.floats(0.1, 1.3),
+       w=st.floats(0.1, 1.3))
+def test_static_shapes_at_random_sizes_match_the_model(name, h, w):
+    """Sizes from a tenth of the spec's to 1.3 times it, square or not. Where the real model
+    runs, the spec must expand too and every static shape equal the meta forward's; where the
+    spec refuses, the error names the layer, and the real model refuses that size as well."""
+    default, _ = default_model(name)
+    assume(len(default) == 3)
+    shape = (default[0], max(1, round(h * default[1])), max(1, round(w * default[2])))
+    try:
+        analysis = archprof.analyze(name, input=shape)
+    except SpecError as err:
+        assert err.path, f"{name} at {dims(shape)}: {err} names no layer"
+        assert not model_accepts(name, shape), f"{name} runs at {dims(shape)}, the spec says: {err}"
+        return
+    assert_static_matches_model(analysis)

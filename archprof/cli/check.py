@@ -6,6 +6,7 @@ import sys
 import click
 
 from archprof.cli.options import parse_params
+from archprof.progress import progress_bar
 from archprof.spec.load import load_spec, registry
 
 
@@ -20,18 +21,20 @@ def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool) 
     from archprof.check import check as run_check
     names = names or tuple(sorted(registry()))
     failed = []
-    for name in names:
-        report = run_check(load_spec(name), params=params, fvcore=not no_fvcore)
-        status = "ok  " if report.ok else "FAIL"
-        click.echo(f"{status} {report.name}: {len(report.passed)} checks passed"
-                   + (f", {len(report.failed)} failed" if report.failed else ""))
-        for line in report.failed:
-            click.echo(f"     FAILED {line}")
-        if verbose:
-            for line in report.passed:
-                click.echo(f"     {line}")
-        if not report.ok:
-            failed.append(report.name)
+    with progress_bar(len(names), "check", len(names) > 1, unit="network") as bar:
+        for name in names:
+            bar.set_postfix_str(name)
+            report = run_check(load_spec(name), params=params, fvcore=not no_fvcore)
+            status = "ok  " if report.ok else "FAIL"
+            lines = [f"{status} {report.name}: {len(report.passed)} checks passed"
+                     + (f", {len(report.failed)} failed" if report.failed else "")]
+            lines += [f"     FAILED {line}" for line in report.failed]
+            lines += [f"     {line}" for line in report.passed] if verbose else []
+            with bar.external_write_mode():
+                click.echo("\n".join(lines))
+            bar.update()
+            if not report.ok:
+                failed.append(report.name)
     if failed:
         click.echo(f"{len(failed)} of {len(names)} networks failed: {', '.join(failed)}")
         sys.exit(1)

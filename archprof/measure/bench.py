@@ -49,6 +49,7 @@ from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError, short
 from archprof.ir.ops import dims
 from archprof.model.network import build
+from archprof.progress import progress_bar
 from archprof.spec.expand import expand
 from archprof.spec.load import load_spec
 from archprof.training import Plan, plan
@@ -688,15 +689,6 @@ def shard_plan(costs: Sequence[float], k: int, n: int) -> list[int]:
         part_of[i] = part
         loads[part] += costs[i]
     return [i for i in range(len(costs)) if part_of[i] == k - 1]
-
-
-def progress_bar(total: int, what: str, enabled: bool = True, unit: str = "it") -> Any:
-    """A tqdm bar on stderr (rate, time left) when `enabled` and stderr is a terminal;
-    silent otherwise (logs and pipes get no carriage returns)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=what, unit=unit, disable=None if enabled else True,
-                dynamic_ncols=True, leave=False)
 
 
 @cache

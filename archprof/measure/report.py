@@ -71,7 +71,8 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
     """Sweep, chart, write OUT/README.md; returns the README path. With `shard` (k, n): only
     measure the k-th of n disjoint parts of the networks (balanced by MACs) and write no README
     (a run without shard, once every part is in OUT/results.csv, writes it)."""
-    from archprof.measure.bench import load_results, progress_bar, shard_plan, sweep
+    from archprof.measure.bench import load_results, shard_plan, sweep
+    from archprof.progress import progress_bar
     device = device or default_device()
     command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, pdf, force)
     names = list(names) or sorted(registry())
