@@ -76,16 +76,16 @@ def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
     return "\n".join(lines)
 
 
-SIZE = re.compile(r"(\d+)(?:x(\d+))?\Z")
+SIZE = re.compile(r"\d+(x\d+)*\Z")
 
 
 def _json_size(value: Any) -> Any:
     """A size written for people as "7" or "7x3" (height x width, e.g. a receptive field) as
-    the number 7 or the pair [7, 3]; anything else as it is."""
-    match = SIZE.match(value) if isinstance(value, str) else None
-    if match is None:
+    the number 7 or the list [7, 3]; anything else ("global") as it is."""
+    if not (isinstance(value, str) and SIZE.match(value)):
         return value
-    return int(match[1]) if match[2] is None else [int(match[1]), int(match[2])]
+    sizes = [int(v) for v in value.split("x")]
+    return sizes[0] if len(sizes) == 1 else sizes
 
 
 def _plain(value: object) -> object:
