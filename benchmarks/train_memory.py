@@ -9,7 +9,7 @@
    torch.distributed._tools.mem_tracker.MemTracker run on the built model under
    FakeTensorMode, at batch 1 and 32, with momentum SGD and with Adam; error in %.
 
-Run: python benchmarks/train_memory.py [NAME ...] [--macs-only]   (about a minute per network
+Run: python benchmarks/train_memory.py [NAME ...] [--macs-only | --memory-only]   (about a minute per network
 on a 2-core CPU: MemTracker dispatches every op of 6 fake training steps)
 """
 from __future__ import annotations
@@ -73,8 +73,15 @@ def memtracker_peaks(name: str) -> dict[tuple[str, int], int | None]:
 
 
 def main(args: list[str]) -> None:
-    macs_only = "--macs-only" in args
+    macs_only, memory_only = "--macs-only" in args, "--memory-only" in args
     names = [a for a in args if not a.startswith("--")] or sorted(archprof.registry())
+    if not memory_only:
+        backward_macs(names)
+    if not macs_only:
+        peak_memory(names)
+
+
+def backward_macs(names: list[str]) -> None:
     print("backward MACs: archprof vs FlopCounterMode (batch 1)")
     print(f"{'network':<28} {'grouped':>7} {'archprof':>16} {'FlopCounterMode':>16} {'ratio':>7}")
     for name in names:
@@ -84,8 +91,9 @@ def main(args: list[str]) -> None:
         theirs = flop_counter_backward_macs(name)
         print(f"{name:<28} {'yes' if grouped else 'no':>7} {ours:>16,} {theirs:>16,} "
               f"{theirs / ours:>7.3f}", flush=True)
-    if macs_only:
-        return
+
+
+def peak_memory(names: list[str]) -> None:
     print("\ntraining step peak: archprof vs MemTracker under FakeTensorMode")
     print(f"{'network':<28} {'optimizer':>9} {'batch':>5} {'archprof MiB':>13} "
           f"{'MemTracker MiB':>15} {'error %':>8}")
