@@ -446,6 +446,21 @@ class ConvTranspose(Windowed):
         return (tuple(-(-span // s) for span, s in zip(spans, self.stride(ins))),
                 tuple(Fraction(1, s) for s in self.stride(ins)), (1,) * len(spans))
 
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        # grad input: a plain convolution of the output gradient; grad weight: each weight
+        # meets each input position once. Both equal the forward MACs.
+        return self.macs(ins, out) * (int(input_grad) + int(weight_grad))
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        per = f"{self.out}/{self.g}" if self.g > 1 else f"{self.out}"
+        one = f"{'*'.join(map(str, ins[0]))}*{'*'.join(map(str, self.kernel(ins)))}*{per}"
+        return _grad_text(one, self.macs(ins, out), input_grad, weight_grad)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         r = self.rank(ins)
         return f"ConvTranspose{r}d", dict(
@@ -552,6 +567,22 @@ class Matmul(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Matmul", {}
 
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        # grad a = grad_out @ b^T and grad b = a^T @ grad_out, each as many MACs as the
+        # forward (both counted: the inputs of a matmul are activations)
+        return 2 * self.macs(ins, out) if input_grad else 0
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        if not input_grad:
+            return "0 (no gradient needed)"
+        one = f"{'*'.join(map(str, out))}*{ins[0][-1]}"
+        return f"grad a {one} + grad b {one} = {fmt(2 * self.macs(ins, out))}"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0, 1))
+
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         return {"out": f"{dims(ins[0])} @ {dims(ins[1])} = {dims(out)}", "params": "0",
                 "macs": f"{'*'.join(map(str, out))}*{ins[0][-1]} = {fmt(self.macs(ins, out))}"}
@@ -595,6 +626,28 @@ class Attention(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Attention", dict(causal=self.causal, scale=self.scale)
+
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        # grad v = P^T dO (L*S*Ev), dP = dO v^T (L*S*Ev), grad q = dS k (L*S*E), grad k =
+        # dS^T q (L*S*E): twice the forward, as FlopCounterMode counts it (flash kernels
+        # also recompute q k^T, which neither counts)
+        return 2 * self.macs(ins, out) if input_grad else 0
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        if not input_grad:
+            return "0 (no gradient needed)"
+        q, k, v = ins
+        batch = "*".join(map(str, out[:-2])) + "*" if len(out) > 2 else ""
+        return (f"2*{batch}{q[-2]}*{k[-2]}*({q[-1]} + {v[-1]}) (grad v, grad weights, grad q, "
+                f"grad k) = {fmt(2 * self.macs(ins, out))}")
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # flash and memory-efficient kernels keep q, k, v, the output and the log-sum-exp of
+        # each row of scores (float32), never the L x S weights
+        return Saved(inputs=(0, 1, 2), output=True,
+                     own=(Own("log-sum-exp per query", numel(out[:-1]), "float32"),))
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         q, k, v = ins
@@ -688,6 +741,10 @@ class LayerNorm(Normalization):
     def params(self, ins: list[Shape], out: Shape) -> int:
         return self.affine_size(ins) * (2 if self.bias else 1) if self.affine else 0
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        rows = numel(ins[0]) // self.affine_size(ins)
+        return Saved(inputs=(0,), own=(Own("mean, inverse std per row", 2 * rows, "float32"),))
+
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "LayerNorm", dict(normalized_shape=ins[0][len(ins[0]) - self.dims:], eps=self.eps,
                                  elementwise_affine=self.affine, bias=self.bias)
@@ -709,6 +766,10 @@ class GroupNorm(Normalization):
 
     def affine_size(self, ins: list[Shape]) -> int:
         return ins[0][0]
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,), own=(Own("mean, inverse std per group", 2 * self.groups,
+                                           "float32"),))
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "GroupNorm", dict(num_groups=self.groups, num_channels=ins[0][0], eps=self.eps,
@@ -842,9 +903,13 @@ class DropPath(Op):
     head: ClassVar[str] = "rate"
     inplace: ClassVar[str] = "view"
     rate: float = spec_field("fraction", 0.0)
+    train_allocates: ClassVar[bool] = True     # x * keep / (1 - rate): a new tensor
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "DropPath", dict(rate=self.rate)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(own=(Own("keep flag", 1),)) if self.rate else NOTHING   # one per sample
 
 
 @dataclass(kw_only=True)
@@ -939,6 +1004,12 @@ class AdaptivePool(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return f"{self.torch_name}{len(ins[0]) - 1}d", dict(output_size=self.sizes(ins))
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.kind == "adaptive_maxpool":    # the input and where each maximum was (int64)
+            return Saved(inputs=(0,), own=(Own("indices", numel(out), "int64"),))
+        # to size 1 torch takes a mean, whose backward needs the shape only
+        return NOTHING if all(o == 1 for o in out[1:]) else Saved(inputs=(0,))
+
 
 @register
 @dataclass(kw_only=True)
@@ -1008,6 +1079,9 @@ class Upsample(Op):
             raise SpecError(f"upsample scale {self.scale:g} of {dims(ins[0])} is out of range")
         return (ins[0][0], *sizes)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # the backward needs the sizes only
+
     def per_output(self, rank: int) -> int:
         return 1 if self.mode == "nearest" else 4 ** rank if self.mode == "bicubic" else 2 ** rank
 
@@ -1045,6 +1119,9 @@ class Embedding(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Embedding", dict(num_embeddings=self.num, embedding_dim=self.dim)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))    # the indices, to scatter the gradient into the table
 
 
 # --- views and copies: no arithmetic ---------------------------------------------------------
@@ -1108,6 +1185,11 @@ class Reshape(Op):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Reshape", dict(shape=out)
 
+    grad_view: ClassVar[bool] = True     # its input's gradient is a view of its output's
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
+
 
 @register
 @dataclass(kw_only=True)
@@ -1130,6 +1212,11 @@ class Permute(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Permute", dict(dims=tuple(self.order(ins)))
+
+    grad_view: ClassVar[bool] = True     # its input's gradient is a view of its output's
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
 
 @register
@@ -1156,6 +1243,11 @@ class Transpose(Op):
         a, b = self.pair(ins)
         return "Transpose", dict(a=a + 1, b=b + 1)
 
+    grad_view: ClassVar[bool] = True     # its input's gradient is a view of its output's
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
+
 
 @register
 @dataclass(kw_only=True)
@@ -1165,6 +1257,11 @@ class Contiguous(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Contiguous", {}
+
+    grad_view: ClassVar[bool] = True     # a copy: the gradient passes through
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
 
 @register
@@ -1194,6 +1291,9 @@ class Slice(Op):
         r = self.bounds(ins)
         return "Slice", dict(dim=torch_dim(self.dim), start=r.start, end=r.stop, step=r.step)
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # its backward makes a zero tensor of the input's size
+
 
 @register
 @dataclass(kw_only=True)
@@ -1214,6 +1314,9 @@ class Select(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Select", dict(dim=torch_dim(self.dim), index=self.index)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # its backward makes a zero tensor of the input's size
 
 
 @register
@@ -1239,6 +1342,11 @@ class Pad(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Pad", dict(pads=self.pads, value=self.value)
+
+    grad_view: ClassVar[bool] = True     # its input's gradient is a slice of its output's
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
 
 
 @register
@@ -1357,6 +1465,9 @@ class Add(Elementwise):
 class Sub(Elementwise):
     kind: ClassVar[str] = "sub"
 
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
+
 
 @register
 @dataclass(kw_only=True)
@@ -1364,13 +1475,22 @@ class Mul(Elementwise):
     kind: ClassVar[str] = "mul"
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        return Saved(inputs=tuple(range(len(ins))))   # each input's gradient needs the others
+        return _product_saves(self, ins)
 
 
 @register
 @dataclass(kw_only=True)
 class Div(Elementwise):
     kind: ClassVar[str] = "div"
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return _product_saves(self, ins)
+
+
+def _product_saves(op: Elementwise, ins: list[Shape]) -> Saved:
+    """mul and div keep their tensor operands (each one's gradient needs the others); by a
+    constant, nothing (a learned operand is a parameter: it lives anyway)."""
+    return NOTHING if op.scalar is not None and len(ins) == 1 else Saved(inputs=tuple(range(len(ins))))
 
 
 @register
