@@ -63,6 +63,12 @@ MODULES = {
     "resnet_like": (tm.TinyResNet, (3, 64, 64)),
     "layer_scale_and_unused_head": (tm.LayerScaled, (3, 16, 16)),
     "functional_only": (tm.FunctionalOnly, (3, 32, 32)),
+    "transformer_block_sdpa": (tm.SDPABlock, (10, 32)),
+    "vit_cls_token_pos_embed": (tm.TinyViT, (3, 32, 32)),
+    "multihead_attention": (tm.MHAEncoder, (10, 32)),
+    "convnext_block": (tm.ConvNeXtBlock, (16, 14, 14)),
+    "se_depthwise_conv1d_conv3d": (tm.SEDepthwise, (8, 6, 6)),
+    "upsampling_decoder": (tm.Decoder, (3, 40, 40)),
 }
 
 
@@ -74,6 +80,23 @@ def test_params_numel_and_macs_flop_counter(key):
     assert a.totals["params"] == numel(module)
     assert a.totals["macs"] == flop_counter_macs(module.to("meta"), input)
     assert a.totals["uncounted_ops"] == {}
+
+
+def test_attention_is_one_row_with_both_products():
+    a = archprof.analyze(tm.SDPABlock(), input=(10, 32))
+    rows = a.layers.set_index("name")
+    # 4 heads of 8 dims over 10 tokens: q k^T and weights v, 10*10*8 MACs each per head
+    assert rows.at["scaled_dot_product_attention", "macs"] == 4 * 10 * 10 * (8 + 8)
+    assert rows.at["qkv", "macs"] == 10 * 32 * 96 and rows.at["qkv", "shape"] == "10x96"
+    assert rows.at["scaled_dot_product_attention", "rf"] == "global"
+
+
+def test_class_token_and_position_embedding_are_counted_once():
+    module = tm.TinyViT()
+    rows = archprof.analyze(module, input=(3, 32, 32)).layers.set_index("name")
+    assert rows.at["cat", "params"] == 32 and rows.at["cat", "shape"] == "17x32"
+    assert rows.at["add", "params"] == 17 * 32 and rows.at["add", "other_ops"] == 17 * 32
+    assert rows["params"].sum() == numel(module)
 
 
 def test_names_follow_module_paths():
@@ -98,12 +121,11 @@ def test_parameters_read_as_data_and_never_read():
     module = tm.LayerScaled()
     a = archprof.analyze(module, input=(3, 16, 16))
     rows = a.layers.set_index("name")
-    assert rows.at["gamma", "params"] == 8 and rows.at["gamma", "activations"] == 0
+    # x * gamma: one multiply per element of the 8x16x16 map, gamma's 8 parameters its own
+    assert rows.at["mul", "params"] == 8 and rows.at["mul", "other_ops"] == 8 * 16 * 16
     # the aux head never runs: 8*4+4 + 4*16*16*10+10 parameters in one row, after the rest
     assert rows.at["aux", "params"] == (8 * 4 + 4) + (4 * 16 * 16 * 10 + 10)
     assert rows.at["aux", "macs"] == 0 and a.layers["name"].iloc[-1] == "aux"
-    # x * gamma is one multiply per element of the 8x16x16 map
-    assert rows.at["mul", "other_ops"] == 8 * 16 * 16
     assert a.totals["params"] == numel(module)
 
 

@@ -145,3 +145,121 @@ class FunctionalOnly(nn.Module):
         x = F.max_pool2d(x, 2)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return F.linear(x, self.w2)
+
+
+class SDPABlock(nn.Module):
+    """A pre-norm transformer encoder block with F.scaled_dot_product_attention."""
+
+    def __init__(self, dim: int = 32, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, c // self.heads) \
+            .permute(2, 0, 3, 1, 4).unbind(0)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
+        x = x + self.proj(a)
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyViT(nn.Module):
+    """Patch embedding, class token, position embedding, two SDPA blocks, token head."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 8, 8)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 17, dim))
+        self.blocks = nn.Sequential(SDPABlock(dim), SDPABlock(dim))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+class MHAEncoder(nn.Module):
+    """torch's own encoder layer (nn.MultiheadAttention inside) on a token sequence."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(dim, 4, 64, dropout=0.0, batch_first=True)
+        self.attn = nn.MultiheadAttention(dim, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer(x)
+        return self.attn(x, x, x, need_weights=True)[0]
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise 7x7, channels-last LayerNorm, MLP, layer scale, stochastic-depth residual."""
+
+    def __init__(self, dim: int = 16) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.pw1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pw2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pw2(self.act(self.pw1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class SEDepthwise(nn.Module):
+    """MobileNet-style depthwise separable conv with squeeze-and-excitation (SiLU, sigmoid,
+    hardswish), then a 1-D and a 3-D convolution on reshaped maps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.SiLU()
+        self.se_reduce = nn.Conv2d(8, 2, 1)
+        self.se_expand = nn.Conv2d(2, 8, 1)
+        self.pw = nn.Conv2d(8, 16, 1)
+        self.hs = nn.Hardswish()
+        self.conv1d = nn.Conv1d(16, 8, 5, padding=2)
+        self.conv3d = nn.Conv3d(1, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.bn(self.dw(x)))
+        s = F.adaptive_avg_pool2d(y, 1)
+        y = y * torch.sigmoid(self.se_expand(F.relu(self.se_reduce(s))))
+        y = self.hs(self.pw(y))
+        seq = self.conv1d(y.flatten(2))                   # (B, 8, H*W)
+        return self.conv3d(seq.reshape(seq.shape[0], 1, 8, *x.shape[2:]))
+
+
+class Decoder(nn.Module):
+    """An upsampling decoder: transposed conv, nearest and bilinear interpolation, GroupNorm,
+    a skip concatenation, max/avg pooling and an adaptive pool to a fixed size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 16, 3, 2, 1)
+        self.pool = nn.MaxPool2d(2)
+        self.up1 = nn.ConvTranspose2d(16, 8, 2, 2)
+        self.norm = nn.GroupNorm(4, 8)
+        self.up2 = nn.Upsample(scale_factor=2, mode="nearest")
+        self.fuse = nn.Conv2d(8 + 16, 4, 3, padding=1)
+        self.avg = nn.AvgPool2d(2)
+        self.out = nn.AdaptiveAvgPool2d((5, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.down(x)                                   # 16 x H/2
+        y = self.norm(self.up1(self.pool(d)))              # 8 x H/2
+        y = torch.cat([F.interpolate(y, scale_factor=2, mode="bilinear"),
+                       self.up2(d)], dim=1)                # 24 x H
+        return self.out(self.avg(self.fuse(y)))

@@ -2,8 +2,8 @@
 
 A handler gets the recorded call: the op's arguments as torch passed them, the per-sample
 shapes of its activation inputs and of its output. It returns the rule, or None when no rule
-fits these arguments (the op is then listed as uncounted, never counted as zero). Ops that only
-re-index memory (views) and copies have no cost; they are told apart in `VIEWS` and `COPIES`.
+fits these arguments (the op is then listed as uncounted, never counted as zero). Dimension
+arguments count the batch dimension in torch and not in the IR: `sample_dim` converts.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Call:
     kwargs: dict[str, Any]
     ins: list[Shape]          # per-sample shapes of the activation inputs
     out: Shape                # per-sample shape of the (first) output
+    acts: list[bool]          # for each positional argument: an activation?
 
     def arg(self, index: int, name: str, default: Any = None) -> Any:
         if index < len(self.args):
@@ -36,16 +37,17 @@ class Call:
 Handler = Callable[[Call], "Op | None"]
 ATEN: dict[str, Handler] = {}
 
-# Ops whose output aliases their input's memory (no activation of their own) or copies it
-# (an activation, no arithmetic); factory ops whose output does not depend on input values.
+# Ops whose output aliases their input's memory; copies (an activation, no arithmetic);
+# factories, whose output does not depend on their input's values.
 VIEWS = {"view", "_unsafe_view", "reshape", "_reshape_alias", "t", "transpose", "permute",
          "expand", "unsqueeze", "squeeze", "select", "slice", "split", "split_with_sizes",
-         "chunk", "unbind", "alias", "detach", "as_strided", "unfold", "narrow",
-         "view_as", "flatten", "lift_fresh", "_to_copy_view"}
-COPIES = {"clone", "contiguous", "_to_copy", "copy"}
+         "chunk", "unbind", "alias", "detach", "as_strided", "unfold", "narrow", "view_as",
+         "flatten", "lift_fresh", "movedim", "swapaxes", "expand_as"}
+COPIES = {"clone", "contiguous", "_to_copy", "copy", "roll"}
 FACTORIES = {"empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
              "new_empty", "new_zeros", "new_ones", "new_full", "new_empty_strided", "zero",
              "fill", "scalar_tensor", "arange", "empty", "zeros", "ones", "full"}
+ELEMENTWISE = {"add": ops.Add, "sub": ops.Sub, "rsub": ops.Sub, "mul": ops.Mul, "div": ops.Div}
 
 
 def rule(*names: str) -> Callable[[Handler], Handler]:
@@ -56,55 +58,87 @@ def rule(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _pair(values: Any) -> tuple[int, int]:
-    """torch's int-or-list arguments (kernel, stride, padding) as an (h, w) pair."""
-    v = list(values) if isinstance(values, (list, tuple)) else [values]
-    return (int(v[0]), int(v[0])) if len(v) == 1 else (int(v[0]), int(v[1]))
+def sample_dim(dim: int) -> int:
+    """A torch dimension (batch first) as a per-sample one; negative ones are the same."""
+    return dim - 1 if dim > 0 else dim
 
 
+def sizes(values: Any, rank: int) -> tuple[int, ...]:
+    """torch's int-or-list window arguments as one value per spatial dimension."""
+    v = [int(x) for x in values] if isinstance(values, (list, tuple)) else [int(values)]
+    return tuple(v) if len(v) == rank else (v[0],) * rank
+
+
+# --- convolution, linear, matmul, attention ----------------------------------------------------
 @rule("convolution", "_convolution")
 def _convolution(c: Call) -> Op | None:
-    w, bias, stride, padding, dilation, transposed = c.args[1:7]
-    groups = c.args[8]
-    if transposed or w.dim() not in (3, 4, 5):
-        return None
+    w, bias, stride, padding, dilation, transposed, output_padding, groups = c.args[1:9]
     rank = w.dim() - 2
-    sizes = lambda v: tuple(int(x) for x in (v if len(v) == rank else [v[0]] * rank))  # noqa: E731
-    return ops.Conv(out=int(w.shape[0]), k=tuple(int(x) for x in w.shape[2:]), s=sizes(stride),
-                    p=sizes(padding), d=sizes(dilation), g=int(groups), bias=bias is not None)
+    if not 1 <= rank <= 3:
+        return None
+    k, s, p = tuple(int(x) for x in w.shape[2:]), sizes(stride, rank), sizes(padding, rank)
+    d, g, b = sizes(dilation, rank), int(groups), bias is not None
+    if transposed:   # weight (Cin, Cout/groups, *k)
+        return ops.ConvTranspose(out=int(w.shape[1]) * g, k=k, s=s, p=p, d=d, g=g, bias=b,
+                                 output_padding=sizes(output_padding, rank))
+    return ops.Conv(out=int(w.shape[0]), k=k, s=s, p=p, d=d, g=g, bias=b)
 
 
 @rule("addmm")
 def _addmm(c: Call) -> Op | None:
-    bias, w = c.args[0], c.args[2]
-    if len(c.ins) != 1 or len(c.ins[0]) != 1 or bias.dim() != 1:
-        return None
-    return ops.Linear(out=int(w.shape[1]), bias=True)
+    if c.acts[1:3] != [True, False] or c.args[0].dim() != 1:
+        return None        # x @ W^T + b, x an activation, W a weight
+    return ops.Linear(out=int(c.args[2].shape[1]), bias=True)
 
 
-@rule("mm")
+@rule("mm", "bmm", "matmul")
 def _mm(c: Call) -> Op | None:
-    x, w = c.args[:2]
-    if len(c.ins) != 1 or len(c.ins[0]) != 1 or c.ins[0] != tuple(x.shape[1:]):
-        return None        # a weight on the left, or a product of two activations
-    return ops.Linear(out=int(w.shape[1]), bias=False)
+    if c.acts[:2] == [True, True]:
+        return ops.Matmul()
+    if c.acts[:2] == [True, False] and c.args[1].dim() == 2:
+        return ops.Linear(out=int(c.args[1].shape[1]), bias=False)
+    return None
 
 
+@rule("baddbmm")
+def _baddbmm(c: Call) -> Op | None:   # mask + q @ k^T (nn.MultiheadAttention with a mask)
+    return ops.Matmul() if c.acts[1:3] == [True, True] else None
+
+
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kwargs: dict[str, Any]) -> Op:
+    """F.scaled_dot_product_attention, seen whole by the tracer (archprof.trace.dispatch)."""
+    scale = kwargs.get("scale")
+    return ops.Attention(causal=bool(kwargs.get("is_causal", False)),
+                         scale=None if scale is None else float(scale))
+
+
+# --- normalisation, activations ----------------------------------------------------------------
 @rule("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit")
 def _batch_norm(c: Call) -> Op | None:
-    weight, bias = c.args[1], c.args[2]
-    if weight is None or bias is None:
+    if c.args[1] is None or c.args[2] is None:
         return None        # the rule counts the affine scale and shift
     return ops.BatchNorm(eps=float(c.args[-1]))
+
+
+@rule("native_layer_norm")
+def _layer_norm(c: Call) -> Op | None:
+    weight, bias = c.args[2], c.args[3]
+    return ops.LayerNorm(dims=len(c.args[1]), eps=float(c.args[4]), affine=weight is not None,
+                         bias=bias is not None)
+
+
+@rule("native_group_norm")
+def _group_norm(c: Call) -> Op | None:
+    return ops.GroupNorm(groups=int(c.args[6]), eps=float(c.args[7]),
+                         affine=c.args[1] is not None)
 
 
 def _activation(kind: str) -> Handler:
     return lambda c: ops.op_class(kind)()
 
 
-for _name, _kind in {"relu": "relu", "hardswish": "hardswish", "sigmoid": "sigmoid",
-                     "tanh": "tanh"}.items():
-    ATEN[_name] = _activation(_kind)
+for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid"):
+    ATEN[_name] = _activation(_name)
 
 
 @rule("hardtanh")
@@ -113,67 +147,102 @@ def _hardtanh(c: Call) -> Op | None:
     return ops.op_class("relu6")() if (low, high) == (0.0, 6.0) else None
 
 
+@rule("gelu")
+def _gelu(c: Call) -> Op | None:
+    return ops.GELU(approximate=c.kwargs.get("approximate", "none") == "tanh")
+
+
 @rule("_softmax", "_safe_softmax", "softmax")
 def _softmax(c: Call) -> Op | None:
-    return ops.Softmax()
+    return ops.Softmax(dim=sample_dim(int(c.args[1])))
 
 
 @rule("_prelu_kernel")
 def _prelu(c: Call) -> Op | None:
-    weight = c.args[1]
-    return ops.PReLU() if c.ins[0] and weight.numel() == c.ins[0][0] else None
+    return ops.PReLU() if c.ins[0] and c.args[1].numel() == c.ins[0][0] else None
 
 
-def _pool(kind: str, c: Call, kernel: Any, stride: Any, padding: Any, ceil: bool) -> Op:
-    ph, pw = _pair(padding)
-    cls: Any = ops.op_class(kind)      # a Pool: kernel, stride, padding, ceil
-    return cls(k=_pair(kernel), s=_pair(stride or kernel), p=(ph, ph, pw, pw), ceil=bool(ceil))
+# --- pooling, resizing -------------------------------------------------------------------------
+def _pool(cls: Any, c: Call, stride_at: int, ceil_at: int) -> Op | None:
+    rank = len(c.ins[0]) - 1
+    if not 1 <= rank <= 3:
+        return None
+    k = sizes(c.args[1], rank)
+    stride = c.arg(stride_at, "stride", [])
+    return cls(k=k, s=sizes(stride, rank) if stride else k,
+               p=sizes(c.arg(stride_at + 1, "padding", 0), rank),
+               ceil=bool(c.arg(ceil_at, "ceil_mode", False)))
 
 
-@rule("max_pool2d_with_indices", "max_pool2d")
+@rule("max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+      "max_pool1d", "max_pool2d", "max_pool3d")
 def _max_pool(c: Call) -> Op | None:
-    if _pair(c.arg(4, "dilation", 1)) != (1, 1) or len(c.ins[0]) != 3:
-        return None
-    return _pool("maxpool", c, c.args[1], c.arg(2, "stride", []), c.arg(3, "padding", 0),
-                 c.arg(5, "ceil_mode", False))
+    if set(sizes(c.arg(4, "dilation", 1), 1)) != {1}:
+        return None        # dilated max pooling: no rule
+    return _pool(ops.MaxPool, c, 2, 5)
 
 
-@rule("avg_pool2d")
+@rule("avg_pool1d", "avg_pool2d", "avg_pool3d")
 def _avg_pool(c: Call) -> Op | None:
-    if len(c.ins[0]) != 3:
-        return None
-    return _pool("avgpool", c, c.args[1], c.arg(2, "stride", []), c.arg(3, "padding", 0),
-                 c.arg(4, "ceil_mode", False))
+    return _pool(ops.AvgPool, c, 2, 4)
 
 
 @rule("mean")
 def _mean(c: Call) -> Op | None:
+    """A mean over dimensions: global average pooling of a (C, *spatial) map, of a channels-
+    last (H, W, C) one, or of the heads' attention weights; one add per input element."""
     dims = c.arg(1, "dim")
-    keep = c.arg(2, "keepdim", False)
-    if len(c.ins[0]) == 3 and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
-        return ops.GlobalAvgPool() if keep else None
-    return None
+    if not dims or any(d % (len(c.ins[0]) + 1) == 0 for d in dims):
+        return None        # a mean over the batch, or over everything: no rule
+    return ops.GlobalAvgPool()
 
 
-@rule("_adaptive_avg_pool2d", "adaptive_avg_pool2d")
+@rule("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
+      "adaptive_avg_pool2d", "adaptive_avg_pool3d")
 def _adaptive_avg(c: Call) -> Op | None:
-    return ops.GlobalAvgPool() if len(c.ins[0]) == 3 and c.out[1:] == (1, 1) else None
+    return ops.AdaptiveAvgPool(out=tuple(c.out[1:]))
 
 
+@rule("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+def _adaptive_max(c: Call) -> Op | None:
+    return ops.AdaptiveMaxPool(out=tuple(c.out[1:]))
+
+
+UPSAMPLE = {"upsample_nearest1d": "nearest", "upsample_nearest2d": "nearest",
+            "upsample_nearest3d": "nearest", "upsample_linear1d": "linear",
+            "upsample_bilinear2d": "bilinear", "upsample_bicubic2d": "bicubic",
+            "upsample_trilinear3d": "trilinear", "_upsample_nearest_exact2d": "nearest"}
+
+
+def _upsample(c: Call) -> Op | None:
+    mode = UPSAMPLE[c.name]
+    align = bool(c.arg(2, "align_corners", False)) if mode != "nearest" else False
+    return ops.Upsample(size=tuple(c.out[1:]), mode=mode, align_corners=align)
+
+
+for _name in UPSAMPLE:
+    ATEN[_name] = _upsample
+
+
+@rule("embedding")
+def _embedding(c: Call) -> Op | None:
+    weight = c.args[0]
+    return ops.Embedding(num=int(weight.shape[0]), dim=int(weight.shape[1]))
+
+
+# --- joining, padding, shuffling ---------------------------------------------------------------
 @rule("cat")
 def _cat(c: Call) -> Op | None:
-    return ops.Concat()
+    return ops.Concat(dim=sample_dim(int(c.arg(1, "dim", 0))))
 
 
-@rule("add")
-def _add(c: Call) -> Op | None:
-    alpha = c.kwargs.get("alpha", 1)
-    return ops.Add() if alpha == 1 else None
-
-
-@rule("mul")
-def _mul(c: Call) -> Op | None:
-    return ops.Mul()
+@rule("constant_pad_nd")
+def _pad(c: Call) -> Op | None:
+    pads = tuple(int(v) for v in c.args[1])
+    value = float(c.arg(2, "value", 0))
+    if len(c.ins[0]) == 3 and len(pads) == 6 and not any(pads[:5]) and value == 0:
+        return ops.PadChannels(out=c.out[0])     # zero channels appended (ENet shortcuts)
+    return ops.Pad(pads=pads, value=value)
 
 
 @rule("channel_shuffle", "native_channel_shuffle")
@@ -181,52 +250,94 @@ def _channel_shuffle(c: Call) -> Op | None:
     return ops.ChannelShuffle(groups=int(c.args[1]))
 
 
-@rule("constant_pad_nd")
-def _pad(c: Call) -> Op | None:
-    pads = list(c.args[1])
-    # F.pad lists (before, after) pairs from the last dimension back; channels are the third
-    if len(c.ins[0]) == 3 and len(pads) == 6 and not any(pads[:5]) and c.arg(2, "value", 0) == 0:
-        return ops.PadChannels(out=c.out[0])
-    return None
+def elementwise(name: str, scalar: float | None, param: Shape | None) -> Op:
+    """add/sub/mul/div of the activations, then a Python scalar or a learned tensor."""
+    return ELEMENTWISE[name](scalar=scalar, learned=param)
 
 
-# --- whole modules whose IR op is one rule, however torch implements them ------------------
+# --- views --------------------------------------------------------------------------------------
+def view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> Op:
+    """The IR op of a view (or copy) with per-sample input `ins` and output `out`."""
+    if name in COPIES:
+        return ops.Contiguous()
+    if name in ("transpose", "swapaxes") and 0 not in [d % (len(ins) + 1) for d in args[1:3]]:
+        return ops.Transpose(dims=(sample_dim(int(args[1])), sample_dim(int(args[2]))))
+    if name == "permute" and int(args[1][0]) == 0:
+        return ops.Permute(dims=tuple(sample_dim(int(d)) for d in args[1][1:]))
+    if name == "select" and int(args[1]) % (len(ins) + 1) != 0:
+        return ops.Select(dim=sample_dim(int(args[1])), index=int(args[2]))
+    if name == "slice" and int(args[1]) % (len(ins) + 1) != 0:
+        d = sample_dim(int(args[1]))
+        size = ins[d]
+        start = int(args[2]) if len(args) > 2 and args[2] is not None else 0
+        end = int(args[3]) if len(args) > 3 and args[3] is not None else size
+        step = int(args[4]) if len(args) > 4 else 1
+        start, end = (v + size if v < 0 else v for v in (start, end))
+        return ops.Slice(dim=d, start=min(start, size), end=min(end, size), step=step)
+    if out == ins:
+        return ops.Identity()
+    if len(out) < len(ins) and out[0] == ins[0] and len(out) >= 1 \
+            and ops.numel(out) == ops.numel(ins):
+        start = next(i for i in range(len(out)) if out[i] != ins[i]) if out != ins[:len(out)] \
+            else len(out) - 1
+        flat = ops.Flatten(start=start, end=start + len(ins) - len(out))
+        if flat.shape([ins]) == out:
+            return flat
+    if name in ("view", "_unsafe_view", "reshape", "_reshape_alias", "unsqueeze", "squeeze",
+                "flatten", "view_as") and ops.numel(out) == ops.numel(ins):
+        return ops.Reshape(to=out)
+    return ops.Identity()       # a view whose shape no IR op describes (expand, as_strided)
+
+
+# --- whole modules whose IR op is one rule, however torch implements them ----------------------
 ModuleRule = Callable[[Any, list[Shape], Shape], Op]   # (the module, ins, out) -> rule
 
 
 def _padded_conv(m: Any, ins: list[Shape], out: Shape) -> Op:
     pad, conv = m[0], m[1]
     torch_order = pad.pads        # F.pad order: (before, after) of the last dimension first
-    pads = tuple(v for i in reversed(range(len(torch_order) // 2)) for v in torch_order[2 * i:2 * i + 2])
-    return ops.Conv(out=conv.out_channels, k=conv.kernel_size, s=conv.stride, p=pads,
-                    d=conv.dilation, g=conv.groups, bias=conv.bias is not None)
+    rank = len(torch_order) // 2
+    pads = tuple(v for i in reversed(range(rank)) for v in torch_order[2 * i:2 * i + 2])
+    return ops.Conv(out=conv.out_channels, k=tuple(conv.kernel_size), s=tuple(conv.stride),
+                    p=pads, d=tuple(conv.dilation), g=conv.groups, bias=conv.bias is not None)
 
 
 def _concat(m: Any, ins: list[Shape], out: Shape) -> Op:
-    token = tuple(m.param.shape[1:]) if m.param is not None else None   # (1, *per-sample shape)
-    return ops.Concat(dim=m.dim - 1 if m.dim > 0 else m.dim, learned=token)
+    token = tuple(m.param.shape[1:]) if m.param is not None else None
+    return ops.Concat(dim=sample_dim(m.dim), learned=token)
 
 
 def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
-    cls: Any = ops.op_class(m.op)      # add/sub/mul/div: scalar and learned operands
-    return cls(scalar=m.scalar, learned=tuple(m.param.shape) if m.param is not None else None)
+    return elementwise(m.op, m.scalar, tuple(m.param.shape) if m.param is not None else None)
 
 
 MODULES: dict[type, ModuleRule] = {
     nn.LocalResponseNorm: lambda m, ins, out: ops.LRN(size=m.size, alpha=m.alpha, beta=m.beta,
                                                       bias=m.k),
+    nn.Dropout: lambda m, ins, out: ops.Dropout(rate=m.p),
+    nn.Dropout1d: lambda m, ins, out: ops.Dropout(rate=m.p),
+    nn.Dropout2d: lambda m, ins, out: ops.Dropout(rate=m.p),
+    nn.Dropout3d: lambda m, ins, out: ops.Dropout(rate=m.p),
     modules.ChannelShuffle: lambda m, ins, out: ops.ChannelShuffle(groups=m.groups),
     modules.PadChannels: lambda m, ins, out: ops.PadChannels(out=out[0]),
     modules.PaddedConv: _padded_conv,
     modules.Concat: _concat,
     modules.Elementwise: _elementwise,
+    modules.Matmul: lambda m, ins, out: ops.Matmul(),
+    modules.Attention: lambda m, ins, out: ops.Attention(causal=m.causal, scale=m.scale),
+    modules.DropPath: lambda m, ins, out: ops.DropPath(rate=m.rate),
+    modules.Reshape: lambda m, ins, out: ops.Reshape(to=tuple(m.shape)),
+    modules.Permute: lambda m, ins, out: ops.Permute(dims=tuple(d - 1 for d in m.dims[1:])),
+    modules.Transpose: lambda m, ins, out: ops.Transpose(dims=(sample_dim(m.a),
+                                                               sample_dim(m.b))),
+    modules.Contiguous: lambda m, ins, out: ops.Contiguous(),
+    modules.Slice: lambda m, ins, out: ops.Slice(dim=sample_dim(m.dim), start=m.start,
+                                                 end=m.end, step=m.step),
+    modules.Select: lambda m, ins, out: ops.Select(dim=sample_dim(m.dim), index=m.index),
+    modules.Pad: lambda m, ins, out: ops.Pad(pads=tuple(m.pads), value=m.value),
 }
 
 
 def op_for(call: Call) -> Op | None:
     handler = ATEN.get(call.name)
     return handler(call) if handler else None
-
-
-def is_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor)

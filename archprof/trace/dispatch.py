@@ -38,6 +38,7 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
 # Binary elementwise ops: their cost counts every operand, constants and scalars included.
 ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "where",
                "eq", "ne", "lt", "gt", "le", "ge", "clamp", "masked_fill"}
+SDPA = torch.nn.functional.scaled_dot_product_attention
 VALUE_READS = {torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.__int__,
                torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.tolist}
 
@@ -197,7 +198,8 @@ class Recorder(TorchDispatchMode):
         if param is not None:
             inputs.append(param)
             ins.append(self.records[param].out)
-        self.add(frame, type(frame.module).__name__.lower(), op, inputs, ins, out, False, outs)
+        self.add(frame, type(frame.module).__name__.lower(), op, inputs, ins, out,
+                 type(op).inplace == "view", outs)
 
     # --- ATen ops ---------------------------------------------------------------------------
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
@@ -247,32 +249,115 @@ class Recorder(TorchDispatchMode):
         view = base in aten.VIEWS or (aliases and not mutates)
         inplace = (view or aliases) and isinstance(args[0], torch.Tensor) \
             and id(args[0]) in known.node
-        op: Op
-        if view:
-            op = ops.Flatten() if len(out) == 1 and len(ins[0]) == 3 else ops.Identity()
-        elif base in aten.COPIES:
-            op, inplace = ops.Identity(), False
-        else:
-            op = aten.op_for(aten.Call(base, args, kwargs, ins, out)) \
-                or ops.Uncounted(aten=f"aten.{base}")
         constants = [t for t in tensors if id(t) not in known.node]
         inputs = [known.node[id(t)] for t in acts]
         frame = self.frames[-1] if self.frames else None
+        label = self.torch_name or base
+        if view and len(outs) > 1:   # split, unbind: one view row per piece
+            self.pieces(frame, label, base, args, inputs[0], ins[0], outs)
+            return
+        extra: list[Shape] = []      # constant operands an op's cost counts (x + bias_table)
+        op: Op
+        if view or base in aten.COPIES:
+            op = aten.view(base, args, ins[0], out)
+            inplace = inplace and base not in aten.COPIES
+        elif base in aten.ELEMENTWISE:
+            op, extra = self.elementwise(base, args, constants)
+        elif base == "cat":
+            op, extra = self.concat(args, kwargs, constants)
+        else:
+            acted = [isinstance(a, torch.Tensor) and id(a) in known.node for a in args]
+            op = aten.op_for(aten.Call(base, args, kwargs, ins, out, acted)) \
+                or ops.Uncounted(aten=f"aten.{base}")
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
         param = self.param_record(frame, op, ins, out, lineage, inputs[0])
         if param is not None:
             inputs.append(param)
             ins.append(self.records[param].out)
-        if base in ELEMENTWISE:     # constant operands count: x * gamma, x + 1
-            ins += [self.sample(t) for t in constants] if param is None else []
-            ins += [() for a in args[:2] if isinstance(a, (int, float, bool))]
-        label = self.torch_name or base
-        if view and len(outs) > 1:  # split, unbind: one view row per piece
-            for piece in outs:
-                shape = self.sample(piece)
-                self.add(frame, label, ops.Identity(), inputs[:1], ins[:1], shape, True, [piece])
-            return
-        self.add(frame, label, op, inputs, ins, out, inplace, outs)
+        self.add(frame, label, op, inputs, ins + extra, out, inplace, outs)
+
+    def fresh_param(self, t: torch.Tensor) -> Tensor | None:
+        """The parameter a constant operand is, when it is one not yet counted, whole."""
+        lineage = self.tensors.lineage.get(id(t), frozenset())
+        if len(lineage) != 1:
+            return None
+        (pid,) = lineage
+        p = self.params[pid]
+        return p if not p.buffer and pid not in self.attributed and t.numel() == p.numel else None
+
+    def elementwise(self, base: str, args: tuple, constants: list[torch.Tensor]
+                    ) -> tuple[Op, list[Shape]]:
+        """add/sub/mul/div with a scalar, a learned tensor (a layer scale, a position
+        embedding) or another constant (a gathered position bias) after the activations."""
+        operands = args[:2]
+        scalar = next((float(a) for a in operands if isinstance(a, (int, float, bool))), None)
+        tensors = [a for a in operands if isinstance(a, torch.Tensor) and
+                   any(a is c for c in constants)]
+        param = self.fresh_param(tensors[0]) if len(tensors) == 1 else None
+        if param is not None:
+            return aten.elementwise(base, scalar, tuple(tensors[0].shape)), []
+        rank = len(self.sample(next(a for a in operands if isinstance(a, torch.Tensor)
+                                    and id(a) in self.tensors.node)))
+        return aten.elementwise(base, scalar, None), [self.constant(t, rank) for t in tensors]
+
+    def concat(self, args: tuple, kwargs: dict, constants: list[torch.Tensor]
+               ) -> tuple[Op, list[Shape]]:
+        """torch.cat, with a learned tensor (a class token) as one op's parameter."""
+        dim = aten.sample_dim(int(args[1] if len(args) > 1 else kwargs.get("dim", 0)))
+        parts = [t for t in args[0] if any(t is c for c in constants)]
+        param = self.fresh_param(parts[0]) if len(parts) == 1 else None
+        if param is not None and ops.numel(self.sample(parts[0])) == param.numel:
+            return ops.Concat(dim=dim, learned=self.sample(parts[0])), []
+        return ops.Concat(dim=dim), [self.sample(t) for t in parts]
+
+    def constant(self, t: torch.Tensor, rank: int) -> Shape:
+        """A constant's shape against per-sample ones of `rank`, as torch broadcasts it."""
+        shape = tuple(int(v) for v in t.shape)
+        while len(shape) > rank and shape[0] == 1:
+            shape = shape[1:]
+        return (1,) * (rank - len(shape)) + shape
+
+    def pieces(self, frame: Frame | None, label: str, base: str, args: tuple, source: int,
+               ins: Shape, outs: list[torch.Tensor]) -> None:
+        """split/chunk/unbind: one view row per piece (a slice, or a select for unbind)."""
+        at = 1 if base == "unbind" else 2          # split(x, size, dim), unbind(x, dim)
+        dim = int(args[at]) if len(args) > at else 0
+        rank = len(ins) + 1
+        d = aten.sample_dim(dim % rank) if dim % rank else None
+        start = 0
+        for i, piece in enumerate(outs):
+            shape = self.sample(piece)
+            op: Op = ops.Identity()
+            if d is not None and base == "unbind":
+                op = ops.Select(dim=d, index=i)
+            elif d is not None:
+                size = int(piece.shape[dim])
+                op = ops.Slice(dim=d, start=start, end=start + size)
+                start += size
+            self.add(frame, label, op, [source], [ins], shape, True, [piece])
+
+    def attention(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        """F.scaled_dot_product_attention as one row (its ATen ops on meta are the math
+        fallback: matmuls and a softmax); the decomposed ops when q, k, v are not all
+        activations."""
+        q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")])[:3]
+        qkv = [q, k, v]
+        if not all(isinstance(t, torch.Tensor) and id(t) in self.tensors.node for t in qkv):
+            return func(*args, **kwargs)
+        self.suppress += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            self.suppress -= 1
+        self.signature.append((self.path(), "scaled_dot_product_attention"))
+        if self.signature_only:
+            self.mark([out])
+            return out
+        ins = [self.sample(t) for t in qkv]
+        frame = self.frames[-1] if self.frames else None
+        self.add(frame, "scaled_dot_product_attention", aten.sdpa(q, k, v, kwargs),
+                 [self.tensors.node[id(t)] for t in qkv], ins, self.sample(out), False, [out])
+        return out
 
     def param_record(self, frame: Frame | None, op: Op, ins: list[Shape], out: Shape,
                      lineage: frozenset[int], source: int) -> int | None:
@@ -343,6 +428,8 @@ class TorchCalls(TorchFunctionMode):
             if func is torch.Tensor.tolist:
                 return torch.ones(args[0].shape, dtype=args[0].dtype).tolist()
             return True if args[0].dtype == torch.bool or func is torch.Tensor.__bool__ else 1
+        if func is SDPA and not self.recorder.suppress:
+            return self.recorder.attention(func, args, kwargs or {})
         name = getattr(func, "__name__", "")
         self.recorder.torch_name = "" if name.startswith("_") else name.rstrip("_")
         try:
