@@ -1,0 +1,432 @@
+"""Graph -> spec YAML, for `archprof import`: a spec whose expansion is the same graph, op for
+op (same op fields, shapes and wiring, in the same order), that reads like a hand-written one.
+
+Names. A node's dotted name (a module path such as `layer3.1.conv2`) is split at the dots: each
+prefix is a scope, written as a block used by a row of its parent, so the names the spec expands
+to are the module paths, with each segment made a spec word:
+- a number `k` (an nn.Sequential index) becomes `block{k+1}` for a scope and `{op}{k+1}` for a
+  single op (`layer3.1.conv2` -> `layer3.block2.conv2`, `features.0` -> `features.conv1`): the
+  names a spec's `repeat` gives;
+- other characters than letters, digits and `_` become `_` (and `_` goes before a leading digit);
+- a name taken twice in a scope (a module called twice) gets `_2`, `_3`, ...
+A scope whose result is read at several places outside it (a block has one output) is spliced
+into its parent, its children named `scope_child`.
+
+Blocks. A scope whose children are consecutive blocks that differ at most in their first one
+(the first block of a ResNet stage strides and projects) is written once as `{block: B, repeat:
+n}` with `let: {first: "i == 0"}`: a field that differs becomes `"a if first else b"`, a row
+only the first block has gets `if: first`, one the others have `if: not first`. A scope made by a spec's conv/linear sugar
+(`conv`, `bn`, activation) is written back as one row with `bn: true, act: ...`.
+
+Op fields are written generically from the op's spec fields (`spec_field` in archprof.ir.ops),
+each in the shortest form its parser reads back to the same value, defaults left out. The
+written text is expanded again and compared with the graph node by node before it is returned.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+import yaml
+
+from archprof.errors import SpecError
+from archprof.ir.graph import INPUT, Graph, Node
+from archprof.ir.ops import OPS, Activation, Op, dims
+from archprof.spec import fields
+from archprof.spec.expand import NAME, SUGAR_OPS, _Expander, expand, op_from_row
+from archprof.spec.load import _parse
+
+RESERVED = {"in", "input"}     # refs every scope has
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(eq=False)
+class Tree:
+    """A scope (node is None) or one op of the graph, in execution order."""
+    raw: str
+    node: Node | None = None
+    children: list[Tree] = field(default_factory=list)
+    word: str = ""
+
+
+class Row(dict):
+    """A spec row; `full` holds every field of its op (defaults too), to merge rows that
+    differ only in a value."""
+    full: dict[str, Any]
+
+
+def to_spec(graph: Graph, *, repeat: bool = True, note: str = "") -> str:
+    """YAML text of a one-network spec that expands to `graph`; SpecError when some node cannot
+    be written (an op without a spec form) or the text would not reproduce the graph."""
+    text = _Writer(graph, repeat).write(note)
+    mismatch = _compare(graph, text)
+    if mismatch and repeat:       # merged blocks are the only guess: write them out in full
+        return to_spec(graph, repeat=False, note=note)
+    if mismatch:
+        raise SpecError(f"the written spec does not reproduce the graph: {mismatch}")
+    return text
+
+
+# --- scopes -----------------------------------------------------------------------------------
+def _tree(graph: Graph) -> Tree:
+    root = Tree("")
+    for node in graph.nodes:
+        *scopes, leaf = node.name.split(".")
+        at = root
+        for part in scopes:      # a scope met again after others ran opens a new one
+            last = at.children[-1] if at.children else None
+            if last is None or last.node is not None or last.raw != part:
+                last = Tree(part)
+                at.children.append(last)
+            at = last
+        at.children.append(Tree(leaf, node))
+    return root
+
+
+def _word(tree: Tree) -> str:
+    if tree.raw.isdigit():
+        kind = "block" if tree.node is None else tree.node.op.kind
+        return f"{kind}{int(tree.raw) + 1}"
+    word = re.sub(r"\W", "_", tree.raw) or "_"
+    word = word if NAME.match(word) else "_" + word
+    return word + "_" if word in RESERVED else word
+
+
+class _Writer:
+    def __init__(self, graph: Graph, repeat: bool) -> None:
+        self.graph, self.repeat = graph, repeat
+        self.order = {n.name: t for t, n in enumerate(graph.nodes)}
+        self.readers: dict[str, list[str]] = {}
+        for node in graph.nodes:
+            for name in node.inputs:
+                self.readers.setdefault(name, []).append(node.name)
+        self.final = set(graph.outputs)
+        self.blocks: dict[str, dict[str, Any]] = {}
+        self.known: dict[str, str] = {}        # block definition (as text) -> its name
+        self._leaves: dict[int, set[str]] = {}
+
+    # --- what flows in and out of a scope -------------------------------------------------------
+    def leaves(self, tree: Tree) -> set[str]:
+        if id(tree) not in self._leaves:
+            self._leaves[id(tree)] = ({tree.node.name} if tree.node else
+                                      set().union(*(self.leaves(c) for c in tree.children)))
+        return self._leaves[id(tree)]
+
+    def ins(self, tree: Tree) -> list[str]:
+        """Tensors made outside the scope that it reads, in order of first reading."""
+        inside = self.leaves(tree)
+        nodes = sorted(inside, key=self.order.__getitem__)
+        reads = [i for n in nodes for i in self.graph.node(n).inputs if i not in inside]
+        return list(dict.fromkeys(reads))
+
+    def outs(self, tree: Tree) -> list[str]:
+        """Tensors made inside the scope that are read outside it or are network outputs."""
+        inside = self.leaves(tree)
+        return sorted((n for n in inside if n in self.final
+                       or any(r not in inside for r in self.readers.get(n, []))),
+                      key=self.order.__getitem__)
+
+    def normalise(self, tree: Tree) -> None:
+        """Splice scopes with several results into their parent; name every child."""
+        children: list[Tree] = []
+        for child in tree.children:
+            if child.node is None:
+                self.normalise(child)
+                if len(self.outs(child)) > 1:
+                    for grandchild in child.children:
+                        grandchild.raw = f"{child.raw}_{grandchild.raw}"
+                        children.append(grandchild)
+                    continue
+            children.append(child)
+        tree.children = children
+        taken: set[str] = set()
+        for child in children:
+            word, n = _word(child), 2
+            while word in taken:
+                word, n = f"{_word(child)}_{n}", n + 1
+            child.word = word
+            taken.add(word)
+
+    # --- rows ---------------------------------------------------------------------------------
+    def write(self, note: str) -> str:
+        root = _tree(self.graph)
+        self.normalise(root)
+        layers, _ = self.body(root, [INPUT], "")
+        spec = self.graph.spec
+        name = _word(Tree(str(getattr(spec, "name", "net") or "net")))
+        lines = [f"# {note}" if note else "# written by archprof import",
+                 f"family: {_flow(getattr(spec, 'family', '') or name)}"]
+        if self.blocks:
+            lines.append("blocks:")
+            for block, definition in self.blocks.items():
+                lines.append(f"  {block}:")
+                for key, value in definition.items():
+                    if key == "layers":
+                        lines.append("    layers:")
+                        lines += [f"      - {_flow(row)}" for row in value]
+                    else:
+                        lines.append(f"    {key}: {_flow(value)}")
+        lines += ["networks:", f"  {name}:",
+                  f"    title: {_flow(str(getattr(spec, 'title', '') or name))}",
+                  f"    input: {_flow(list(self.graph.input))}", "    layers:"]
+        lines += [f"      - {_flow(row)}" for row in layers]
+        return "\n".join(lines) + "\n"
+
+    def body(self, tree: Tree, ins: list[str], path: str) -> tuple[list[Row], dict[str, Any]]:
+        """The rows of a scope reading `ins` (the first is `in`), and its block keys."""
+        refs = {t: "in" if k == 0 else f"in{k + 1}" for k, t in enumerate(ins)}
+        last, rows = ins[0], []
+        for child in tree.children:
+            sources = child.node.inputs if child.node else self.ins(child)
+            row = self.row(child, f"{path}{child.word}")
+            multi = child.node is not None and type(child.node.op).multi_input
+            words = [refs[t] for t in sources]
+            if multi:
+                row[next(iter(row))] = words
+            elif sources != [last]:
+                row["from"] = words[0] if len(words) == 1 else words
+            row["name"] = child.word
+            rows.append(row)
+            last = child.node.name if child.node else self.outs(child)[0]
+            refs[last] = child.word
+        keys: dict[str, Any] = {}
+        if len(ins) > 1:
+            keys["inputs"] = list(refs[t] for t in ins)
+        outs = self.outs(tree) if tree.raw else []
+        if outs and outs[0] != last:
+            keys["out"] = refs[outs[0]]
+        return rows, keys
+
+    def row(self, tree: Tree, path: str) -> Row:
+        if tree.node is not None:
+            return op_row(tree.node)
+        sugar = self.sugar(tree)
+        if sugar is not None:
+            return sugar
+        if self.repeat:
+            repeated = self.repeated(tree, path)
+            if repeated is not None:
+                return repeated
+        rows, keys = self.body(tree, self.ins(tree), path + ".")
+        return self.use(path, rows, keys)
+
+    def use(self, path: str, rows: list[Row], keys: dict[str, Any]) -> Row:
+        """A row using the block made of `rows` (one definition per distinct body)."""
+        definition = {**{k: keys[k] for k in ("let", "inputs") if k in keys},
+                      "layers": [dict(r) for r in rows],
+                      **({"out": keys["out"]} if "out" in keys else {})}
+        text = repr(definition)
+        if text not in self.known:
+            base = re.sub(r"\W", "_", path).strip("_") or "block"
+            name, n = base, 2
+            while name in self.blocks or name in OPS:
+                name, n = f"{base}_{n}", n + 1
+            self.blocks[name] = definition
+            self.known[text] = name
+        row = Row(block=self.known[text])
+        row.full = dict(row)
+        return row
+
+    def sugar(self, tree: Tree) -> Row | None:
+        """`{conv: ..., bn: true, act: relu}` for a scope of conv/linear [+ bn] [+ activation]
+        named as that sugar names them, each reading the one before."""
+        ops = [c.node for c in tree.children]
+        if not ops or any(n is None for n in ops) or ops[0].op.kind not in SUGAR_OPS:
+            return None
+        first, *rest = ops
+        kinds = [first.op.kind] + (["bn"] if rest and rest[0].op.kind == "bn" else [])
+        if len(rest) > len(kinds) - 1:
+            act = rest[len(kinds) - 1]
+            kinds.append(act.op.kind)
+            if not isinstance(act.op, Activation) or act.op != type(act.op)():
+                return None
+        if len(kinds) != len(ops) or [c.raw for c in tree.children] != kinds:
+            return None
+        if any(b.inputs != [a.name] for a, b in zip(ops, ops[1:])):
+            return None
+        if "bn" in kinds and ops[1].op != OPS["bn"]():
+            return None
+        row = op_row(first)
+        if "bn" in kinds:
+            row.pop("bias", None)
+            if first.op.bias:  # type: ignore[attr-defined]
+                row["bias"] = True
+            row["bn"] = True
+        if len(kinds) > 1 and kinds[-1] != "bn":
+            row["act"] = kinds[-1]
+        row.full = {**row.full, **{k: row[k] for k in ("bn", "act", "bias") if k in row}}
+        return row
+
+    def repeated(self, tree: Tree, path: str) -> Row | None:
+        """`{block: B, repeat: n}` when the scope's children are blocks, each reading the one
+        before, that differ at most in the first."""
+        kids = tree.children
+        if len(kids) < 2 or any(k.node is not None for k in kids):
+            return None
+        if len(self.ins(kids[0])) != 1 or any(
+                self.ins(b) != self.outs(a)[:1] for a, b in zip(kids, kids[1:])):
+            return None
+        bodies = [self.body(k, self.ins(k), f"{path}.{k.word}.") for k in kids]
+        if any(_plain(b) != _plain(bodies[1]) for b in bodies[2:]) or bodies[0][1] != bodies[1][1]:
+            return None
+        rows = _merge(bodies[0][0], bodies[1][0])
+        if rows is None:
+            return None
+        row = self.use(path, rows, {"let": {"first": "i == 0"}, **bodies[0][1]})
+        row["repeat"] = len(kids)
+        return row
+
+
+def _plain(body: tuple[list[Row], dict[str, Any]]) -> tuple[list[dict], dict[str, Any]]:
+    return [dict(r) for r in body[0]], body[1]
+
+
+# --- op rows ------------------------------------------------------------------------------------
+def _evaluate(value: Any) -> Any:
+    return _Expander.value(value, {})
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return tuple(a) == tuple(b)
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _spec_value(value: Any, parse: fields.Parser, where: str) -> Any:
+    """The shortest YAML value that the field's parser reads back as `value`."""
+    candidates: list[Any] = [value]
+    if isinstance(value, (list, tuple)):
+        candidates = [list(value)]
+        if len(value) == 4 and value[0] == value[1] and value[2] == value[3]:
+            candidates.insert(0, [value[0], value[2]])
+        if value and len(set(value)) == 1:
+            candidates.insert(0, value[0])
+    for candidate in candidates:
+        try:
+            if _same(parse(candidate, _evaluate), value):
+                return candidate
+        except SpecError:
+            continue
+    raise SpecError(f"{where}: value {value!r} has no spec form")
+
+
+def op_row(node: Node) -> Row:
+    """The spec row of one op: its key with the head value, then every other spec field that
+    differs from what the row would get without it."""
+    op, cls = node.op, type(node.op)
+    if OPS.get(cls.kind) is not cls:
+        raise SpecError(f"node '{node.name}': op {cls.kind!r} cannot be written in a spec")
+    full: dict[str, Any] = {cls.kind: None}
+    for f, key, parse in fields.spec_fields(cls):
+        full[key] = _spec_value(getattr(op, f.name), parse, f"node '{node.name}' field '{key}'")
+    if _op(cls, full) != op:
+        raise SpecError(f"node '{node.name}': {op} has fields a spec cannot set")
+    row = dict(full)
+    for key in list(row):
+        if key != cls.kind and _op(cls, {k: v for k, v in row.items() if k != key}) == op:
+            del row[key]
+    out = Row(row)
+    out.full = full
+    return out
+
+
+def _op(cls: type[Op], row: dict[str, Any]) -> Op | None:
+    try:
+        return op_from_row(cls, row, _evaluate)
+    except SpecError:
+        return None
+
+
+# --- merging the first block of a repeat with the others ----------------------------------------
+FIXED = {"name", "from", "block", "repeat", "if", "bn", "act"}
+
+
+def _merge(first: list[Row], rest: list[Row]) -> list[Row] | None:
+    """Rows for `i == 0` (first) and `i > 0` (rest) as one list, or None."""
+    matcher = SequenceMatcher(a=[r["name"] for r in first], b=[r["name"] for r in rest],
+                              autojunk=False)
+    out: list[Row] = []
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag == "equal":
+            for a, b in zip(first[a1:a2], rest[b1:b2]):
+                out += _merge_row(a, b)
+        else:
+            out += [_only(r, "first") for r in first[a1:a2]]
+            out += [_only(r, "not first") for r in rest[b1:b2]]
+    return out
+
+
+def _only(row: Row, condition: str) -> Row:
+    out = Row({**row, "if": condition})
+    out.full = row.full
+    return out
+
+
+def _merge_row(a: Row, b: Row) -> list[Row]:
+    if dict(a) == dict(b):
+        return [a]
+    head = next(iter(a))
+    cls = OPS.get(head)
+    if head != next(iter(b)) or cls is None or head == "block":
+        return [_only(a, "first"), _only(b, "not first")]
+    merged = Row()
+    for key in dict.fromkeys([*a, *b]):
+        va, vb = a.get(key, a.full.get(key)), b.get(key, b.full.get(key))
+        fixed = key in FIXED or (key == head and cls.multi_input)
+        if _same(va, vb) or va == vb:
+            merged[key] = va
+        elif fixed or (value := _choose(va, vb)) is None:
+            return [_only(a, "first"), _only(b, "not first")]
+        else:
+            merged[key] = value
+    merged.full = a.full
+    return [merged]
+
+
+def _choose(a: Any, b: Any) -> Any:
+    """`"a if i == 0 else b"` for numbers (item by item for lists), None for anything else."""
+    number = (int, float, bool)
+    if isinstance(a, number) and isinstance(b, number):
+        return f"{a!r} if first else {b!r}"
+    if isinstance(a, number) and isinstance(b, list):
+        a = [a] * len(b)
+    if isinstance(b, number) and isinstance(a, list):
+        b = [b] * len(a)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
+            isinstance(v, number) for v in a + b):
+        return [x if x == y else f"{x!r} if first else {y!r}" for x, y in zip(a, b)]
+    return None
+
+
+# --- YAML and the round trip --------------------------------------------------------------------
+def _flow(value: Any) -> str:
+    """One-line YAML, as the hand-written specs write rows: {conv: 64, k: 3, name: conv1}."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):        # words plain, expressions quoted
+        return value if WORD.fullmatch(value) else json.dumps(value)
+    return yaml.safe_dump(value, width=10**6).removesuffix("\n...\n").strip()
+
+
+def _compare(graph: Graph, text: str) -> str | None:
+    """The first difference between `graph` and what `text` expands to, or None."""
+    spec = next(iter(_parse("<import>", text.encode()).values()))
+    other = expand(spec)
+    position = {INPUT: -1} | {n.name: t for t, n in enumerate(graph.nodes)}
+    position2 = {INPUT: -1} | {n.name: t for t, n in enumerate(other.nodes)}
+    if other.input != graph.input:
+        return f"input {dims(other.input)} vs {dims(graph.input)}"
+    for a, b in zip(graph.nodes, other.nodes):
+        if (a.op != b.op or a.out != b.out
+                or [position[i] for i in a.inputs] != [position2[i] for i in b.inputs]):
+            return f"node '{a.name}' ({a.op}) written as '{b.name}' ({b.op})"
+    if len(graph.nodes) != len(other.nodes):
+        return f"{len(other.nodes)} ops instead of {len(graph.nodes)}"
+    return None
