@@ -159,3 +159,69 @@ def check(spec: Spec | str, params: dict[str, Any] | None = None, fvcore: bool =
         check_reference(analysis, report)
     check_model(analysis, report, fvcore=fvcore)
     return report
+
+
+# --- a spec against a user's implementation ------------------------------------------------------
+@dataclass
+class Against:
+    """`archprof check SPEC --against MODULE:CALLABLE`: the two graphs' weighted layers (those
+    with parameters or MACs: conv, linear, norms, ...) compared in execution order, so that
+    names do not matter; `first` is the first position where they differ."""
+    spec: Analysis
+    other: Analysis
+    pairs: int = 0                 # weighted layers compared
+    first: int | None = None       # index of the first divergence
+    why: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first is None
+
+
+AGAINST_KEYS = (("shape", "output shape"), ("params", "params"), ("macs", "MACs"))
+
+
+def weighted(analysis: Analysis) -> Any:
+    layers = analysis.layers
+    return layers[(layers["params"] > 0) | (layers["macs"] > 0)].reset_index(drop=True)
+
+
+def check_against(spec: Analysis, other: Analysis) -> Against:
+    mine, theirs = weighted(spec), weighted(other)
+    result = Against(spec, other, pairs=min(len(mine), len(theirs)))
+    for k in range(result.pairs):
+        a, b = mine.iloc[k], theirs.iloc[k]
+        differ = [what for key, what in AGAINST_KEYS if a[key] != b[key]]
+        if a["layer"] != b["layer"]:
+            differ.insert(0, "layer type")
+        if differ:
+            result.first, result.why = k, ", ".join(differ)
+            return result
+    if len(mine) != len(theirs):
+        result.first = result.pairs
+        result.why = f"{len(mine)} weighted layers in the spec, {len(theirs)} in the module"
+    return result
+
+
+def describe_against(result: Against, spec_name: str, other_name: str) -> list[str]:
+    """The report: one line when they match; else the divergence with both sides' numbers."""
+    mine, theirs = weighted(result.spec), weighted(result.other)
+    t = result.spec.totals
+    if result.ok:
+        return [f"ok   {spec_name} matches {other_name}: {len(mine)} weighted layers in order "
+                f"(output shape, params, MACs); params {t['params']:,}, MACs {t['macs']:,}"]
+    k = result.first
+    assert k is not None
+    lines = [f"FAIL {spec_name} vs {other_name}: weighted layer {k + 1} differs ({result.why})"]
+    rows = [(side, table.iloc[k]) for side, table in (("spec", mine), ("module", theirs))
+            if k < len(table)]
+    width = max(len(str(row["name"])) for _, row in rows)
+    for side, row in rows:
+        lines.append(f"     {side:<6}  {str(row['name']):<{width}}  {row['layer']:<12} out "
+                     f"{row['shape']:<12} params {row['params']:>11,}  MACs {row['macs']:>15,}")
+    if k:
+        lines.append(f"     the {k} weighted layers before it match (the last: "
+                     f"{mine.iloc[k - 1]['name']} = {theirs.iloc[k - 1]['name']})")
+    else:
+        lines.append("     (the very first weighted layer)")
+    return lines

@@ -7,7 +7,8 @@ from itertools import product
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.spec.load import IMAGENET, load_spec, registry
+from archprof.source import graph, parameters
+from archprof.spec.load import IMAGENET, registry
 
 
 def overview() -> pd.DataFrame:
@@ -26,7 +27,7 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
     """Totals of several networks side by side, with ratios to the first."""
     rows = []
     for name in names:
-        a = analyze(name, params=_known(name, params))
+        a = analyze(graph(name, _known(name, params)))
         rows.append({"name": a.spec.name, "input": a.totals["input"], "params": a.totals["params"],
                      "macs": a.totals["macs"], "activations": a.totals["activations"],
                      "peak_activations": a.totals["peak_activations"],
@@ -44,7 +45,7 @@ def sweep(name: str, grid: dict[str, list],
     keys = list(grid)
     for values in product(*grid.values()):
         for shape in inputs or [None]:
-            a = analyze(name, params=dict(zip(keys, values)), input=shape)
+            a = analyze(graph(name, dict(zip(keys, values)), shape))
             rows.append({**dict(zip(keys, values)), "input": a.totals["input"],
                          "params": a.totals["params"], "macs": a.totals["macs"],
                          "activations": a.totals["activations"],
@@ -54,5 +55,5 @@ def sweep(name: str, grid: dict[str, list],
 
 def _known(name: str, params: dict | None) -> dict:
     """The overrides that this network has (compare applies --param to all that know it)."""
-    spec = load_spec(name)
-    return {k: v for k, v in (params or {}).items() if k in spec.params}
+    known = parameters(name)
+    return {k: v for k, v in (params or {}).items() if k in known}

@@ -21,6 +21,7 @@ COMMANDS = {
     "report": "archprof.cli.plot:report", "pick": "archprof.cli.plot:pick",
     "fit": "archprof.cli.train:fit",
     "merge": "archprof.cli.merge:merge",
+    "import": "archprof.cli.imports:import_spec",
 }
 
 

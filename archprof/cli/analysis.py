@@ -15,7 +15,7 @@ from archprof.cli.options import (
 )
 from archprof.errors import SpecError
 from archprof.figures.render import Column, render
-from archprof.spec.load import load_spec
+from archprof.source import graph, parameters
 from archprof.units import human, human_bytes
 
 # --- table ----------------------------------------------------------------------------------
@@ -41,8 +41,8 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
           depth: int | None, by: str, train: bool, optimizer: str, freeze: str | None,
           fmt: str) -> None:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
-    a = analyze(name, input=input_shape, params=params, batch=batch, dtype=dtype, train=train,
-                optimizer=optimizer, freeze=freeze)
+    a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
+                train=train, optimizer=optimizer, freeze=freeze)
     if train:
         warn_unfrozen(a, freeze)
     if by == "type":
@@ -152,7 +152,8 @@ def list_networks(fmt: str) -> None:
 def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
             dtype: str, train: bool, freeze: str | None) -> None:
     """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
-    a = analyze(name, input=input_shape, params=params, train=train, freeze=freeze)
+    a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
+                train=train, freeze=freeze)
     if train:
         from archprof.training import explain as explain_training
         from archprof.training import plan
@@ -192,7 +193,7 @@ def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
     """Totals of several networks side by side, with ratios to the first."""
     from archprof.zoo import compare as run
     for key in params:
-        if not any(key in load_spec(n).params for n in names):
+        if not any(key in parameters(n) for n in names):
             raise SpecError(f"no network among {', '.join(names)} has parameter '{key}'")
     if fmt == "text":
         click.echo(f"({MAC_NOTE})\n")

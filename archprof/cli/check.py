@@ -16,8 +16,19 @@ from archprof.spec.load import load_spec, registry
 @click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
               help="Check a variant (expect rows and references describe the defaults).")
 @click.option("-v", "--verbose", is_flag=True, help="Show every passed check too.")
-def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool) -> None:
-    """Verify specs: expect rows, reference totals, static == built model == fvcore."""
+@click.option("--against", metavar="MODULE:CALLABLE",
+              help="Compare the one spec named with this implementation, layer by layer "
+                   "(output shapes, params, MACs of every conv, linear, norm, ... in order).")
+def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool,
+          against: str | None) -> None:
+    """Verify specs: expect rows, reference totals, static == built model == fvcore.
+
+    With --against: the spec against a torch implementation (MODULE:CALLABLE or
+    path/file.py:CALLABLE); the first layer that differs is printed with both sides' numbers
+    and names, exit status 1."""
+    if against is not None:
+        check_against(names, params, against)
+        return
     from archprof.check import check as run_check
     names = names or tuple(sorted(registry()))
     failed = []
@@ -41,3 +52,18 @@ def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool) 
     click.echo(f"all {len(names)} networks passed")
 
 
+
+
+def check_against(names: tuple[str, ...], params: dict, against: str) -> None:
+    from archprof.analysis import analyze
+    from archprof.check import check_against as run, describe_against
+    from archprof.source import graph
+
+    if len(names) != 1:
+        raise click.UsageError("--against compares one spec: name exactly one")
+    spec = analyze(graph(names[0], params))
+    other = analyze(graph(against, None, spec.graph.input))
+    result = run(spec, other)
+    click.echo("\n".join(describe_against(result, names[0], against)))
+    if not result.ok:
+        sys.exit(1)

@@ -58,13 +58,15 @@ class Row(dict):
     full: dict[str, Any]
 
 
-def to_spec(graph: Graph, *, repeat: bool = True, note: str = "") -> str:
-    """YAML text of a one-network spec that expands to `graph`; SpecError when some node cannot
-    be written (an op without a spec form) or the text would not reproduce the graph."""
-    text = _Writer(graph, repeat).write(note)
+def to_spec(graph: Graph, *, name: str | None = None, note: str = "",
+            repeat: bool = True) -> str:
+    """YAML text of a one-network spec named `name` (default: the graph's) that expands to
+    `graph`, with `note` as its first comment line; SpecError when some node cannot be written
+    (an op without a spec form) or the text would not reproduce the graph."""
+    text = _Writer(graph, repeat).write(name, note)
     mismatch = _compare(graph, text)
     if mismatch and repeat:       # merged blocks are the only guess: write them out in full
-        return to_spec(graph, repeat=False, note=note)
+        return to_spec(graph, name=name, note=note, repeat=False)
     if mismatch:
         raise SpecError(f"the written spec does not reproduce the graph: {mismatch}")
     return text
@@ -151,12 +153,12 @@ class _Writer:
             taken.add(word)
 
     # --- rows ---------------------------------------------------------------------------------
-    def write(self, note: str) -> str:
+    def write(self, name: str | None, note: str) -> str:
         root = _tree(self.graph)
         self.normalise(root)
         layers, _ = self.body(root, [INPUT], "")
         spec = self.graph.spec
-        name = _word(Tree(str(getattr(spec, "name", "net") or "net")))
+        name = _word(Tree(name or str(getattr(spec, "name", "") or "net")))
         lines = [f"# {note}" if note else "# written by archprof import",
                  f"family: {_flow(getattr(spec, 'family', '') or name)}"]
         if self.blocks:
