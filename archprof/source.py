@@ -88,9 +88,9 @@ def trace_module(module: nn.Module, ref: str, input: Shape, batch: int = 1,
                  dtype: str = "float32") -> Graph:
     """The module's graph (archprof.trace); a forward that cannot take one tensor of shape
     `input`, or that fails on it, is a SpecError naming the module path where it failed."""
+    _check_forward(module, ref)
     from archprof.trace import trace
 
-    _check_forward(module, ref)
     with _where(module) as stack:
         try:
             return trace(module, input=input, batch=batch, dtype=dtype, name=ref)

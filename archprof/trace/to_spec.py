@@ -277,7 +277,9 @@ class _Writer:
         rows = _merge(bodies[0][0], bodies[1][0])
         if rows is None:
             return None
-        row = self.use(path, rows, {"let": {"first": "i == 0"}, **bodies[0][1]})
+        uses_first = any("if" in r or "if first else" in str(list(r.values())) for r in rows)
+        let = {"let": {"first": "i == 0"}} if uses_first else {}
+        row = self.use(path, rows, {**let, **bodies[0][1]})
         row["repeat"] = len(kids)
         return row
 
@@ -412,8 +414,9 @@ def _flow(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, str):        # words plain, expressions quoted
-        return value if WORD.fullmatch(value) else json.dumps(value)
+    if isinstance(value, str):        # words plain; expressions and 'off', 'null', ... quoted
+        plain = WORD.fullmatch(value) and yaml.safe_load(value) == value
+        return value if plain else json.dumps(value)
     return yaml.safe_dump(value, width=10**6).removesuffix("\n...\n").strip()
 
 

@@ -1,0 +1,157 @@
+"""`archprof import`: a graph written as a spec that expands to the same graph, op for op, and
+reads like a hand-written spec (blocks, repeat, names from module paths); and the one-line
+errors for every way a MODULE:CALLABLE can go wrong."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+from click.testing import CliRunner
+
+import archprof
+from archprof.analysis import analyze
+from archprof.cli import main
+from archprof.errors import SpecError
+from archprof.ir.graph import INPUT, Graph, Node, mark_inplace
+from archprof.ir.ops import OPS, Op, Shape, spec_field
+from archprof.spec.load import _parse
+from archprof.trace.to_spec import to_spec
+
+COLUMNS = ["type", "layer", "shape", "params", "weights", "buffers", "macs", "other_ops",
+           "activations", "rf", "jump"]
+RESNET = "tests/torch_resnets.py:resnet50_v15"
+
+
+def reloaded(text: str) -> Graph:
+    return archprof.expand(next(iter(_parse("<test>", text.encode()).values())))
+
+
+def assert_same_analysis(graph: Graph, text: str) -> None:
+    """The spec's analysis equals the graph's, row by row and in total."""
+    a, b = analyze(graph), analyze(reloaded(text))
+    assert a.layers[COLUMNS].to_dict("records") == b.layers[COLUMNS].to_dict("records")
+    assert a.totals == b.totals
+
+
+@pytest.mark.parametrize("name", sorted(archprof.registry()))
+def test_every_zoo_spec_round_trips(name: str) -> None:
+    graph = archprof.expand(name)
+    assert_same_analysis(graph, to_spec(graph))
+
+
+def test_resnet50_stages_are_repeats_with_a_different_first_block() -> None:
+    text = to_spec(archprof.expand("resnet50"))
+    assert re.findall(r"\{block: (conv\d_x), repeat: (\d+)", text) == [
+        ("conv2_x", "3"), ("conv3_x", "4"), ("conv4_x", "6"), ("conv5_x", "3")]
+    # conv3_x: the first block strides on its first 1x1 conv and projects its shortcut
+    assert '{conv: 128, k: 1, s: "2 if first else 1", bn: true, act: relu, name: conv1}' in text
+    assert "{add: [conv3, add_proj], name: add, if: first}" in text
+    assert '{add: [conv3, in], name: add, if: "not first"}' in text
+    # written once: 4 stage blocks + stem + head, 63 lines for 175 ops
+    assert len(archprof.expand("resnet50").nodes) == 175 and len(text.splitlines()) < 70
+
+
+def numbered(path: str, kinds: dict[str, str]) -> str:
+    """The naming rule of archprof.trace.to_spec, written out: an index k of a Sequential is
+    `block{k+1}` for a scope, `{op}{k+1}` for an op."""
+    parts = path.split(".")
+    out = []
+    for depth, part in enumerate(parts):
+        if part.isdigit():
+            leaf = depth == len(parts) - 1
+            part = f"{kinds[path] if leaf else 'block'}{int(part) + 1}"
+        out.append(part)
+    return ".".join(out)
+
+
+def test_names_follow_module_paths() -> None:
+    """A graph named by module paths (numbers as nn.Sequential writes them) keeps its names,
+    each index k written as block{k+1} or {op}{k+1}, as a spec's repeat names them."""
+    graph = archprof.expand("vgg11")       # rename its nodes as torchvision's VGG has them
+    renamed = Graph(graph.spec, graph.input, graph.params)
+    names = {INPUT: INPUT}
+    for t, node in enumerate(graph.nodes):
+        names[node.name] = f"features.{t}" if t < len(graph.nodes) - 7 else f"classifier.{t}"
+        renamed.add(Node(names[node.name], node.op, [names[i] for i in node.inputs],
+                         node.ins, node.out))
+    mark_inplace(renamed)
+    text = to_spec(renamed)
+    kinds = {n.name: n.op.kind for n in renamed.nodes}
+    assert [n.name for n in reloaded(text).nodes] == [numbered(n.name, kinds)
+                                                      for n in renamed.nodes]
+    assert "features.conv1" in [numbered(n.name, kinds) for n in renamed.nodes]
+    assert_same_analysis(renamed, text)
+
+
+@dataclass(kw_only=True)
+class Stretch(Op):
+    """An op this test makes up: its fields are written from their spec_field markers alone."""
+    kind: ClassVar[str] = "stretch"
+    head: ClassVar[str] = "factor"
+    factor: tuple[int, int] = spec_field("pair")
+    gain: float = spec_field("number", 1.0)
+    keep: bool = spec_field("boolean", True)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        c, h, w = ins[0]
+        return (c, h * self.factor[0], w * self.factor[1])
+
+
+def test_a_new_op_is_written_from_its_spec_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(OPS, "stretch", Stretch)
+    graph = Graph(archprof.load_spec("lenet5"), (1, 4, 4), {})
+    for name, op in [("up", Stretch(factor=(2, 3), gain=0.5)), ("same", Stretch(factor=(2, 2))),
+                     ("off", Stretch(factor=(1, 1), keep=False))]:
+        inputs = [graph.nodes[-1].name] if graph.nodes else [INPUT]
+        ins = [graph.shape_of(inputs[0])]
+        graph.add(Node(name, op, inputs, ins, op.shape(ins)))
+    text = to_spec(graph)
+    assert "{stretch: [2, 3], gain: 0.5, name: up}" in text
+    assert "{stretch: 2, name: same}" in text             # a pair of equal values: one number
+    assert '{stretch: 1, keep: false, name: "off"}' in text   # defaults left out, others written
+    assert [n.op for n in reloaded(text).nodes] == [n.op for n in graph.nodes]
+    assert reloaded(text).nodes[-1].out == (1, 4 * 2 * 2, 4 * 3 * 2)
+
+
+def test_an_op_without_a_spec_form_is_named() -> None:
+    @dataclass(kw_only=True)
+    class Unwritable(Op):
+        kind: ClassVar[str] = "unwritable"
+
+    graph = Graph(archprof.load_spec("lenet5"), (1, 4, 4), {})
+    graph.add(Node("head.odd", Unwritable(), [INPUT], [(1, 4, 4)], (1, 4, 4)))
+    with pytest.raises(SpecError, match="node 'head.odd': op 'unwritable' cannot be written"):
+        to_spec(graph)
+
+
+# --- MODULE:CALLABLE that go wrong: one line, exit status 2 ------------------------------------
+@pytest.mark.parametrize("ref, message", [
+    ("nosuch.nets:build", "unknown module 'nosuch.nets' (no module named 'nosuch')"),
+    ("tests/nosuch.py:build", "no file 'tests/nosuch.py'"),
+    ("tests/bad_models.py:biuld", "tests/bad_models.py has no attribute 'biuld'"),
+    ("tests/bad_models.py:raises",
+     "tests/bad_models.py:raises() raised ValueError: width must be even, got 3"),
+    ("tests/bad_models.py:not_a_module",
+     "tests/bad_models.py:not_a_module returned int, not a torch.nn.Module"),
+    ("tests/bad_models.py:needs_mask",
+     "tests/bad_models.py:needs_mask: Masked.forward(x, mask) needs 2 arguments; archprof "
+     "passes one input tensor"),
+    ("tests/bad_models.py:takes_dict",
+     "tests/bad_models.py:takes_dict: Batched.forward(batch) takes 'batch: dict', not a tensor"),
+])
+def test_bad_callables_are_one_line_exit_2(ref: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["table", ref])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {message}")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_bad_callable_arguments_are_one_line_exit_2() -> None:
+    result = CliRunner().invoke(main, ["table", "tests/bad_models.py:raises", "--param", "width=5"])
+    assert (result.exit_code, result.output) == (
+        2, "error: tests/bad_models.py:raises(width=5) raised ValueError: width must be even, "
+           "got 5\n")
+    result = CliRunner().invoke(main, ["table", "tests/bad_models.py:raises", "--param", "depth=5"])
+    assert result.exit_code == 2 and "unexpected keyword argument 'depth'" in result.output
