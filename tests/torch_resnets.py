@@ -109,3 +109,9 @@ def resnet50_v15(num_classes: int = 1000) -> ResNet:
 
 def resnet34(num_classes: int = 1000) -> ResNet:
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes)
+
+
+def archprof_resnet50_v15() -> object:
+    """archprof's own ResNet-50 v1.5 module, whose names differ from torchvision's."""
+    import archprof
+    return archprof.build("resnet50", params={"stride_in_1x1": False}, device="meta")
