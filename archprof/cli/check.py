@@ -56,7 +56,8 @@ def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool,
 
 def check_against(names: tuple[str, ...], params: dict, against: str) -> None:
     from archprof.analysis import analyze
-    from archprof.check import check_against as run, describe_against
+    from archprof.check import check_against as run
+    from archprof.check import describe_against
     from archprof.source import graph
 
     if len(names) != 1:

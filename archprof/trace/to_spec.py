@@ -15,8 +15,9 @@ into its parent, its children named `scope_child`.
 Blocks. A scope whose children are consecutive blocks that differ at most in their first one
 (the first block of a ResNet stage strides and projects) is written once as `{block: B, repeat:
 n}` with `let: {first: "i == 0"}`: a field that differs becomes `"a if first else b"`, a row
-only the first block has gets `if: first`, one the others have `if: not first`. A scope made by a spec's conv/linear sugar
-(`conv`, `bn`, activation) is written back as one row with `bn: true, act: ...`.
+only the first block has gets `if: first`, one the others have `if: not first`. A scope made
+by a spec's conv/linear sugar (`conv`, `bn`, activation) is written back as one row with
+`bn: true, act: ...`.
 
 Op fields are written generically from the op's spec fields (`spec_field` in archprof.ir.ops),
 each in the shortest form its parser reads back to the same value, defaults left out. The
@@ -159,8 +160,9 @@ class _Writer:
         layers, _ = self.body(root, [INPUT], "")
         spec = self.graph.spec
         name = _word(Tree(name or str(getattr(spec, "name", "") or "net")))
+        family = getattr(spec, "family", "") if getattr(spec, "file", "") else ""
         lines = [f"# {note}" if note else "# written by archprof import",
-                 f"family: {_flow(getattr(spec, 'family', '') or name)}"]
+                 f"family: {_flow(family or name)}"]
         if self.blocks:
             lines.append("blocks:")
             for block, definition in self.blocks.items():
@@ -217,9 +219,10 @@ class _Writer:
 
     def use(self, path: str, rows: list[Row], keys: dict[str, Any]) -> Row:
         """A row using the block made of `rows` (one definition per distinct body)."""
-        definition = {**{k: keys[k] for k in ("let", "inputs") if k in keys},
-                      "layers": [dict(r) for r in rows],
-                      **({"out": keys["out"]} if "out" in keys else {})}
+        definition: dict[str, Any] = {k: keys[k] for k in ("let", "inputs") if k in keys}
+        definition["layers"] = [dict(r) for r in rows]
+        if "out" in keys:
+            definition["out"] = keys["out"]
         text = repr(definition)
         if text not in self.known:
             base = re.sub(r"\W", "_", path).strip("_") or "block"
@@ -235,8 +238,8 @@ class _Writer:
     def sugar(self, tree: Tree) -> Row | None:
         """`{conv: ..., bn: true, act: relu}` for a scope of conv/linear [+ bn] [+ activation]
         named as that sugar names them, each reading the one before."""
-        ops = [c.node for c in tree.children]
-        if not ops or any(n is None for n in ops) or ops[0].op.kind not in SUGAR_OPS:
+        ops = [c.node for c in tree.children if c.node is not None]
+        if not ops or len(ops) != len(tree.children) or ops[0].op.kind not in SUGAR_OPS:
             return None
         first, *rest = ops
         kinds = [first.op.kind] + (["bn"] if rest and rest[0].op.kind == "bn" else [])
@@ -254,7 +257,7 @@ class _Writer:
         row = op_row(first)
         if "bn" in kinds:
             row.pop("bias", None)
-            if first.op.bias:  # type: ignore[attr-defined]
+            if getattr(first.op, "bias", False):
                 row["bias"] = True
             row["bn"] = True
         if len(kinds) > 1 and kinds[-1] != "bn":
@@ -429,9 +432,14 @@ def _compare(graph: Graph, text: str) -> str | None:
     if other.input != graph.input:
         return f"input {dims(other.input)} vs {dims(graph.input)}"
     for a, b in zip(graph.nodes, other.nodes):
-        if (a.op != b.op or a.out != b.out
+        if (a.op != b.op or a.out != b.out or _counts(a) != _counts(b)
                 or [position[i] for i in a.inputs] != [position2[i] for i in b.inputs]):
             return f"node '{a.name}' ({a.op}) written as '{b.name}' ({b.op})"
     if len(graph.nodes) != len(other.nodes):
         return f"{len(other.nodes)} ops instead of {len(graph.nodes)}"
     return None
+
+
+def _counts(node: Node) -> tuple[int, ...]:
+    op, ins, out = node.op, node.ins, node.out
+    return (op.params(ins, out), op.buffers(ins, out), op.macs(ins, out), op.other(ins, out))
