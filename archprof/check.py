@@ -225,3 +225,40 @@ def describe_against(result: Against, spec_name: str, other_name: str) -> list[s
     else:
         lines.append("     (the very first weighted layer)")
     return lines
+
+
+# --- a user's module, traced, against itself run by torch -----------------------------------------
+def check_module(ref: str, params: dict[str, Any] | None = None) -> Report:
+    """MODULE:CALLABLE: the traced numbers against the module itself: params and buffers by
+    numel, every output shape of a module called once by a forward hook on the meta device,
+    and MACs by torch's FlopCounterMode (2 FLOPs per MAC)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archprof.source import DEFAULT_INPUT, load_module, trace_module
+
+    module = load_module(ref, params).to("meta").eval()
+    analysis = analyze(trace_module(module, ref, DEFAULT_INPUT))
+    report = Report(ref)
+    totals = analysis.totals
+    for what, tensors in (("params", module.parameters()), ("buffers", module.buffers())):
+        real = sum(t.numel() for t in tensors)
+        report.record(real == totals[what], f"{what}: static {totals[what]:,} vs module {real:,}")
+    seen: dict[str, list[tuple[int, ...]]] = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: seen.setdefault(name, []).append(
+        tuple(o.shape[1:]) if isinstance(o, torch.Tensor) else ()))
+        for name, m in module.named_modules() if name]
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        module(torch.zeros((1, *analysis.graph.input), device="meta"))
+    for h in hooks:
+        h.remove()
+    nodes = [n for n in analysis.graph.nodes if len(seen.get(n.name, [])) == 1]
+    wrong = [f"{n.name} {dims(n.out)} vs {dims(seen[n.name][0])}" for n in nodes
+             if seen[n.name][0] != n.out]
+    report.record(not wrong, f"shapes: {len(nodes) - len(wrong)}/{len(nodes)} modules called "
+                             "once match the forward" + (": " + "; ".join(wrong[:5]) if wrong else ""))
+    flops = counter.get_total_flops()
+    report.record(flops == 2 * totals["macs"], f"MACs: static {totals['macs']:,} vs "
+                                               f"FlopCounterMode {flops:,} / 2 = {flops // 2:,}")
+    return report

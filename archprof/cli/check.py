@@ -7,6 +7,7 @@ import click
 
 from archprof.cli.options import parse_params
 from archprof.progress import progress_bar
+from archprof.source import is_callable_ref
 from archprof.spec.load import load_spec, registry
 
 
@@ -22,6 +23,8 @@ from archprof.spec.load import load_spec, registry
 def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool,
           against: str | None) -> None:
     """Verify specs: expect rows, reference totals, static == built model == fvcore.
+    A MODULE:CALLABLE is checked against its own module: params and buffers by numel, shapes
+    by forward hooks, MACs by torch's FlopCounterMode.
 
     With --against: the spec against a torch implementation (MODULE:CALLABLE or
     path/file.py:CALLABLE); the first layer that differs is printed with both sides' numbers
@@ -30,12 +33,14 @@ def check(names: tuple[str, ...], no_fvcore: bool, params: dict, verbose: bool,
         check_against(names, params, against)
         return
     from archprof.check import check as run_check
+    from archprof.check import check_module
     names = names or tuple(sorted(registry()))
     failed = []
     with progress_bar(len(names), "check", len(names) > 1, unit="network") as bar:
         for name in names:
             bar.set_postfix_str(name)
-            report = run_check(load_spec(name), params=params, fvcore=not no_fvcore)
+            report = (check_module(name, params) if is_callable_ref(name) else
+                      run_check(load_spec(name), params=params, fvcore=not no_fvcore))
             status = "ok  " if report.ok else "FAIL"
             lines = [f"{status} {report.name}: {len(report.passed)} checks passed"
                      + (f", {len(report.failed)} failed" if report.failed else "")]
