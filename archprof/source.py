@@ -94,10 +94,11 @@ def trace_module(module: nn.Module, ref: str, input: Shape, batch: int = 1,
     with _where(module) as stack:
         try:
             return trace(module, input=input, batch=batch, dtype=dtype, name=ref)
-        except SpecError:
-            raise
+        except SpecError as err:
+            err.path = ref + (f", module {stack[-1]}" if stack and stack[-1] else "")
+            raise err.located() from None
         except Exception as err:  # noqa: BLE001 - any failure of user code becomes one line
-            at = f" in {stack[-1]}" if stack and stack[-1] else ""
+            at = f" in module {stack[-1]}" if stack and stack[-1] else ""
             raise SpecError(f"{ref}: the model rejects input {dims((batch, *input))}{at}: "
                             f"{_one_line(err)}") from None
 

@@ -41,6 +41,17 @@ def test_every_zoo_spec_round_trips(name: str) -> None:
     assert_same_analysis(graph, to_spec(graph))
 
 
+@pytest.mark.parametrize("name", sorted(archprof.registry()))
+def test_every_zoo_model_built_traced_and_imported_re_analyses_the_same(name: str) -> None:
+    """`archprof import` of each zoo network built as a torch module (on meta): the spec it
+    writes analyses, op by op, as the traced module does."""
+    from archprof.trace import trace
+
+    spec = archprof.load_spec(name)
+    graph = trace(archprof.build(spec, device="meta"), archprof.expand(spec).input)
+    assert_same_analysis(graph, to_spec(graph))
+
+
 def test_resnet50_stages_are_repeats_with_a_different_first_block() -> None:
     text = to_spec(archprof.expand("resnet50"))
     assert re.findall(r"\{block: (conv\d_x), repeat: (\d+)", text) == [
@@ -148,6 +159,14 @@ def test_bad_callables_are_one_line_exit_2(ref: str, message: str) -> None:
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
 
 
+def test_an_input_the_model_rejects_names_the_module_path() -> None:
+    result = CliRunner().invoke(main, ["table", "tests/bad_models.py:flat_input"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    # Sequential(Identity, Sequential(Head)): Head's fc, 10 features, gets 3x224x224
+    assert result.output.startswith("error: tests/bad_models.py:flat_input, module 1.0.fc: ")
+    assert "1x3x224x224" in result.output
+
+
 def test_bad_callable_arguments_are_one_line_exit_2() -> None:
     result = CliRunner().invoke(main, ["table", "tests/bad_models.py:raises", "--param", "width=5"])
     assert (result.exit_code, result.output) == (
@@ -155,3 +174,46 @@ def test_bad_callable_arguments_are_one_line_exit_2() -> None:
            "got 5\n")
     result = CliRunner().invoke(main, ["table", "tests/bad_models.py:raises", "--param", "depth=5"])
     assert result.exit_code == 2 and "unexpected keyword argument 'depth'" in result.output
+
+
+def test_inplace_rows_set_memory_sharing(write_spec) -> None:  # noqa: ANN001
+    """`inplace:` writes what a trace saw: torch.relu(x) gets memory of its own, `x += y`
+    overwrites x. Input 4x8x8 = 256 elements per tensor."""
+    rows = """
+- {conv: 4, k: 3, p: 1, name: conv}
+- {relu: , name: relu, inplace: %s}
+- {add: [relu, conv], name: add, inplace: %s}
+- {relu: , name: relu2}
+"""
+    def activations(relu: str, add: str) -> list[int]:
+        path = write_spec(rows % (relu, add), input="[4, 8, 8]")
+        return analyze(str(path)).layers["activations"].tolist()
+    # by the rule: relu's input (conv) is read again by add: it gets memory; add has its own;
+    # relu2 overwrites add's output (read by no one else)
+    assert activations("null", "null") == [256, 256, 256, 0]
+    assert activations("true", "false") == [256, 0, 256, 0]
+    assert activations("false", "true") == [256, 256, 0, 0]
+    path = write_spec("- {conv: 4, k: 3, s: 2, name: conv, inplace: true}", input="[4, 8, 8]")
+    with pytest.raises(SpecError, match="conv: inplace: true needs an output as large as its input"):
+        analyze(str(path))
+
+
+def table_csv(*args: str) -> list[dict[str, str]]:
+    import csv
+    import io
+    result = CliRunner().invoke(main, ["table", *args, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.output)))
+
+
+@pytest.mark.parametrize("ref, input", [(RESNET, "3x224x224"),
+                                        ("docs/examples/mynet.py:build", "3x32x32")])
+def test_import_cli_reproduces_the_module_layer_by_layer(ref: str, input: str, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "net.yaml"
+    result = CliRunner().invoke(main, ["import", ref, "--input", input, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    module, spec = table_csv(ref, "--input", input), table_csv(str(out))
+    kinds = {row["name"]: row["type"] for row in module}
+    assert [row["name"] for row in spec] == [numbered(row["name"], kinds) for row in module]
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "name"} for r in rows]  # noqa: E731
+    assert drop(spec) == drop(module)

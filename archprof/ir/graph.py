@@ -74,17 +74,20 @@ class Graph:
 
 
 
-def mark_inplace(graph: Graph) -> None:
+def mark_inplace(graph: Graph, given: dict[str, bool] | None = None) -> None:
     """Views always share memory. An op that overwrites its input does so only when nothing
     else reads that memory: every tensor along the chain of views up to the memory's owner has
-    a single reader, and the owner is not the network input (which belongs to the caller)."""
+    a single reader, and the owner is not the network input (which belongs to the caller).
+    `given` sets some nodes' flags as they were seen (a spec's `inplace:` rows)."""
     readers: dict[str, int] = {}
     for node in graph.nodes:
         for name in node.inputs:
             readers[name] = readers.get(name, 0) + 1
     for node in graph.nodes:
         kind = type(node.op).inplace
-        if kind == "view":
+        if given and node.name in given:
+            node.inplace = given[node.name]
+        elif kind == "view":
             node.inplace = True
         elif kind == "mutate":
             source, alone = node.inputs[0], True

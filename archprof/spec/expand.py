@@ -104,6 +104,7 @@ class _Expander:
         if numel(shape) > MAX_ELEMENTS:
             raise SpecError(f"input {dims(shape)} has more than {MAX_ELEMENTS:,} elements")
         self.graph = Graph(spec, tuple(shape), self.params)
+        self.inplace: dict[str, bool] = {}     # `inplace:` rows: node -> flag as written
 
     def run(self) -> Graph:
         scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
@@ -111,7 +112,12 @@ class _Expander:
         self.rows(self.spec.layers, scope)
         if not self.graph.nodes:
             raise SpecError("the network has no layers (every row was switched off by 'if:')")
-        mark_inplace(self.graph)
+        for name, flag in self.inplace.items():
+            node = self.graph.node(name)
+            if flag and numel(node.out) != numel(node.ins[0]):
+                raise SpecError("inplace: true needs an output as large as its input",
+                                path=name)
+        mark_inplace(self.graph, self.inplace)
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -257,7 +263,7 @@ class _Expander:
                env: dict[str, Any], line: int | None) -> str:
         cls = op_class(head)
         sugar = {k for k in SUGAR_KEYS if row.get(k)} if head in SUGAR_OPS else set()
-        extra = {"proj"} if head == "add" else set()
+        extra = {"proj", "inplace"} if head == "add" else {"inplace"}
         allowed = op_keys(cls) | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
         for key in row:
             if key not in allowed:
@@ -271,7 +277,12 @@ class _Expander:
         if head == "add" and row.get("proj"):
             inputs = self.projections(row["proj"], inputs, name, scope, line)
         if not sugar:
-            return self.emit(scope.prefix + name, op, inputs, line)
+            out = self.emit(scope.prefix + name, op, inputs, line)
+            if row.get("inplace") is not None:
+                self.inplace[out] = fields.boolean(row["inplace"], ev)
+            return out
+        if "inplace" in row:
+            raise SpecError("inplace: sets one op's flag; write the conv/linear sugar as rows")
         prefix = scope.prefix + name + "."
         out = self.emit(prefix + head, op, inputs, line)
         if "bn" in sugar and fields.boolean(row["bn"], ev):

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any
 
 import yaml
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Graph, Node
+from archprof.ir.graph import INPUT, Graph, Node, mark_inplace
 from archprof.ir.ops import OPS, Activation, Op, dims
 from archprof.spec import fields
 from archprof.spec.expand import NAME, SUGAR_OPS, _Expander, expand, op_from_row
@@ -107,6 +107,7 @@ class _Writer:
             for name in node.inputs:
                 self.readers.setdefault(name, []).append(node.name)
         self.final = set(graph.outputs)
+        self.inplace = _given_inplace(graph)
         self.blocks: dict[str, dict[str, Any]] = {}
         self.known: dict[str, str] = {}        # block definition (as text) -> its name
         self._leaves: dict[int, set[str]] = {}
@@ -206,7 +207,10 @@ class _Writer:
 
     def row(self, tree: Tree, path: str) -> Row:
         if tree.node is not None:
-            return op_row(tree.node)
+            row = op_row(tree.node)
+            if tree.node.name in self.inplace:
+                row["inplace"] = row.full["inplace"] = self.inplace[tree.node.name]
+            return row
         sugar = self.sugar(tree)
         if sugar is not None:
             return sugar
@@ -240,6 +244,8 @@ class _Writer:
         named as that sugar names them, each reading the one before."""
         ops = [c.node for c in tree.children if c.node is not None]
         if not ops or len(ops) != len(tree.children) or ops[0].op.kind not in SUGAR_OPS:
+            return None
+        if any(n.name in self.inplace for n in ops):
             return None
         first, *rest = ops
         kinds = [first.op.kind] + (["bn"] if rest and rest[0].op.kind == "bn" else [])
@@ -285,6 +291,23 @@ class _Writer:
         row = self.use(path, rows, {**let, **bodies[0][1]})
         row["repeat"] = len(kids)
         return row
+
+
+def _given_inplace(graph: Graph) -> dict[str, bool]:
+    """The nodes whose memory sharing (as traced) differs from what a spec's rule gives them:
+    their rows write `inplace:`. Each flag written can change the rule's answer further on,
+    so this repeats until the rule with the written flags gives every node its own."""
+    given: dict[str, bool] = {}
+    while True:
+        copy = Graph(graph.spec, graph.input, graph.params)
+        for node in graph.nodes:
+            copy.add(replace(node, inplace=False))
+        mark_inplace(copy, given)
+        wrong = {a.name: a.inplace for a, b in zip(graph.nodes, copy.nodes)
+                 if a.inplace != b.inplace}
+        if not wrong:
+            return given
+        given.update(wrong)
 
 
 def _plain(body: tuple[list[Row], dict[str, Any]]) -> tuple[list[dict], dict[str, Any]]:
@@ -348,7 +371,7 @@ def _op(cls: type[Op], row: dict[str, Any]) -> Op | None:
 
 
 # --- merging the first block of a repeat with the others ----------------------------------------
-FIXED = {"name", "from", "block", "repeat", "if", "bn", "act"}
+FIXED = {"name", "from", "block", "repeat", "if", "bn", "act", "inplace"}
 
 
 def _merge(first: list[Row], rest: list[Row]) -> list[Row] | None:
@@ -432,7 +455,7 @@ def _compare(graph: Graph, text: str) -> str | None:
     if other.input != graph.input:
         return f"input {dims(other.input)} vs {dims(graph.input)}"
     for a, b in zip(graph.nodes, other.nodes):
-        if (a.op != b.op or a.out != b.out or _counts(a) != _counts(b)
+        if (a.op != b.op or a.out != b.out or a.inplace != b.inplace or _counts(a) != _counts(b)
                 or [position[i] for i in a.inputs] != [position2[i] for i in b.inputs]):
             return f"node '{a.name}' ({a.op}) written as '{b.name}' ({b.op})"
     if len(graph.nodes) != len(other.nodes):
