@@ -161,7 +161,7 @@ class _Writer:
         layers, _ = self.body(root, [INPUT], "")
         spec = self.graph.spec
         name = _word(Tree(name or str(getattr(spec, "name", "") or "net")))
-        family = getattr(spec, "family", "") if getattr(spec, "file", "") else ""
+        family = getattr(spec, "family" if getattr(spec, "file", "") else "title", "")
         lines = [f"# {note}" if note else "# written by archprof import",
                  f"family: {_flow(family or name)}"]
         if self.blocks:
