@@ -101,13 +101,14 @@ class Stretch(Op):
     """An op this test makes up: its fields are written from their spec_field markers alone."""
     kind: ClassVar[str] = "stretch"
     head: ClassVar[str] = "factor"
-    factor: tuple[int, int] = spec_field("pair")
+    factor: int | tuple[int, int] = spec_field("sizes")
     gain: float = spec_field("number", 1.0)
     keep: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
         c, h, w = ins[0]
-        return (c, h * self.factor[0], w * self.factor[1])
+        fh, fw = self.factor if isinstance(self.factor, tuple) else (self.factor,) * 2
+        return (c, h * fh, w * fw)
 
 
 def test_a_new_op_is_written_from_its_spec_fields(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,7 +123,8 @@ def test_a_new_op_is_written_from_its_spec_fields(monkeypatch: pytest.MonkeyPatc
     assert "{stretch: [2, 3], gain: 0.5, name: up}" in text
     assert "{stretch: 2, name: same}" in text             # a pair of equal values: one number
     assert '{stretch: 1, keep: false, name: "off"}' in text   # defaults left out, others written
-    assert [n.op for n in reloaded(text).nodes] == [n.op for n in graph.nodes]
+    assert [n.op for n in reloaded(text).nodes] == [Stretch(factor=(2, 3), gain=0.5),
+                                                    Stretch(factor=2), Stretch(factor=1, keep=False)]
     assert reloaded(text).nodes[-1].out == (1, 4 * 2 * 2, 4 * 3 * 2)
 
 

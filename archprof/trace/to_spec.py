@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dc_fields
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -326,39 +327,69 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _spec_value(value: Any, parse: fields.Parser, where: str) -> Any:
-    """The shortest YAML value that the field's parser reads back as `value`."""
-    candidates: list[Any] = [value]
-    if isinstance(value, (list, tuple)):
-        candidates = [list(value)]
-        if len(value) == 4 and value[0] == value[1] and value[2] == value[3]:
-            candidates.insert(0, [value[0], value[2]])
-        if value and len(set(value)) == 1:
-            candidates.insert(0, value[0])
-    for candidate in candidates:
-        try:
-            if _same(parse(candidate, _evaluate), value):
-                return candidate
-        except SpecError:
-            continue
+    """The field's value as YAML that its parser reads back as the same value."""
+    candidate = list(value) if isinstance(value, tuple) else value
+    try:
+        if _same(parse(candidate, _evaluate), value):
+            return candidate
+    except SpecError:
+        pass
     raise SpecError(f"{where}: value {value!r} has no spec form")
+
+
+def _shorter(value: Any) -> list[Any]:
+    """Shorter spellings to try: one number for equal items, [h, w] for equal pads."""
+    if not isinstance(value, list) or not value:
+        return []
+    out: list[Any] = [value[0]] if len(set(map(repr, value))) == 1 else []
+    if len(value) % 2 == 0 and value[::2] == value[1::2]:
+        out.append(value[::2])
+    return out
+
+
+def _norm(value: Any) -> Any:
+    """One spelling per value: (before, after) pairs that agree -> one per dimension, items
+    that agree -> one number; lists as tuples."""
+    if isinstance(value, (list, tuple)):
+        value = tuple(value)
+        if len(value) % 2 == 0 and value and value[::2] == value[1::2]:
+            value = value[::2]
+        if value and len(set(value)) == 1:
+            return value[0]
+    return value
+
+
+def equivalent(a: Op | None, b: Op) -> bool:
+    """The same op, spelled alike or not: a kernel written `3` and one traced as (3, 3)."""
+    if a is None or type(a) is not type(b):
+        return False
+    return all(_norm(getattr(a, f.name)) == _norm(getattr(b, f.name)) for f in dc_fields(a))
 
 
 def op_row(node: Node) -> Row:
     """The spec row of one op: its key with the head value, then every other spec field that
-    differs from what the row would get without it."""
+    the op needs, each in its shortest spelling that gives the same op."""
     op, cls = node.op, type(node.op)
     if OPS.get(cls.kind) is not cls:
         raise SpecError(f"node '{node.name}': op {cls.kind!r} cannot be written in a spec")
     full: dict[str, Any] = {cls.kind: None}
     for f, key, parse in fields.spec_fields(cls):
-        full[key] = _spec_value(getattr(op, f.name), parse, f"node '{node.name}' field '{key}'")
-    if _op(cls, full) != op:
+        value = getattr(op, f.name)      # None: unset (a row leaves the field out)
+        full[key] = None if value is None else _spec_value(value, parse,
+                                                           f"node '{node.name}' field '{key}'")
+    if not equivalent(_op(cls, full), op):
         raise SpecError(f"node '{node.name}': {op} has fields a spec cannot set")
-    row = dict(full)
+    row = {k: v for k, v in full.items() if v is not None or k == cls.kind}
     for key in list(row):
-        if key != cls.kind and _op(cls, {k: v for k, v in row.items() if k != key}) == op:
-            del row[key]
-    out = Row(row)
+        trials = ([] if key == cls.kind else [None]) + _shorter(row[key])
+        for trial in trials:
+            attempt = {k: v for k, v in row.items() if k != key or trial is not None}
+            if trial is not None:
+                attempt[key] = trial
+            if equivalent(_op(cls, attempt), op):
+                row = attempt if trial is not None else {k: v for k, v in row.items() if k != key}
+                break
+    out = Row({k: row[k] for k in full if k in row})
     out.full = full
     return out
 
@@ -419,6 +450,8 @@ def _merge_row(a: Row, b: Row) -> list[Row]:
 def _choose(a: Any, b: Any) -> Any:
     """`"a if i == 0 else b"` for numbers (item by item for lists), None for anything else."""
     number = (int, float, bool)
+    a, b = (v[0] if isinstance(v, list) and v and len(set(map(repr, v))) == 1 else v
+             for v in (a, b))
     if isinstance(a, number) and isinstance(b, number):
         return f"{a!r} if first else {b!r}"
     if isinstance(a, number) and isinstance(b, list):
@@ -455,7 +488,8 @@ def _compare(graph: Graph, text: str) -> str | None:
     if other.input != graph.input:
         return f"input {dims(other.input)} vs {dims(graph.input)}"
     for a, b in zip(graph.nodes, other.nodes):
-        if (a.op != b.op or a.out != b.out or a.inplace != b.inplace or _counts(a) != _counts(b)
+        if (not equivalent(b.op, a.op) or a.out != b.out or a.inplace != b.inplace
+                or _counts(a) != _counts(b)
                 or [position[i] for i in a.inputs] != [position2[i] for i in b.inputs]):
             return f"node '{a.name}' ({a.op}) written as '{b.name}' ({b.op})"
     if len(graph.nodes) != len(other.nodes):
