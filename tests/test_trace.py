@@ -99,6 +99,18 @@ def test_class_token_and_position_embedding_are_counted_once():
     assert rows["params"].sum() == numel(module)
 
 
+def test_parameters_read_through_a_gather_get_a_row():
+    module = tm.RelativeBias()
+    a = archprof.analyze(module, input=(4, 8))
+    rows = a.layers.set_index("name")
+    # the 7-entry table becomes a 4x4 bias: one add per score, the table's 7 params in a row
+    # of their own named by the parameter
+    assert rows.at["table", "type"] == "param" and rows.at["table", "params"] == 7
+    assert rows.at["add", "other_ops"] == 4 * 4 and rows.at["add", "params"] == 0
+    assert rows.at["matmul", "macs"] == 4 * 4 * 8
+    assert a.totals["params"] == numel(module) and a.totals["uncounted_ops"] == {}
+
+
 def test_names_follow_module_paths():
     a = archprof.analyze(tm.TinyResNet(), input=(3, 64, 64))
     names = a.layers["name"].tolist()
@@ -171,6 +183,13 @@ def test_branch_on_input_size_warns_naming_the_module():
     with pytest.warns(DynamicControlFlow, match=r"^switch: the forward runs other ops at input "
                                                 r"3x128x128 than at 3x64x64"):
         archprof.analyze(tm.BranchOnSize(), input=(3, 64, 64))
+
+
+def test_export_failure_on_data_dependent_control_flow_names_the_module():
+    with pytest.warns(DynamicControlFlow, match=r"^gate: torch.export failed on data-dependent "
+                                                r"control flow"):
+        graph = trace(tm.BranchOnValue(), (3, 8, 8), export=True)
+    assert graph.node("conv").out == (4, 6, 6)      # the rows still come from the trace
 
 
 def test_no_warning_without_control_flow():

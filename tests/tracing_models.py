@@ -263,3 +263,18 @@ class Decoder(nn.Module):
         y = torch.cat([F.interpolate(y, scale_factor=2, mode="bilinear"),
                        self.up2(d)], dim=1)                # 24 x H
         return self.out(self.avg(self.fuse(y)))
+
+
+class RelativeBias(nn.Module):
+    """Attention scores plus a bias gathered from a learned table by a buffer of indices (as
+    Swin does): the table is read as data through a gather, not as an operand of its own."""
+
+    def __init__(self, n: int = 4) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(2 * n - 1))
+        self.register_buffer("index", torch.arange(n)[:, None] - torch.arange(n)[None, :] + n - 1)
+        self.qk = nn.Linear(8, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k = self.qk(x).chunk(2, dim=-1)
+        return (q @ k.transpose(-2, -1) + self.table[self.index]).softmax(-1)

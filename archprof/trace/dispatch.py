@@ -252,7 +252,10 @@ class Recorder(TorchDispatchMode):
         constants = [t for t in tensors if id(t) not in known.node]
         inputs = [known.node[id(t)] for t in acts]
         frame = self.frames[-1] if self.frames else None
-        label = self.torch_name or base
+        # rows are named by the torch function called (flatten, matmul, linear), its views
+        # (matmul's expand and view) by their own ATen names
+        named = self.torch_name and (not view or self.torch_name in aten.VIEWS)
+        label = self.torch_name if named else base
         if view and len(outs) > 1:   # split, unbind: one view row per piece
             self.pieces(frame, label, base, args, inputs[0], ins[0], outs)
             return
@@ -272,6 +275,8 @@ class Recorder(TorchDispatchMode):
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
         param = self.param_record(frame, op, ins, out, lineage, inputs[0])
         if param is not None:
+            if extra:    # the row stands for the operand it becomes (the gathered bias)
+                self.records[param].out = extra.pop(0)
             inputs.append(param)
             ins.append(self.records[param].out)
         self.add(frame, label, op, inputs, ins + extra, out, inplace, outs)
