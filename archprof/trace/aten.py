@@ -231,11 +231,6 @@ def _embedding(c: Call) -> Op | None:
 
 
 # --- joining, padding, shuffling ---------------------------------------------------------------
-@rule("cat")
-def _cat(c: Call) -> Op | None:
-    return ops.Concat(dim=sample_dim(int(c.arg(1, "dim", 0))))
-
-
 @rule("constant_pad_nd")
 def _pad(c: Call) -> Op | None:
     pads = tuple(int(v) for v in c.args[1])

@@ -35,9 +35,6 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
     if isinstance(value, dict):
         return [t for v in value.values() for t in tensors_in(v)]
     return []
-# Binary elementwise ops: their cost counts every operand, constants and scalars included.
-ELEMENTWISE = {"add", "sub", "rsub", "mul", "div", "pow", "maximum", "minimum", "where",
-               "eq", "ne", "lt", "gt", "le", "ge", "clamp", "masked_fill"}
 SDPA = torch.nn.functional.scaled_dot_product_attention
 VALUE_READS = {torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.__int__,
                torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.tolist}
