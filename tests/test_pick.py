@@ -32,7 +32,8 @@ def results(tmp_path: Path) -> pd.DataFrame:
             t = analyze(net).totals
             w.writerow({"network": net, "input": t["input"], "batch": batch, "device": "cpu",
                         "device_name": "Test CPU", "dtype": "float32", "channels_last": False,
-                        "compile": False, "threads": 2, "status": status, "macs": t["macs"],
+                        "compile": False, "threads": 2, "mode": "inference", "status": status,
+                        "macs": t["macs"],
                         "model_params": t["params"], "host": "box"}
                        | ({"runs": 5, "median_ms": ms, "ms_per_image": ms / batch,
                            "images_per_s": 1e3 * batch / ms} if status == "ok" else {})

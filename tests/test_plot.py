@@ -48,7 +48,8 @@ def rows() -> list[dict]:
                 row = {c: "" for c in COLUMNS} | {
                     "network": net, "input": t["input"], "batch": batch, "device": device,
                     "device_name": name, "dtype": "float32", "channels_last": False,
-                    "compile": False, "threads": 2, "status": "oom" if oom else "ok",
+                    "compile": False, "threads": 2, "mode": "inference",
+                    "status": "oom" if oom else "ok",
                     "macs": t["macs"], "model_params": t["params"],
                     "static_peak_bytes": t["peak_bytes"] * batch,
                     "torch": "2.x", "cpu": "test", "host": "box", "date": "2025-01-01"}
