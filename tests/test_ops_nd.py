@@ -362,3 +362,37 @@ def test_bad_rows_are_spec_errors(write_spec, layers, input, message):
         return
     with pytest.raises(SpecError, match=message):
         archprof.analyze(path)
+
+
+def test_spec_language_doc_example(tmp_path):
+    # the ViT encoder layer and ConvNeXt block of docs/spec-language.md, as written there
+    import re
+    from pathlib import Path
+
+    import yaml
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "spec-language.md").read_text()
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "cnblock" in b)
+    blocks = yaml.safe_load(example)["blocks"]
+    for name, input, row in [("tokens", [5, 8], {"block": "encoder", "heads": 2}),
+                             ("map", [8, 9, 9], {"block": "cnblock"})]:
+        spec = {"family": "Doc", "blocks": blocks,
+                "networks": {name: {"input": input, "layers": [{**row, "name": "b"}]}}}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        verified(path)
+
+
+def test_explain_of_new_ops(write_spec):
+    layers = """
+- {flatten: , start: 1, name: flat}
+- {transpose: [0, 1], name: tokens}
+- {concat: [tokens], learned: [1, 4], name: cls}
+- {linear: 6, name: fc}
+- {conv_transpose: 2, k: 2, s: 2, from: in, name: up}
+"""
+    a = archprof.analyze(write_spec(layers, input="[4, 3, 3]"))
+    text = {n.name: n.op.explain(n.ins, n.out) for n in a.graph.nodes}
+    assert text["cls"]["out"] == "1 + 9 = 10 along dim 0, 10x4" and text["cls"]["params"] == "4"
+    assert text["fc"]["macs"] == "10*4*6 = 240"
+    assert text["up"]["out"] == "(3-1)*2 - 2*0 + 1*(2-1) + 0 + 1 = 6"
+    assert text["up"]["macs"] == "4*3*3*2*2*2 (per input position) = 288"

@@ -1403,7 +1403,7 @@ class Concat(Merge):
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         d = axis(self.dim, len(out))
-        what = "channels, " if d == 0 else f"along dim {self.dim}, "
+        what = "channels, " if d == 0 and len(out) == 3 else f"along dim {self.dim}, "
         return {"out": " + ".join(str(s[d]) for s in self.parts(ins)) + f" = {out[d]} {what}"
                        f"{dims(out)}", "params": fmt(self.params(ins, out)), "macs": "0"}
 
