@@ -309,6 +309,8 @@ def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
 MODULES: dict[type, ModuleRule] = {
     nn.LocalResponseNorm: lambda m, ins, out: ops.LRN(size=m.size, alpha=m.alpha, beta=m.beta,
                                                       bias=m.k),
+    # one row however torch runs it (on N-D input: a view, addmm and a view back)
+    nn.Linear: lambda m, ins, out: ops.Linear(out=m.out_features, bias=m.bias is not None),
     nn.Dropout: lambda m, ins, out: ops.Dropout(rate=m.p),
     nn.Dropout1d: lambda m, ins, out: ops.Dropout(rate=m.p),
     nn.Dropout2d: lambda m, ins, out: ops.Dropout(rate=m.p),
