@@ -15,10 +15,10 @@ from archprof.measure.bench import COLUMNS, load_results
 from archprof.measure.pick import pareto, parse_params, pick
 
 # (network, batch, median_ms per batch, peak memory MB or None, status); top-1 from the specs:
-# alexnet 57.2, resnet18 69.758, resnet50 76.13, vgg16 71.592; zfnet has none.
+# alexnet 57.2, resnet18 69.758, resnet50 76.13, vgg16 71.592; wrn_28_10 has no ImageNet one.
 ROWS = [("alexnet", 1, 20.0, 300.0, "ok"), ("resnet18", 1, 40.0, 120.0, "ok"),
         ("resnet50", 1, 90.0, 200.0, "ok"), ("vgg16", 1, 300.0, 700.0, "ok"),
-        ("zfnet", 1, 30.0, None, "ok"),
+        ("wrn_28_10", 1, 30.0, None, "ok"),
         ("resnet50", 8, 500.0, 900.0, "ok"), ("vgg16", 8, 0.0, None, "oom")]
 
 
@@ -43,22 +43,22 @@ def results(tmp_path: Path) -> pd.DataFrame:
 
 def test_no_budget_orders_by_top1_and_puts_unknown_accuracy_last(results: pd.DataFrame) -> None:
     table, notes = pick(results, batch=1)
-    assert list(table["label"]) == ["resnet50", "vgg16", "resnet18", "alexnet", "zfnet"]
+    assert list(table["label"]) == ["resnet50", "vgg16", "resnet18", "alexnet", "wrn_28_10"]
     # frontier on latency vs top-1 by hand: vgg16 is slower and worse than resnet50.
     assert set(table.loc[table["pareto"], "label"]) == {"resnet50", "resnet18", "alexnet"}
-    assert any("zfnet" in n for n in notes)
+    assert any("wrn_28_10" in n for n in notes)
 
 
 def test_latency_budget(results: pd.DataFrame) -> None:
     table, _ = pick(results, batch=1, max_latency_ms=40)
-    assert list(table["label"]) == ["resnet18", "alexnet", "zfnet"]
+    assert list(table["label"]) == ["resnet18", "alexnet", "wrn_28_10"]
     assert list(table["latency_ms"]) == [40.0, 20.0, 30.0]       # the budget is inclusive
 
 
 def test_memory_budget_leaves_out_unmeasured(results: pd.DataFrame) -> None:
     table, notes = pick(results, batch=1, max_memory_mb=250)
     assert list(table["label"]) == ["resnet50", "resnet18"]
-    assert any("zfnet" in n and "memory not measured" in n for n in notes)
+    assert any("wrn_28_10" in n and "memory not measured" in n for n in notes)
 
 
 def test_params_budget_uses_spec_params_and_budgets_combine(results: pd.DataFrame) -> None:

@@ -1,6 +1,7 @@
 """Charts from a small synthetic results file: the data each figure shows, not only the files."""
 from __future__ import annotations
 
+import colorsys
 import csv
 from pathlib import Path
 
@@ -10,15 +11,18 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from archprof import analyze, registry
 from archprof.cli.plot import plot as plot_command
 from archprof.figures import plot
+from archprof.figures.place import LABEL_GID
 from archprof.measure import report
 from archprof.measure.bench import COLUMNS, load_results
 from archprof.measure.pick import annotate
 
-NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "zfnet"]     # zfnet: no top-1 in its spec
+NETS = ["alexnet", "resnet18", "resnet50", "vgg16", "lenet5"]     # lenet5: no top-1 in its spec
 DEVICES = {"cpu": ("Test CPU", 20e9, None), "cuda:0": ("Test GPU", 900e9, 60.0)}
 BATCHES = [1, 2, 16]
 
@@ -94,9 +98,9 @@ def top1(net: str) -> float:
 def test_top1_bar_uses_spec_accuracy_and_leaves_out_unknown(df: pd.DataFrame) -> None:
     chart = plot.top1_bar(df)
     ax = chart.figure.axes[0]
-    heights = {t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches)}
-    assert heights == {n: top1(n) for n in NETS if n != "zfnet"}
-    assert any("zfnet" in note for note in chart.notes)
+    widths = {t.get_text(): p.get_width() for t, p in zip(ax.get_yticklabels(), ax.patches)}
+    assert widths == {n: top1(n) for n in NETS if n != "lenet5"}
+    assert any("lenet5" in note for note in chart.notes)
 
 
 @pytest.mark.parametrize("ops, factor", [("macs", 1), ("flops", 2)])
@@ -104,7 +108,7 @@ def test_top1_vs_ops_bubbles_area_proportional_to_params(df: pd.DataFrame, ops: 
                                                          factor: int) -> None:
     chart = plot.top1_vs_ops(df, ops)
     ax = chart.figure.axes[0]
-    nets = [n for n in NETS if n != "zfnet"]
+    nets = [n for n in NETS if n != "lenet5"]
     pts = scatter(ax)
     xy = {lab: tuple(o) for lab, o in zip(chart.data["label"], pts.get_offsets())}
     for n in nets:
@@ -170,7 +174,7 @@ def test_ops_vs_time_fit_and_r2_per_device(df: pd.DataFrame) -> None:
         fit = chart.fits[f"{name} ({device})"]
         assert (fit.slope, fit.intercept, fit.r2) == pytest.approx((slope, intercept, r2))
         assert np.allclose(sorted(map(tuple, scatter(ax).get_offsets())), sorted(zip(x, y)))
-        # Pareto on top-1 vs time by hand: zfnet has no top-1, vgg16 is slower and worse than
+        # Pareto on top-1 vs time by hand: lenet5 has no top-1, vgg16 is slower and worse than
         # resnet50, the rest trade time for accuracy.
         on = chart.data[(chart.data["setup"] == f"{name} ({device})") & chart.data["pareto"]]
         assert set(on["label"]) == {"alexnet", "resnet18", "resnet50"}
@@ -179,9 +183,9 @@ def test_ops_vs_time_fit_and_r2_per_device(df: pd.DataFrame) -> None:
 def test_accuracy_density(df: pd.DataFrame) -> None:
     chart = plot.accuracy_density(df)
     ax = chart.figure.axes[0]
-    got = {t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches)}
+    got = {t.get_text(): p.get_width() for t, p in zip(ax.get_yticklabels(), ax.patches)}
     assert got == pytest.approx({n: top1(n) / (analyze(n).totals["params"] / 1e6)
-                                 for n in NETS if n != "zfnet"})
+                                 for n in NETS if n != "lenet5"})
 
 
 def test_top1_vs_throughput_panels_bubbles_and_pareto(df: pd.DataFrame) -> None:
@@ -190,7 +194,7 @@ def test_top1_vs_throughput_panels_bubbles_and_pareto(df: pd.DataFrame) -> None:
     gpu16 = chart.figure.axes[3]
     assert gpu16.get_title() == "Test GPU (cuda:0), batch 16" and gpu16.get_xscale() == "log"
     data = chart.data[(chart.data["setup"] == "Test GPU (cuda:0)") & (chart.data["batch"] == 16)]
-    assert set(data["label"]) == {"alexnet", "resnet18", "resnet50"}     # vgg16 OOM, zfnet no top-1
+    assert set(data["label"]) == {"alexnet", "resnet18", "resnet50"}     # vgg16 OOM, lenet5 no top-1
     assert any("vgg16" in n for n in chart.notes)
     sizes = scatter(gpu16).get_sizes()
     macs = np.array([analyze(n).totals["macs"] for n in data["label"]])
@@ -219,16 +223,18 @@ def test_colours_stable_across_figures(df: pd.DataFrame) -> None:
 
 def test_plot_command_writes_every_chart(results_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "charts"
-    result = CliRunner().invoke(plot_command, [str(results_file), "--out", str(out), "--pdf"])
+    result = CliRunner().invoke(plot_command, [str(results_file), "--out", str(out)])
     assert result.exit_code == 0, result.output
     stems = sorted({p.stem for p in out.iterdir()})
     assert stems == sorted(c for c in ["01_top1", "02_top1_vs_ops", "03_time_vs_batch",
                                        "04_memory_vs_batch", "05_memory_vs_params",
                                        "06_ops_vs_time", "07_accuracy_density",
                                        "08_top1_vs_throughput", "09_power_vs_batch"])
-    assert all((out / f"01_top1.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf"))
+    assert all((out / f"01_top1.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf", "csv"))
+    shown = pd.read_csv(out / "02_top1_vs_ops.csv")                # the data beside the chart
+    assert dict(zip(shown["label"], shown["top1"])) == {n: top1(n) for n in NETS if n != "lenet5"}
     assert not list(out.glob(".*tmp"))
-    assert "zfnet" in result.output                      # the caption says who was left out
+    assert "lenet5" in result.output                      # the caption says who was left out
 
 
 def test_report_plans_cpu_batches_from_batch1_times_and_writes_readme(
@@ -272,8 +278,134 @@ def test_report_memory_guard() -> None:
 
 
 def test_accuracy_charts_skip_when_no_network_has_top1(df: pd.DataFrame) -> None:
-    only = df[df["network"] == "zfnet"]
+    only = df[df["network"] == "lenet5"]
     for chart in (plot.top1_bar(only), plot.top1_vs_ops(only), plot.accuracy_density(only),
                   plot.top1_vs_throughput(only)):
-        assert chart.figure is None and any("zfnet" in n for n in chart.notes)
+        assert chart.figure is None and any("lenet5" in n for n in chart.notes)
     assert plot.time_vs_batch(only).figure is not None       # timing charts still drawn
+
+
+# --- publication grade, measured on the rendered figures ------------------------------------
+COMMITTED = Path(__file__).resolve().parents[1] / "reports" / "results.csv"
+
+
+def drawn_texts(fig: Figure) -> list[Text]:
+    """Every text the renderer draws: tick labels of drawn ticks, titles, axis labels, point and
+    bar labels, legend entries and titles."""
+    fig.canvas.draw()
+    out: list[Text] = [t for t in (fig._suptitle, fig._supxlabel, fig._supylabel) if t]
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis._update_ticks():
+                out += [tick.label1, tick.label2]
+        out += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label,
+                *ax.texts]
+    for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+        if legend is not None:
+            out += [*legend.get_texts(), legend.get_title()]
+    return [t for t in out if t.get_visible() and t.get_text().strip()]
+
+
+def overlapping_pairs(fig: Figure) -> list[tuple[str, str]]:
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in drawn_texts(fig)]
+    return [(a, b) for i, (a, p) in enumerate(boxes) for b, q in boxes[i + 1:]
+            if min(p.x1, q.x1) - max(p.x0, q.x0) > 0.5 and min(p.y1, q.y1) - max(p.y0, q.y0) > 0.5]
+
+
+def covered_markers(fig: Figure) -> list[str]:
+    """Point labels lying on a marker: a scatter point (for bubbles, its grey centre dot) or a
+    marker on a line."""
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72
+    hits = []
+    for ax in fig.axes:
+        circles = []
+        scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+        if any(c.get_gid() == "centres" for c in scatters):
+            scatters = [c for c in scatters if c.get_gid() == "centres"]
+        for c in scatters:
+            xy = ax.transData.transform(c.get_offsets())
+            r = np.sqrt(np.broadcast_to(c.get_sizes(), (len(xy),))) / 2 * px
+            circles += list(zip(xy[:, 0], xy[:, 1], r))
+        for line in ax.get_lines():
+            if line.get_marker() not in (None, "", "None"):
+                xy = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+                circles += [(x, y, line.get_markersize() / 2 * px) for x, y in xy]
+        for label in (t for t in ax.texts if t.get_gid() == LABEL_GID):
+            b = Text.get_window_extent(label, renderer)       # the text, not its leader line
+            for x, y, r in circles:
+                nx, ny = min(max(x, b.x0), b.x1), min(max(y, b.y0), b.y1)
+                if (x - nx) ** 2 + (y - ny) ** 2 < r ** 2:
+                    hits.append(label.get_text())
+    return hits
+
+
+@pytest.fixture(scope="module")
+def committed_charts() -> list[plot.Chart]:
+    return [c for c in plot.all_charts(load_results([COMMITTED])) if c.figure is not None]
+
+
+def test_committed_charts_publication_grade(committed_charts: list[plot.Chart]) -> None:
+    """Every chart of the committed results: no two texts overlap, no label on a point, every
+    legend inside the canvas, every network of the chart labelled exactly once."""
+    assert len(committed_charts) == 8
+    for chart in committed_charts:
+        fig = chart.figure
+        assert overlapping_pairs(fig) == [], chart.name
+        assert covered_markers(fig) == [], chart.name
+        canvas = fig.bbox
+        for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+            if legend is not None:
+                b = legend.get_window_extent(fig.canvas.get_renderer())
+                assert (b.x0 >= canvas.x0 and b.y0 >= canvas.y0 and b.x1 <= canvas.x1
+                        and b.y1 <= canvas.y1), chart.name
+                assert len(legend.get_texts()) < 25, chart.name           # never 45 entries
+        labels = [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() == LABEL_GID]
+        if chart.name in ("02_top1_vs_ops", "05_memory_vs_params", "06_ops_vs_time"):
+            assert sorted(labels) == sorted(chart.data["label"])
+        if chart.name in ("03_time_vs_batch", "04_memory_vs_batch"):    # one label per line
+            assert sorted(labels) == sorted(set(chart.data["label"]))
+            assert len(fig.axes) == len({plot.family(n) for n in chart.data["network"]})
+
+
+def test_family_hues_and_variant_shades() -> None:
+    """Networks of a family share a hue and differ in lightness, darkest first."""
+    hls = {n: colorsys.rgb_to_hls(*plot.network_color(n))
+           for n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")}
+    hues = {round(h, 3) for h, _, _ in hls.values()}
+    assert len(hues) == 1
+    lightness = [v[1] for v in hls.values()]
+    assert lightness == sorted(lightness) and len(set(lightness)) == 5
+    assert colorsys.rgb_to_hls(*plot.network_color("vgg16"))[0] != hues.pop()
+    assert plot.family("bn_alexnet") == plot.family("alexnet") == "AlexNet"
+
+
+def test_saved_files_deterministic_and_fonts_embedded(df: pd.DataFrame, tmp_path: Path) -> None:
+    first = plot.save(plot.top1_vs_ops(df), tmp_path / "a")
+    second = plot.save(plot.top1_vs_ops(df), tmp_path / "b")
+    assert [p.name for p in first] == [f"02_top1_vs_ops.{e}" for e in ("png", "svg", "pdf", "csv")]
+    assert first[1].read_bytes() == second[1].read_bytes()                     # SVG
+    assert b"<dc:date>" not in first[1].read_bytes()
+    pdf = first[2].read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf                      # TrueType fonts
+    assert first[3].read_bytes() == second[3].read_bytes()
+
+
+def test_select_networks_families_and_preset(df: pd.DataFrame) -> None:
+    assert set(plot.select(df, ["vgg16"], ["resnet"])["network"]) == {"vgg16", "resnet18",
+                                                                       "resnet50"}
+    with pytest.raises(ValueError, match="densenet121"):
+        plot.select(df, ["densenet121"])
+    assert len(plot.CANZIANI) == 14 and set(plot.CANZIANI) <= set(registry())
+
+
+def test_preset_canziani_draws_14_networks_in_gflops(tmp_path: Path) -> None:
+    result = CliRunner().invoke(plot_command, [str(COMMITTED), "--out", str(tmp_path),
+                                               "--preset", "canziani"])
+    assert result.exit_code == 0, result.output
+    shown = pd.read_csv(tmp_path / "02_top1_vs_ops.csv")
+    assert sorted(shown["network"]) == sorted(plot.CANZIANI)
+    macs = {n: analyze(n).totals["macs"] for n in plot.CANZIANI}
+    assert dict(zip(shown["network"], shown["gops"])) == pytest.approx(
+        {n: 2 * m / 1e9 for n, m in macs.items()})

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from archprof.cli.options import parse_batch_sizes, parse_shard
+from archprof.figures.presets import PRESETS
 from archprof.errors import SpecError
 from archprof.units import parse_quantity
 
@@ -29,6 +30,10 @@ def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(err.message) from None
 
 
+def parse_names(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
 @click.command()
 @RESULTS
 @click.option("--out", default=Path("reports/charts"), show_default=True,
@@ -38,16 +43,29 @@ def parse_count(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Batch size of the operations vs time chart.")
 @click.option("--throughput-batches", default="1,16", show_default=True, callback=parse_batch_sizes,
               help="Batch sizes of the top-1 vs images/s panels.")
-@click.option("--pdf", is_flag=True, help="Also write PDF (PNG and SVG always).")
+@click.option("--networks", callback=parse_names, metavar="A,B,...",
+              help="Only these networks (comma-separated).")
+@click.option("--family", "families", callback=parse_names, metavar="F,G,...",
+              help="Only the networks of these families, e.g. ResNet,VGG.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)),
+              help="canziani: the 14 networks of Canziani et al. 2017, operations as G-FLOPs "
+                   "on linear axes (overrides --networks and --ops).")
 def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
-         throughput_batches: tuple[int, ...], pdf: bool) -> None:
-    """Draw every efficiency chart from RESULTS files (archprof bench) plus the specs."""
-    from archprof.figures.plot import all_charts, save
+         throughput_batches: tuple[int, ...], networks: tuple[str, ...],
+         families: tuple[str, ...], preset: str | None) -> None:
+    """Draw every efficiency chart from RESULTS files (archprof bench) plus the specs, each as
+    PNG, SVG and PDF with its data as CSV."""
+    from archprof.figures.plot import all_charts, save, select
     from archprof.measure.bench import load_results
-    charts = all_charts(load_results(list(results)), ops, fit_batch, throughput_batches)
-    formats = ("png", "svg", "pdf") if pdf else ("png", "svg")
-    for chart in charts:
-        paths = save(chart, out, formats)
+    log_ops = None
+    if preset:
+        networks, ops, log_ops = (PRESETS[preset][k] for k in ("networks", "ops", "log_ops"))
+    try:
+        chosen = select(load_results(list(results)), networks, families)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    for chart in all_charts(chosen, ops, fit_batch, throughput_batches, log_ops):
+        paths = save(chart, out)
         click.echo(f"{chart.name}: " + (", ".join(map(str, paths)) if paths else "skipped"))
         for note in chart.notes:
             click.echo(f"    note: {note}")

@@ -2,8 +2,15 @@
 
 Each chart function takes results already joined with the specs (archprof.measure.pick.annotate) and
 returns a Chart: the matplotlib Figure (None when there is nothing honest to draw), the data it
-plotted, notes for the caption (what was left out and why) and any line fits. Only this module
+plotted, notes for the caption (what was left out and why) and any line fits. Only archprof.figures
 imports matplotlib, and only the Agg canvas: no pyplot, no global state, no display needed.
+
+Every chart is drawn for a reader of a paper: one colour per network, a hue per family
+(archprof.figures.colors), the same in every chart; labels placed on the rendered figure so
+that none overlaps another or covers a point (archprof.figures.place); legends inside the
+canvas (constrained layout); log axes where the data spans decades; bubbles with grey centre
+dots and a size legend. Line charts over batch size with many networks become small multiples,
+one panel per family, each line labelled at its end.
 
 Operations: G-MACs (1 MAC = one multiply-accumulate) or G-FLOPs = 2 x MACs, as Canziani counted.
 Memory: MB = 10^6 bytes. Accuracy: the spec's published top-1; networks without one are left out
@@ -13,35 +20,44 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, LogFormatter, NullFormatter, ScalarFormatter
+from matplotlib.axis import Axis
+from matplotlib.ticker import (FixedLocator, FuncFormatter, NullFormatter, NullLocator,
+                               ScalarFormatter)
 
 from archprof.analysis import DTYPE_BYTES
-from archprof.errors import SpecError
+from archprof.figures.colors import family, family_color, network_color
+from archprof.figures.presets import CANZIANI, PRESETS
+from archprof.figures.place import Marker, freeze_layout, markers, place, polyline
 from archprof.measure.pick import MB, annotate, ok, pareto
-from archprof.spec.load import registry
+
+__all__ = ["CANZIANI", "PRESETS", "family", "network_color"]    # re-exported for callers
 
 OPS = {"macs": (1, "G-MACs"), "flops": (2, "G-FLOPs (= 2 x MACs)")}
 FORMATS = ("png", "svg", "pdf")
-MAX_BUBBLE = 1600.0                    # area in points^2 of the largest bubble
+MAX_BUBBLE = 1200.0                    # area in points^2 of the largest bubble
+DOT = 9.0                              # area of the grey centre dots and of plain markers' dots
+SCATTER = 40.0                         # area of plain scatter markers
+LINE_MARKER = 4.0                      # marker size (points) on lines over batch size
 SETUP_MARKERS = "osD^vP*X"
-GOLDEN = 0.618033988749895
 MIN_FIT_POINTS = 3                     # a line through two points always has R^2 = 1
+DIRECT_MAX = 10                        # up to this many networks share one panel
+LOG_SPAN = 30.0                        # data spanning more than this ratio gets a log axis
 NO_ACCURACY = "chart skipped: no network here has a top-1 in its spec"
-FRONTIER_STYLE: dict[str, Any] = {"color": "0.2", "lw": 1.2, "ls": "--", "zorder": 1}
+FRONTIER_STYLE: dict[str, Any] = {"color": "0.2", "lw": 1.0, "ls": "--", "zorder": 2}
+SAVE_RC = {"svg.hashsalt": "archprof", "pdf.fonttype": 42, "ps.fonttype": 42}
+METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}
 
 
 @dataclass
@@ -65,35 +81,25 @@ class Chart:
     fits: dict[str, Fit] = field(default_factory=dict)
 
 
-# --- colours ---------------------------------------------------------------------------------
-@cache
-def _families() -> dict[str, tuple[str, int, int]]:
-    """network -> (family, index in its family, family size), from the spec files' order."""
-    try:
-        specs = registry()
-    except SpecError:
-        return {}
-    members: dict[str, list[str]] = {}
-    for name, spec in specs.items():
-        members.setdefault(spec.family, []).append(name)
-    return {n: (fam, i, len(names)) for fam, names in members.items() for i, n in enumerate(names)}
-
-
-def network_color(network: str) -> tuple[float, float, float]:
-    """One colour per network in every figure: a hue per spec family (families sorted by
-    name, hues spread by the golden ratio so neighbours differ), shaded from dark to light
-    along the family's file order (resnet18 dark ... resnet152 light); networks outside
-    specs/ get a hue from a hash of their name."""
-    info = _families().get(network)
-    if info is None:
-        hue, t = (zlib.crc32(network.encode()) % 1000) / 1000, 0.5
-    else:
-        family, i, size = info
-        families = sorted({fam for fam, _, _ in _families().values()})
-        hue = (families.index(family) * GOLDEN) % 1.0
-        t = i / (size - 1) if size > 1 else 0.5
-    r, g, b = mcolors.hsv_to_rgb((hue, 0.9 - 0.35 * t, 0.5 + 0.4 * t))
-    return float(r), float(g), float(b)
+# --- selection -------------------------------------------------------------------------------
+def select(results: pd.DataFrame, networks: Sequence[str] = (),
+           families: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows of the named networks and of the named families (case-insensitive); all rows when
+    neither is given. Unknown names raise ValueError listing what the results hold."""
+    if not networks and not families:
+        return results
+    held = sorted(set(results["network"].astype(str)))
+    missing = [n for n in networks if n not in held]
+    if missing:
+        raise ValueError(f"not in these results: {', '.join(missing)} (they hold "
+                         f"{', '.join(held)})")
+    fams = {family(n).lower(): family(n) for n in held}
+    unknown = [f for f in families if f.lower() not in fams]
+    if unknown:
+        raise ValueError(f"no network of family {', '.join(unknown)} in these results "
+                         f"(families: {', '.join(sorted(set(fams.values())))})")
+    wanted = set(networks) | {n for n in held if family(n).lower() in {f.lower() for f in families}}
+    return results[results["network"].isin(wanted)]
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -113,14 +119,16 @@ def bubble_areas(values: Sequence[float]) -> np.ndarray:
     return v / v.max() * MAX_BUBBLE
 
 
-def _figure(n_axes: int = 1, width: float = 9.0, height: float = 5.5,
-            cols: int = 3) -> tuple[Figure, list[Axes]]:
+def _figure(n_axes: int = 1, cols: int = 3, size: tuple[float, float] = (6.5, 5.0),
+            panel: tuple[float, float] = (3.4, 2.8), share: bool = False,
+            extra_width: float = 2.2) -> tuple[Figure, list[Axes]]:
+    """A figure of n_axes panels; `extra_width` inches on the right for a legend."""
     cols = min(n_axes, cols)
     rows = math.ceil(n_axes / cols)
-    fig = Figure(figsize=(width * (cols if n_axes > 1 else 1) * (0.75 if n_axes > 1 else 1),
-                          height * rows), layout="constrained")
+    w, h = size if n_axes == 1 else (panel[0] * cols, panel[1] * rows + 0.6)
+    fig = Figure(figsize=(w + extra_width, h), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=share, sharey=share).ravel().tolist()
     for extra in axes[n_axes:]:
         extra.remove()
     return fig, axes[:n_axes]
@@ -146,42 +154,60 @@ def _failures(df: pd.DataFrame, notes: list[str]) -> None:
         notes.append(f"{label} on {setup}: {status} at batch {batches}")
 
 
-def _annotate_points(ax: Axes, x: Iterable[float], y: Iterable[float], labels: Iterable[str]) -> None:
-    for xi, yi, label in zip(x, y, labels):
-        ax.annotate(label, (xi, yi), xytext=(5, 4), textcoords="offset points", fontsize=8)
+def _colors(networks: pd.Series) -> list[tuple[float, float, float]]:
+    return [network_color(n) for n in networks]
 
 
-def _frontier(ax: Axes, x: np.ndarray, y: np.ndarray, on: np.ndarray, higher_x_better: bool) -> None:
-    """The Pareto points ringed and joined by the staircase of the best accuracy reachable."""
-    if not on.any():
+def _family_handles(networks: Sequence[str]) -> list[Line2D]:
+    """One legend entry per family present, in its base colour."""
+    fams = dict.fromkeys(family(n) for n in networks)
+    return [Line2D([], [], ls="", marker="o", markersize=7, color=family_color(f), label=f)
+            for f in fams]
+
+
+def _side_legend(fig: Figure, handles: Sequence[Line2D], title: str = "",
+                 sizes: Sequence[Line2D] = ()) -> None:
+    """Legends right of the plot, inside the canvas: families, then the bubble sizes apart
+    (their markers are big, they need room)."""
+    fig.legend(handles=list(handles), loc="outside right upper", fontsize=7.5, title=title,
+               title_fontsize=8, frameon=False, labelspacing=0.7)
+    if sizes:
+        fig.legend(handles=list(sizes), loc="outside right lower", fontsize=7.5,
+                   frameon=False, labelspacing=2.2, borderpad=1.2, handletextpad=1.5)
+
+
+def _auto_log(ax: Axes, axis: str, values: pd.Series, log: bool | None = None) -> bool:
+    """Log scale where the data spans more than LOG_SPAN (or as forced), plain numbers."""
+    v = pd.to_numeric(values, errors="coerce")
+    v = v[v > 0]
+    if log is None:
+        log = bool(len(v)) and float(v.max()) / float(v.min()) > LOG_SPAN
+    if log:
+        getattr(ax, f"set_{axis}scale")("log")
+        _plain_log(ax.xaxis if axis == "x" else ax.yaxis, math.log10(float(v.max() / v.min())))
+    return log
+
+
+def _plain_log(axis: Axis, decades: float) -> None:
+    """Log ticks as plain numbers (0.1, 1, 10), the 2s and 5s labelled too when the data spans
+    at most three decades."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if decades > 3:
+        axis.set_minor_formatter(NullFormatter())
         return
-    order = np.argsort(x[on])
-    ax.step(x[on][order], y[on][order], where="pre" if higher_x_better else "post",
-            label="Pareto frontier", **FRONTIER_STYLE)
-    ax.scatter(x[on], y[on], s=30, facecolors="none", edgecolors="k", linewidths=1.2, zorder=4)
+    axis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
 
 
-def _legend_networks(fig: Figure, labels: Iterable[str], networks: Iterable[str],
-                     extra: Sequence[Line2D] = ()) -> None:
-    handles = [Line2D([], [], color=network_color(n), marker="o", ls="-", label=lab)
-               for lab, n in dict(zip(labels, networks)).items()]
-    fig.legend(handles=[*handles, *extra], loc="outside right upper", fontsize=8)
-
-
-def _batch_axis(ax: Axes, batches: Iterable[int]) -> None:
-    """Log2 batch axis labelled with the measured batch sizes as plain numbers."""
+def _batch_axis(ax: Axes, batches: Sequence[int], room: float = 1.0) -> None:
+    """Log2 batch axis labelled with the measured batch sizes; `room` octaves to the right for
+    the line-end labels."""
+    b = sorted(set(batches))
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_locator(FixedLocator(sorted(set(batches))))
+    ax.set_xlim(b[0] / 1.3, b[-1] * 2 ** room)
+    ax.xaxis.set_major_locator(FixedLocator(b))
     ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("batch size")
-
-
-def _log_y(ax: Axes) -> None:
-    """Log y axis with plain numbers (60, not 6 x 10^1), minor ticks labelled when few decades."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(LogFormatter())
-    ax.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def _ops_scale(ops: str) -> tuple[int, str]:
@@ -190,56 +216,162 @@ def _ops_scale(ops: str) -> tuple[int, str]:
     return OPS[ops]
 
 
+def _bubbles(ax: Axes, x: pd.Series, y: pd.Series, areas: pd.Series,
+             networks: pd.Series) -> None:
+    """Bubbles with grey centre dots at their centres."""
+    ax.scatter(x, y, s=areas, c=_colors(networks), alpha=0.55, edgecolors=_colors(networks),
+               linewidths=0.8, zorder=3)
+    ax.scatter(x, y, s=DOT, c="0.35", zorder=5, linewidths=0, gid="centres")
+
+
+def _bubble_markers(ax: Axes, x: pd.Series, y: pd.Series, areas: pd.Series) -> list[Marker]:
+    """What labels must respect: the centre dots (hard) and the bubbles (soft)."""
+    return (markers(ax, x, y, math.sqrt(DOT) / 2)
+            + markers(ax, x, y, np.sqrt(np.asarray(areas, float)) / 2, hard=False))
+
+
+def _size_legend(values: pd.Series, unit: str, scale: float = 1.0) -> list[Line2D]:
+    """Reference bubbles on the same area scale as the data: one significant figure, from
+    about the smallest to the largest value."""
+    top = float(values.max())
+    picks = (float(values.min()), top / 16, top / 4, top)
+    refs = sorted({float(f"{v:.1g}") for v in picks if v > 0 and float(f"{v:.1g}") <= top},
+                  reverse=True)
+    return [Line2D([], [], ls="", marker="o", markersize=math.sqrt(r / top * MAX_BUBBLE),
+                   markerfacecolor="0.85", markeredgecolor="0.4",
+                   label=f"{r / scale:g} {unit}") for r in refs]
+
+
+def _label(ax: Axes, x: pd.Series, y: pd.Series, labels: pd.Series, own_pt: Sequence[float] | float,
+           obstacles: list[Marker], angles: Sequence[int] | None = None) -> None:
+    extra = {} if angles is None else {"angles": angles}
+    place(ax, list(x), list(y), list(labels), own_pt, obstacles, **extra)
+
+
 # --- the charts ------------------------------------------------------------------------------
+def _bars(data: pd.DataFrame, value: str, fmt: str, xlabel: str, title: str,
+          start: float = 0.0) -> Figure:
+    """Horizontal bars, one per network, best at the top, value printed at the bar's end."""
+    fig, (ax,) = _figure(size=(6.0, 0.8 + 0.2 * len(data)))
+    bars = ax.barh(data["label"], data[value], color=_colors(data["network"]), height=0.7)
+    ax.bar_label(bars, fmt=fmt, fontsize=7, padding=2)
+    ax.set_xlim(start, float(data[value].max()) * 1.12 if start == 0 else
+                start + (float(data[value].max()) - start) * 1.1)
+    ax.set_ylim(-0.6, len(data) - 0.4)
+    ax.tick_params(axis="y", labelsize=7.5)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    _side_legend(fig, _family_handles(data["network"]), "family")
+    return fig
+
+
 def top1_bar(df: pd.DataFrame) -> Chart:
     """1. Top-1 accuracy per network."""
     notes: list[str] = []
     data = _with_accuracy(_networks(df), notes).sort_values("top1", kind="stable")
     if data.empty:
         return Chart("01_top1", "Top-1 accuracy per network", None, data, notes + [NO_ACCURACY])
-    fig, (ax,) = _figure()
-    bars = ax.bar(data["label"], data["top1"], color=[network_color(n) for n in data["network"]])
-    ax.bar_label(bars, fmt="%.1f", fontsize=8)
-    ax.set_ylabel("top-1 accuracy (%), ImageNet val, single crop")
-    ax.set_ylim(max(0.0, float(data["top1"].min()) - 10), 100)
-    ax.tick_params(axis="x", rotation=45)
-    ax.set_title("Top-1 accuracy per network")
+    start = max(0.0, 5 * math.floor((float(data["top1"].min()) - 5) / 5))
+    fig = _bars(data, "top1", "%.1f", "top-1 accuracy (%), ImageNet val", "Top-1 accuracy per network",
+                start)
     return Chart("01_top1", "Top-1 accuracy per network", fig, data.reset_index(drop=True), notes)
 
 
-def top1_vs_ops(df: pd.DataFrame, ops: str = "macs") -> Chart:
+def top1_vs_ops(df: pd.DataFrame, ops: str = "macs", log_ops: bool | None = None) -> Chart:
     """2. Top-1 vs operations per image; bubble area proportional to parameters."""
     factor, unit = _ops_scale(ops)
     notes: list[str] = []
     data = _with_accuracy(_networks(df), notes).reset_index(drop=True)
-    title = f"Top-1 vs {unit}, bubble area = parameters"
+    title = f"Top-1 vs {unit.split()[0]}, bubble area = parameters"
     if data.empty:
         return Chart("02_top1_vs_ops", title, None, data, notes + [NO_ACCURACY])
     data["gops"] = data["spec_macs"] * factor / 1e9
     data["area"] = bubble_areas(data["spec_params"])
     data["pareto"] = pareto(data["gops"], data["top1"])
-    fig, (ax,) = _figure()
-    ax.scatter(data["gops"], data["top1"], s=data["area"], alpha=0.6, edgecolors="k",
-               linewidths=0.5, c=[network_color(n) for n in data["network"]], zorder=3)
-    _frontier(ax, data["gops"].to_numpy(), data["top1"].to_numpy(), data["pareto"].to_numpy(), False)
-    _annotate_points(ax, data["gops"], data["top1"], data["label"])
-    ax.set_xlabel(f"operations per image, {unit}")
-    ax.set_ylabel("top-1 accuracy (%)")
+    fig, (ax,) = _figure(size=(8.0, 6.0))
+    _bubbles(ax, data["gops"], data["top1"], data["area"], data["network"])
+    on = data["pareto"].to_numpy()
+    order = np.argsort(data["gops"].to_numpy()[on])
+    ax.step(data["gops"].to_numpy()[on][order], data["top1"].to_numpy()[on][order], where="post",
+            **FRONTIER_STYLE)
+    log = _auto_log(ax, "x", data["gops"], log_ops)
+    ax.set_xlabel(f"operations per image, {unit}" + (" (log scale)" if log else ""))
+    ax.set_ylabel("top-1 accuracy (%), ImageNet val")
     ax.set_title("Top-1 vs operations (bubble area = parameters)")
-    ax.margins(0.12)
-    ax.legend(handles=[*_param_legend(data["spec_params"]),
-                       Line2D([], [], label="Pareto frontier", **FRONTIER_STYLE)],
-              loc="best", fontsize=8, labelspacing=1.5, borderpad=1)
+    ax.margins(0.08 if log else 0.06, 0.08)
+    ax.grid(True, which="major", alpha=0.25)
+    if not log:
+        ax.set_xlim(left=0)
+    _side_legend(fig, [*_family_handles(data["network"]),
+                       Line2D([], [], label="Pareto frontier", **FRONTIER_STYLE)], "family",
+                 _size_legend(data["spec_params"], "M params", 1e6))
+    freeze_layout(ax)
+    front = data[data["pareto"]].sort_values("gops")
+    _label(ax, data["gops"], data["top1"], data["label"], np.sqrt(data["area"]) / 2,
+           _bubble_markers(ax, data["gops"], data["top1"], data["area"])
+           + polyline(ax, front["gops"], front["top1"], "post"))
     return Chart("02_top1_vs_ops", title, fig, data, notes)
 
 
-def _param_legend(params: pd.Series) -> list[Line2D]:
-    """Reference bubbles for the size legend, on the same area scale as the data."""
-    top = float(params.max())
-    refs = sorted({float(f"{v:.1g}") for v in (top, top / 4, top / 16) if v > 0}, reverse=True)
-    return [Line2D([], [], ls="", marker="o", markersize=math.sqrt(r / top * MAX_BUBBLE),
-                   markerfacecolor="none", markeredgecolor="0.3", label=f"{r / 1e6:g}M params")
-            for r in refs]
+def _panels(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(setup, family or '', rows): one panel per setup when it has few networks, else one per
+    family within each setup."""
+    out = []
+    for setup, g in data.groupby("setup", sort=False):
+        if g["label"].nunique() <= DIRECT_MAX:
+            out.append((str(setup), "", g))
+            continue
+        fams = g["network"].map(family)
+        for fam in dict.fromkeys(fams):
+            out.append((str(setup), fam, g[fams == fam]))
+    return out
+
+
+def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bool,
+                    dashed: str | None = None) -> Figure:
+    """Lines over batch size, one per network, labelled at their ends; small multiples per
+    family (shared axes) when there are many networks. `dashed`: a second column drawn dashed
+    in the same colour."""
+    panels = _panels(data)
+    setups = data["setup"].nunique()
+    fig, axes = _figure(len(panels), cols=4 if len(panels) > 6 else 3, share=True,
+                        extra_width=0.0)
+    for ax, (setup, fam, g) in zip(axes, panels):
+        for label, line in g.groupby("label", sort=False):
+            color = network_color(line["network"].iloc[0])
+            ax.plot(line["batch"], line[y], marker="o", markersize=LINE_MARKER, color=color,
+                    label=label, lw=1.3)
+            if dashed:
+                ax.plot(line["batch"], line[dashed], ls="--", marker="x", markersize=LINE_MARKER,
+                        color=color, lw=1.0, alpha=0.9)
+        ax.set_title(" / ".join(t for t in (fam, setup if setups > 1 or not fam else "") if t),
+                     fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes:
+        _batch_axis(ax, data["batch"], room=2.5)
+        if log:
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_locator(NullLocator())    # many panels: ticks cost, decades read
+    fig.suptitle(title)
+    fig.supxlabel("batch size (log scale)", fontsize=10)
+    fig.supylabel(ylabel + (" (log scale)" if log else ""), fontsize=10)
+    if dashed:
+        fig.legend(handles=[Line2D([], [], color="0.3", marker="o", markersize=LINE_MARKER,
+                                   label="measured peak"),
+                            Line2D([], [], color="0.3", ls="--", marker="x", markersize=LINE_MARKER,
+                                   label="static estimate: weights + peak live activations")],
+                   loc="outside upper center", ncols=2, fontsize=8, frameon=False)
+    freeze_layout(axes[0])
+    right = (0, 15, 345, 30, 330, 45, 315, 60, 300, 90, 270, 180, 150, 210)
+    for ax, (_, _, g) in zip(axes, panels):
+        ends = g.sort_values("batch").groupby("label", sort=False).tail(1)
+        cols = [y] + ([dashed] if dashed else [])
+        obstacles = [m for c in cols for m in markers(ax, g["batch"], g[c], LINE_MARKER / 2 + 0.5)]
+        _label(ax, ends["batch"], ends[y], ends["label"], LINE_MARKER / 2 + 0.5, obstacles, right)
+    return fig
 
 
 def time_vs_batch(df: pd.DataFrame) -> Chart:
@@ -251,27 +383,9 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
     title = "Inference time per image vs batch size"
     if data.empty:
         return Chart("03_time_vs_batch", title, None, data, notes + ["no successful measurements"])
-    fig = _lines_vs_batch(data, "ms_per_image", "inference time per image (ms, median)", log=True)
-    fig.suptitle(title)
+    fig = _lines_vs_batch(data, title, "ms_per_image", "inference time per image (ms, median)",
+                          log=True)
     return Chart("03_time_vs_batch", title, fig, data, notes)
-
-
-def _lines_vs_batch(data: pd.DataFrame, y: str, ylabel: str, log: bool) -> Figure:
-    """One panel per setup (device and options), one line per network over batch sizes."""
-    setups = list(dict.fromkeys(data["setup"]))
-    fig, axes = _figure(len(setups))
-    for ax, setup in zip(axes, setups):
-        for label, g in data[data["setup"] == setup].groupby("label", sort=False):
-            ax.plot(g["batch"], g[y], marker="o", label=label,
-                    color=network_color(g["network"].iloc[0]))
-        _batch_axis(ax, data["batch"])
-        if log:
-            _log_y(ax)
-        ax.set_ylabel(ylabel)
-        ax.set_title(setup, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-    _legend_networks(fig, data["label"], data["network"])
-    return fig
 
 
 def memory_vs_batch(df: pd.DataFrame) -> Chart:
@@ -285,30 +399,66 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
     data["static_mb"] = (data["static_peak_bytes"]
                          + (data["spec_params"] + data["spec_buffers"]) * width) / MB
     data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
-    setups = list(dict.fromkeys(data["setup"]))
-    if not setups:
+    if data.empty:
         return Chart("04_memory_vs_batch", "Memory vs batch size", None, data,
                      ["no successful measurements"])
-    fig, axes = _figure(len(setups))
-    for ax, setup in zip(axes, setups):
-        sub = data[data["setup"] == setup]
+    for setup, sub in data.groupby("setup", sort=False):
         if sub["measured_mb"].isna().all():
             notes.append(f"{setup}: memory not measured; static estimate only")
-        for label, g in sub.groupby("label", sort=False):
-            color = network_color(g["network"].iloc[0])
-            ax.plot(g["batch"], g["measured_mb"], marker="o", color=color, label=label)
-            ax.plot(g["batch"], g["static_mb"], ls="--", marker="x", color=color, alpha=0.8)
-        _batch_axis(ax, data["batch"])
-        _log_y(ax)
-        ax.set_ylabel("peak memory (MB)")
-        ax.set_title(setup, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-    styles = [Line2D([], [], color="0.3", marker="o", label="measured peak"),
-              Line2D([], [], color="0.3", ls="--", marker="x",
-                     label="static: weights + peak live activations")]
-    _legend_networks(fig, data["label"], data["network"], styles)
-    fig.suptitle("Memory vs batch size")
+    fig = _lines_vs_batch(data, "Memory vs batch size", "measured_mb", "peak memory (MB)", log=True,
+                          dashed="static_mb")
     return Chart("04_memory_vs_batch", "Memory vs batch size", fig, data, notes)
+
+
+def _setup_scatter(data: pd.DataFrame, title: str, x: str, y: str, xlabel: str, ylabel: str,
+                   fit_units: tuple[str, str], notes: list[str],
+                   ring: pd.Series | None = None) -> tuple[Figure, dict[str, Fit]]:
+    """One log-log panel per setup: a point per network, labelled, with a least-squares line
+    (drawn as the curve it is on log axes); `ring` marks points with a black ring."""
+    setups = list(dict.fromkeys(data["setup"]))
+    fig, axes = _figure(len(setups), cols=2, size=(9.0, 6.5), panel=(7.0, 5.5))
+    fig.suptitle(title)
+    fits: dict[str, Fit] = {}
+    handles = []
+    for ax, setup in zip(axes, setups):
+        g = data[data["setup"] == setup]
+        ax.scatter(g[x], g[y], s=SCATTER, c=_colors(g["network"]), edgecolors="0.2",
+                   linewidths=0.5, zorder=3)
+        if ring is not None and ring[g.index].any():
+            on = ring[g.index].to_numpy()
+            ax.scatter(g[x][on], g[y][on], s=SCATTER * 3, facecolors="none", edgecolors="k",
+                       linewidths=1.0, zorder=4)
+        if g[x].nunique() >= MIN_FIT_POINTS:
+            fits[setup] = fit = fit_line(g[x], g[y], *fit_units)
+            xs = np.geomspace(float(g[x].min()), float(g[x].max()), 80)
+            ys = fit.slope * xs + fit.intercept
+            keep = ys > 0
+            ax.plot(xs[keep], ys[keep], ls=":", color="0.3", zorder=2)
+            handles.append(Line2D([], [], ls=":", color="0.3",
+                                  label=f"{setup}: y = {fit.slope:.3g} x {fit.intercept:+.3g}, "
+                                        f"R$^2$ = {fit.r2:.3f} (least squares)"))
+        else:
+            notes.append(f"{setup}: fewer than {MIN_FIT_POINTS} distinct points, no fit")
+        _auto_log(ax, "x", data[x], True)
+        _auto_log(ax, "y", data[y], True)
+        ax.margins(0.1)
+        ax.set_xlabel(xlabel + " (log scale)")
+        ax.set_ylabel(ylabel + " (log scale)")
+        ax.set_title(setup, fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+    if ring is not None and ring.any():
+        handles.append(Line2D([], [], ls="", marker="o", markersize=9, markerfacecolor="none",
+                              markeredgecolor="k", label="on the top-1 vs time Pareto frontier"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False)
+    _side_legend(fig, _family_handles(data["network"]), "family")
+    freeze_layout(axes[0])
+    for ax, setup in zip(axes, setups):
+        g = data[data["setup"] == setup]
+        ringed = ring[g.index].to_numpy() if ring is not None else np.zeros(len(g), bool)
+        radius = np.where(ringed, math.sqrt(3 * SCATTER), math.sqrt(SCATTER)) / 2
+        _label(ax, g[x], g[y], g["label"], radius, markers(ax, g[x], g[y], radius))
+    return fig, fits
 
 
 def memory_vs_params(df: pd.DataFrame) -> Chart:
@@ -323,28 +473,10 @@ def memory_vs_params(df: pd.DataFrame) -> Chart:
     if data.empty:
         return Chart("05_memory_vs_params", "Memory vs parameters at batch 1", None, data,
                      ["no memory measured at batch 1"])
-    fig, (ax,) = _figure()
-    fits, handles = {}, []
-    for k, (setup, g) in enumerate(data.groupby("setup", sort=False)):
-        marker = SETUP_MARKERS[k % len(SETUP_MARKERS)]
-        ax.scatter(g["params_m"], g["measured_mb"], marker=marker, s=50, zorder=3,
-                   c=[network_color(n) for n in g["network"]], edgecolors="k", linewidths=0.5)
-        _annotate_points(ax, g["params_m"], g["measured_mb"], g["label"])
-        label = setup
-        if g["params_m"].nunique() >= MIN_FIT_POINTS:
-            fits[setup] = fit = fit_line(g["params_m"], g["measured_mb"], "MB per M params", "MB")
-            xs = np.linspace(0, g["params_m"].max(), 50)
-            ax.plot(xs, fit.slope * xs + fit.intercept, ls=":", color="0.3")
-            label += (f": {fit.intercept:.0f} MB + {fit.slope:.2f} MB per M params "
-                      f"(R$^2$ {fit.r2:.3f})")
-        else:
-            notes.append(f"{setup}: fewer than {MIN_FIT_POINTS} distinct points, no fit")
-        handles.append(Line2D([], [], ls="", marker=marker, color="0.5", label=label))
-    ax.set_xlabel("parameters (millions)")
-    ax.set_ylabel("peak memory at batch 1 (MB)")
-    ax.set_title("Memory vs parameters, batch 1")
-    ax.legend(handles=handles, fontsize=8, loc="upper left")
-    return Chart("05_memory_vs_params", "Memory vs parameters at batch 1", fig, data, notes, fits)
+    title = "Memory vs parameters at batch 1"
+    fig, fits = _setup_scatter(data, title, "params_m", "measured_mb", "parameters (millions)",
+                               "peak memory at batch 1 (MB)", ("MB per M params", "MB"), notes)
+    return Chart("05_memory_vs_params", title, fig, data, notes, fits)
 
 
 def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
@@ -360,37 +492,17 @@ def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
     for _, g in data[data["top1"].notna()].groupby("setup"):
         data.loc[g.index, "pareto"] = pareto(g["ms_per_image"], g["top1"])
     data = data.reset_index(drop=True)
-    setups = list(dict.fromkeys(data["setup"]))
-    title = f"{unit} vs inference time per image, batch {batch}"
-    if not setups:
+    title = f"{unit.split()[0]} vs inference time per image, batch {batch}"
+    if data.empty:
         return Chart("06_ops_vs_time", title, None, data, [f"no measurements at batch {batch}"])
-    fig, axes = _figure(len(setups))
-    fits = {}
-    for ax, setup in zip(axes, setups):
-        g = data[data["setup"] == setup]
-        ax.scatter(g["ms_per_image"], g["gops"], s=50, zorder=3, edgecolors="k", linewidths=0.5,
-                   c=[network_color(n) for n in g["network"]])
-        on = g["pareto"].to_numpy()
-        ax.scatter(g["ms_per_image"][on], g["gops"][on], s=160, facecolors="none",
-                   edgecolors="k", linewidths=1.2, zorder=4, label="top-1 vs time Pareto frontier")
-        _annotate_points(ax, g["ms_per_image"], g["gops"], g["label"])
-        if g["ms_per_image"].nunique() >= MIN_FIT_POINTS:
-            fits[setup] = fit = fit_line(g["ms_per_image"], g["gops"], f"{unit.split()[0]} per ms",
-                                             unit.split()[0])
-            xs = np.linspace(0, g["ms_per_image"].max() * 1.05, 50)
-            ax.plot(xs, fit.slope * xs + fit.intercept, ls=":", color="0.3",
-                    label=f"fit: {fit.slope:.3g} {unit.split()[0]}/ms, R$^2$ = {fit.r2:.3f}")
-        else:
-            notes.append(f"{setup}: fewer than {MIN_FIT_POINTS} distinct points, no fit")
-        ax.set_xlabel(f"inference time per image (ms), batch {batch}")
-        ax.set_ylabel(f"operations per image, {unit}")
-        ax.set_title(setup, fontsize=10)
-        ax.legend(fontsize=8, loc="upper left")
-        ax.grid(True, alpha=0.3)
+    short = unit.split()[0]
+    fig, fits = _setup_scatter(data, title, "ms_per_image", "gops",
+                               f"inference time per image (ms), batch {batch}",
+                               f"operations per image, {unit}", (f"{short} per ms", short), notes,
+                               ring=data["pareto"])
     missing = sorted(set(data.loc[data["top1"].isna(), "label"]))
     if missing:
         notes.append("not on any frontier, no ImageNet top-1 in the spec: " + ", ".join(missing))
-    fig.suptitle(title)
     return Chart("06_ops_vs_time", title, fig, data, notes, fits)
 
 
@@ -400,16 +512,12 @@ def accuracy_density(df: pd.DataFrame) -> Chart:
     data = _with_accuracy(_networks(df), notes).copy()
     data["density"] = data["top1"] / (data["spec_params"] / 1e6)
     data = data.sort_values("density", kind="stable").reset_index(drop=True)
+    title = "Accuracy density (top-1 per M params)"
     if data.empty:
-        return Chart("07_accuracy_density", "Accuracy density (top-1 per M params)", None, data,
-                     notes + [NO_ACCURACY])
-    fig, (ax,) = _figure()
-    bars = ax.bar(data["label"], data["density"], color=[network_color(n) for n in data["network"]])
-    ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_ylabel("top-1 accuracy (%) per million parameters")
-    ax.tick_params(axis="x", rotation=45)
-    ax.set_title("Accuracy density")
-    return Chart("07_accuracy_density", "Accuracy density (top-1 per M params)", fig, data, notes)
+        return Chart("07_accuracy_density", title, None, data, notes + [NO_ACCURACY])
+    fig = _bars(data, "density", "%.2f", "top-1 accuracy (%) per million parameters",
+                "Accuracy density")
+    return Chart("07_accuracy_density", title, fig, data, notes)
 
 
 def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
@@ -442,22 +550,31 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
     if not panels:
         return Chart("08_top1_vs_throughput", title, None, data,
                      notes + [f"no measurements at batch {', '.join(map(str, batches))}"])
-    fig, axes = _figure(len(panels), cols=len(batches))
+    fig, axes = _figure(len(panels), cols=len(batches), panel=(6.0, 5.0))
     for ax, (setup, b) in zip(axes, panels):
         g = data[(data["setup"] == setup) & (data["batch"] == b)]
-        ax.scatter(g["images_per_s"], g["top1"], s=g["area"], alpha=0.6, edgecolors="k",
-                   linewidths=0.5, c=[network_color(n) for n in g["network"]], zorder=3)
-        _frontier(ax, g["images_per_s"].to_numpy(), g["top1"].to_numpy(), g["pareto"].to_numpy(),
-                  True)
-        _annotate_points(ax, g["images_per_s"], g["top1"], g["label"])
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel(f"images per second, batch {b}")
-        ax.set_ylabel("top-1 accuracy (%)")
+        _bubbles(ax, g["images_per_s"], g["top1"], g["area"], g["network"])
+        on = g["pareto"].to_numpy()
+        order = np.argsort(g["images_per_s"].to_numpy()[on])
+        ax.step(g["images_per_s"].to_numpy()[on][order], g["top1"].to_numpy()[on][order],
+                where="pre", **FRONTIER_STYLE)
+        _auto_log(ax, "x", data["images_per_s"], True)
+        ax.set_xlabel(f"images per second, batch {b} (log scale)")
+        ax.set_ylabel("top-1 accuracy (%), ImageNet val")
         ax.set_title(f"{setup}, batch {b}", fontsize=10)
-        ax.margins(0.15)
-        ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"{title}; largest bubble {data['gops'].max():.3g} {unit}")
+        ax.margins(0.1)
+        ax.grid(True, which="major", alpha=0.3)
+    _side_legend(fig, [*_family_handles(data["network"]),
+                       Line2D([], [], label="Pareto frontier", **FRONTIER_STYLE)], "family",
+                 _size_legend(data["gops"], unit.split()[0]))
+    fig.suptitle(title)
+    freeze_layout(axes[0])
+    for ax, (setup, b) in zip(axes, panels):
+        g = data[(data["setup"] == setup) & (data["batch"] == b)]
+        front = g[g["pareto"]].sort_values("images_per_s")
+        _label(ax, g["images_per_s"], g["top1"], g["label"], np.sqrt(g["area"]) / 2,
+               _bubble_markers(ax, g["images_per_s"], g["top1"], g["area"])
+               + polyline(ax, front["images_per_s"], front["top1"], "pre"))
     return Chart("08_top1_vs_throughput", title, fig, data, notes)
 
 
@@ -471,30 +588,36 @@ def power_vs_batch(df: pd.DataFrame) -> Chart:
     if data.empty:
         return Chart("09_power_vs_batch", title, None, data,
                      ["chart skipped: no device in these results reported power"])
-    fig = _lines_vs_batch(data, "power_w", "power (W)", log=False)
-    fig.suptitle(title)
+    fig = _lines_vs_batch(data, title, "power_w", "power (W)", log=False)
     return Chart("09_power_vs_batch", title, fig, data)
 
 
 def all_charts(results: pd.DataFrame, ops: str = "macs", fit_batch: int = 1,
-               batches: Sequence[int] = (1, 16)) -> list[Chart]:
+               batches: Sequence[int] = (1, 16), log_ops: bool | None = None) -> list[Chart]:
     """Every chart from raw results rows (joined with the specs here)."""
     df = annotate(results)
-    return [top1_bar(df), top1_vs_ops(df, ops), time_vs_batch(df), memory_vs_batch(df),
+    return [top1_bar(df), top1_vs_ops(df, ops, log_ops), time_vs_batch(df), memory_vs_batch(df),
             memory_vs_params(df), ops_vs_time(df, ops, fit_batch), accuracy_density(df),
             top1_vs_throughput(df, ops, batches), power_vs_batch(df)]
 
 
-def save(chart: Chart, out: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write the figure in each format, atomically (temp file + os.replace)."""
+def save(chart: Chart, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write the figure in each format and its data as CSV beside it, atomically (temp file +
+    os.replace). SVG and PDF carry no date and fixed ids, so that a redraw is byte-identical;
+    PDF fonts are embedded as TrueType (Type 42). Returns the paths, images first, CSV last."""
     if chart.figure is None:
         return []
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in formats:
-        path = out / f"{chart.name}.{fmt}"
-        tmp = out / f".{chart.name}.{fmt}.tmp"
-        chart.figure.savefig(tmp, format=fmt, dpi=150)
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
+    with rc_context(SAVE_RC):
+        for fmt in formats:
+            path = out / f"{chart.name}.{fmt}"
+            tmp = out / f".{chart.name}.{fmt}.tmp"
+            chart.figure.savefig(tmp, format=fmt, dpi=150, metadata=METADATA.get(fmt, {}))
+            os.replace(tmp, path)
+            paths.append(path)
+    csv = out / f"{chart.name}.csv"
+    tmp = out / f".{chart.name}.csv.tmp"
+    chart.data.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, csv)
+    return [*paths, csv]
