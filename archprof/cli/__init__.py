@@ -22,6 +22,7 @@ COMMANDS = {
     "fit": "archprof.cli.train:fit",
     "merge": "archprof.cli.merge:merge",
     "import": "archprof.cli.imports:import_spec",
+    "draw": "archprof.cli.draw:draw",
 }
 
 

@@ -356,14 +356,16 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_locator(NullLocator())    # many panels: ticks cost, decades read
     fig.suptitle(title)
-    fig.supxlabel("batch size (log scale)", fontsize=10)
-    fig.supylabel(ylabel + (" (log scale)" if log else ""), fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("batch size", fontsize=8.5)
+        ax.set_ylabel(ylabel, fontsize=8.5)
+        ax.label_outer()
     if dashed:
         fig.legend(handles=[Line2D([], [], color="0.3", marker="o", markersize=LINE_MARKER,
                                    label="measured peak"),
                             Line2D([], [], color="0.3", ls="--", marker="x", markersize=LINE_MARKER,
                                    label="static estimate: weights + peak live activations")],
-                   loc="outside upper center", ncols=2, fontsize=8, frameon=False)
+                   loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     freeze_layout(axes[0])
     right = (0, 15, 345, 30, 330, 45, 315, 60, 300, 90, 270, 180, 150, 210)
     for ax, (_, _, g) in zip(axes, panels):
@@ -383,7 +385,7 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
     title = "Inference time per image vs batch size"
     if data.empty:
         return Chart("03_time_vs_batch", title, None, data, notes + ["no successful measurements"])
-    fig = _lines_vs_batch(data, title, "ms_per_image", "inference time per image (ms, median)",
+    fig = _lines_vs_batch(data, title, "ms_per_image", "ms per image (median)",
                           log=True)
     return Chart("03_time_vs_batch", title, fig, data, notes)
 
