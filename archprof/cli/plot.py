@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from archprof.cli.options import parse_batch_sizes, parse_shard
-from archprof.figures.presets import PRESETS
 from archprof.errors import SpecError
+from archprof.figures.presets import PRESETS
 from archprof.units import parse_quantity
 
 RESULTS = click.argument("results", nargs=-1, required=True,
@@ -84,23 +84,31 @@ def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
 @click.option("--budget-s", default=10.0, show_default=True, type=click.FloatRange(min=0),
               help="Time budget per configuration.")
 @OPS_OPTION
-@click.option("--pdf", is_flag=True, help="Also write PDF charts.")
 @click.option("--force", is_flag=True, help="Measure again configurations already in the results.")
 @click.option("--shard", callback=parse_shard, metavar="K/N",
               help="Only measure part K of N of the networks (balanced by MACs), no README: "
                    "rerun without --shard when every part is done.")
+@click.option("--no-measure", is_flag=True,
+              help="Measure nothing: redraw the charts, README.md and index.html from "
+                   "OUT/results.csv.")
 @click.argument("names", nargs=-1)
 def report(out: Path, device: str | None, batch_sizes: tuple[int, ...], max_batch_ms: float,
-           budget_s: float, ops: str, pdf: bool, force: bool, shard: tuple[int, int] | None,
-           names: tuple[str, ...]) -> None:
+           budget_s: float, ops: str, force: bool, shard: tuple[int, int] | None,
+           no_measure: bool, names: tuple[str, ...]) -> None:
     """Benchmark NAMES (default: every network in specs/) with the sweep that fits this machine,
-    then write every chart and OUT/README.md with the environment and this command."""
-    from archprof.measure.report import run
-    readme = run(out=out, names=names, device=device, batch_sizes=batch_sizes,
-                 max_batch_ms=max_batch_ms, budget_s=budget_s, ops=ops, pdf=pdf, force=force,
-                 shard=shard)
+    then write every chart (PNG, SVG, PDF, CSV), OUT/README.md with the environment and this
+    command, and the static site OUT/index.html (a page per network with its diagram)."""
+    from archprof.measure.report import redraw, run
+    if no_measure:
+        if not (out / "results.csv").exists():
+            raise click.BadParameter(f"{out / 'results.csv'} does not exist", param_hint="--out")
+        readme = redraw(out, ops)
+    else:
+        readme = run(out=out, names=names, device=device, batch_sizes=batch_sizes,
+                     max_batch_ms=max_batch_ms, budget_s=budget_s, ops=ops, force=force,
+                     shard=shard)
     if readme is not None:
-        click.echo(f"wrote {readme}")
+        click.echo(f"wrote {readme} and {out / 'index.html'}")
     elif shard is not None:
         click.echo(f"measured part {shard[0]}/{shard[1]} into {out / 'results.csv'}; "
                    "run report without --shard to write the README")

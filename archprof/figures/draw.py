@@ -209,7 +209,7 @@ def _box(key: str, group: Sequence[Node], folds: _Folds, layers: object, depth: 
     out = dims(group[-1].out)
     single = len(group) == 1 and isinstance(group[0].op, (Add, Mul, Concat))
     if single:
-        sign = {Add: "+", Mul: "x", Concat: "concat"}[type(group[0].op)]
+        sign = {Add: "+", Mul: "x", Concat: "concat"}.get(type(group[0].op), "")
         return (f"[label={_quote(sign + chr(10) + out)}, shape=ellipse, "
                 f'fillcolor="{FILL["merge"]}", fontsize=8]')
     text = [_title(key, folds, nodes, depth), _kind(group), out]
@@ -228,7 +228,7 @@ def _run_keys(key: str, folds: _Folds) -> set[str]:
     """The keys a box stands for: itself, and the rest of its folded run."""
     if key not in folds.runs:
         return {key}
-    last, n = folds.runs[key]
+    n = folds.runs[key][1]
     parent, _, leaf = key.rpartition(".")
     m = NUMBERED.match(leaf)
     assert m is not None

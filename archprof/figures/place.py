@@ -81,8 +81,8 @@ def place(ax: Axes, x: Sequence[float], y: Sequence[float], labels: Sequence[str
         ann = ax.annotate(labels[i], (x[i], y[i]), xytext=((cx - ax_) / px, (cy - ay) / px),
                           textcoords="offset points", ha="center", va="center",
                           fontsize=fontsize, color="0.1", annotation_clip=False, zorder=6,
-                          arrowprops=dict(arrowstyle="-", color="0.45", lw=0.5, shrinkA=0,
-                                          shrinkB=own[i] / px) if leader else None)
+                          arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.5, "shrinkA": 0,
+                                      "shrinkB": own[i] / px} if leader else None)
         ann.set_in_layout(False)
         ann.set_gid(LABEL_GID)
         taken.append(box.padded(PAD_PT * px))

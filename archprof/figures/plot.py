@@ -29,17 +29,22 @@ import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.axis import Axis
-from matplotlib.ticker import (FixedLocator, FuncFormatter, NullFormatter, NullLocator,
-                               ScalarFormatter)
+from matplotlib.ticker import (
+    FixedLocator,
+    FuncFormatter,
+    NullFormatter,
+    NullLocator,
+    ScalarFormatter,
+)
 
 from archprof.analysis import DTYPE_BYTES
 from archprof.figures.colors import family, family_color, network_color
-from archprof.figures.presets import CANZIANI, PRESETS
 from archprof.figures.place import Marker, freeze_layout, markers, place, polyline
+from archprof.figures.presets import CANZIANI, PRESETS
 from archprof.measure.pick import MB, annotate, ok, pareto
 
 __all__ = ["CANZIANI", "PRESETS", "family", "network_color"]    # re-exported for callers

@@ -55,26 +55,26 @@ def plan(batch1: pd.DataFrame, batch_sizes: Sequence[int], max_batch_ms: float,
 
 
 def command_line(out: Path, names: Sequence[str], device: str, batch_sizes: Sequence[int],
-                 max_batch_ms: float, budget_s: float, ops: str, pdf: bool, force: bool) -> str:
+                 max_batch_ms: float, budget_s: float, ops: str, force: bool) -> str:
     """The command with every option spelled out, so that it reproduces the run."""
     args = ["archprof", "report", "--out", str(out), "--device", device,
             "--batch-sizes", ",".join(map(str, batch_sizes)), "--max-batch-ms", f"{max_batch_ms:g}",
-            "--budget-s", f"{budget_s:g}", "--ops", ops, *(["--pdf"] if pdf else []),
-            *(["--force"] if force else []), *names]
+            "--budget-s", f"{budget_s:g}", "--ops", ops, *(["--force"] if force else []), *names]
     return shlex.join(args)
 
 
 def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | None = None,
         batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), max_batch_ms: float = 2000.0,
-        budget_s: float = 10.0, ops: str = "macs", pdf: bool = False, force: bool = False,
+        budget_s: float = 10.0, ops: str = "macs", force: bool = False,
         shard: tuple[int, int] | None = None) -> Path | None:
-    """Sweep, chart, write OUT/README.md; returns the README path. With `shard` (k, n): only
-    measure the k-th of n disjoint parts of the networks (balanced by MACs) and write no README
-    (a run without shard, once every part is in OUT/results.csv, writes it)."""
+    """Sweep, chart, write OUT/README.md and OUT/index.html; returns the README path. With
+    `shard` (k, n): only measure the k-th of n disjoint parts of the networks (balanced by
+    MACs) and write no README (a run without shard, once every part is in OUT/results.csv,
+    writes it)."""
     from archprof.measure.bench import load_results, shard_plan, sweep
     from archprof.progress import progress_bar
     device = device or default_device()
-    command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, pdf, force)
+    command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, force)
     names = list(names) or sorted(registry())
     if shard is not None:
         names = [names[i] for i in shard_plan([analyze(n).totals["macs"] for n in names], *shard)]
@@ -94,22 +94,36 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
     if shard is not None:
         return None
     results = load_results([results_csv])
-    return write_readme(out, results, command, ops, pdf)
+    return write_readme(out, results, command, ops)
 
 
-def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "macs",
-                 pdf: bool = False) -> Path:
-    """Charts into OUT/charts/ and OUT/README.md embedding them; both written atomically."""
+def redraw(out: Path = Path("reports"), ops: str = "macs") -> Path:
+    """Charts, README.md and index.html again from OUT/results.csv, measuring nothing; the
+    README keeps the command that made the measurements."""
+    from archprof.measure.bench import load_results
+    readme = out / "README.md"
+    previous = readme.read_text().split("```")[1].strip() if readme.exists() else ""
+    command = previous or shlex.join(["archprof", "report", "--out", str(out), "--no-measure"])
+    return write_readme(out, load_results([out / "results.csv"]), command, ops)
+
+
+def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "macs") -> Path:
+    """Charts (PNG, SVG, PDF and CSV) into OUT/charts/, OUT/README.md embedding them and the
+    static site OUT/index.html; all written atomically."""
+    from archprof.figures.html import write_site
     from archprof.figures.plot import all_charts, save
     charts = all_charts(results, ops)
-    formats = ("png", "svg", "pdf") if pdf else ("png", "svg")
+    redraw_hint = ("Redraw the charts, this README and index.html from the results alone with "
+                   f"`archprof report --out {out} --no-measure`.")
     lines = ["# Efficiency of the archprof zoo, measured", "",
-             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by:", "", "```",
-             command, "```", "", "Redraw the charts from the results alone with "
-             f"`archprof plot {out / 'results.csv'} --out {out / 'charts'}`.", "",
+             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; measured by:", "",
+             "```", command, "```", "", redraw_hint,
+             "Browse everything (charts, a page per network with its diagram) in "
+             "[index.html](index.html).", "",
              *environment(results), "", *summary_table(results), ""]
+    files = {}
     for chart in charts:
-        paths = save(chart, out / "charts", formats)
+        paths = files[chart.name] = save(chart, out / "charts")
         lines += [f"## {chart.title}", ""]
         if paths:
             rel = [p.relative_to(out).as_posix() for p in paths]
@@ -121,7 +135,11 @@ def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "mac
                          f"intercept {fit.intercept:.4g} {fit.intercept_unit}, R^2 {fit.r2:.4f} "
                          f"over {fit.n} networks")
         lines += [f"- {note}" for note in chart.notes] + [""]
+    notes = out / "NOTES.md"            # kept by every redraw: e.g. before/after comparisons
+    if notes.exists():
+        lines += [notes.read_text()]
     out.mkdir(parents=True, exist_ok=True)
+    write_site(out, results, charts, files, [f"Measured by: {command}", redraw_hint])
     readme = out / "README.md"
     tmp = out / ".README.md.tmp"
     tmp.write_text("\n".join(lines))
