@@ -219,3 +219,22 @@ def test_import_cli_reproduces_the_module_layer_by_layer(ref: str, input: str, t
     assert [row["name"] for row in spec] == [numbered(row["name"], kinds) for row in module]
     drop = lambda rows: [{k: v for k, v in r.items() if k != "name"} for r in rows]  # noqa: E731
     assert drop(spec) == drop(module)
+
+
+def test_a_repeat_never_takes_a_name_used_before_it() -> None:
+    """features.0 is written `block1`; features.1 holds two equal blocks, which a repeat would
+    name block1 and block2 in a scope that already sees features' block1 (torchvision's
+    ConvNeXt and EfficientNet are built so): they are written one by one."""
+    from torch import nn
+
+    from archprof.trace import trace
+
+    def unit() -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 1)), nn.Sequential(unit(), unit()))
+    graph = trace(model.to("meta"), (3, 8, 8))
+    text = to_spec(graph)
+    assert "repeat" not in text
+    assert_same_analysis(graph, text)
+    # 1x1 conv 3 -> 8 (24 + 8 params), two 3x3 convs 8 -> 8 (576 + 8 each)
+    assert analyze(reloaded(text)).totals["params"] == 3 * 8 + 8 + 2 * (9 * 8 * 8 + 8)

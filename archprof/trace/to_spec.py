@@ -184,10 +184,10 @@ class _Writer:
     def body(self, tree: Tree, ins: list[str], path: str) -> tuple[list[Row], dict[str, Any]]:
         """The rows of a scope reading `ins` (the first is `in`), and its block keys."""
         refs = {t: "in" if k == 0 else f"in{k + 1}" for k, t in enumerate(ins)}
-        last, rows = ins[0], []
+        last, rows = ins[0], list[Row]()
         for child in tree.children:
             sources = child.node.inputs if child.node else self.ins(child)
-            row = self.row(child, f"{path}{child.word}")
+            row = self.row(child, f"{path}{child.word}", {r["name"] for r in rows})
             multi = child.node is not None and type(child.node.op).multi_input
             words = [refs[t] for t in sources]
             if multi:
@@ -206,7 +206,8 @@ class _Writer:
             keys["out"] = refs[outs[0]]
         return rows, keys
 
-    def row(self, tree: Tree, path: str) -> Row:
+    def row(self, tree: Tree, path: str, before: set[str]) -> Row:
+        """The row of a child; `before`: the names of the rows before it in its scope."""
         if tree.node is not None:
             row = op_row(tree.node)
             if tree.node.name in self.inplace:
@@ -215,7 +216,8 @@ class _Writer:
         sugar = self.sugar(tree)
         if sugar is not None:
             return sugar
-        if self.repeat:
+        # a repeat's scope sees the names before it: its block1..n must not be among them
+        if self.repeat and not before & {f"block{k + 1}" for k in range(len(tree.children))}:
             repeated = self.repeated(tree, path)
             if repeated is not None:
                 return repeated
