@@ -396,3 +396,16 @@ def test_explain_of_new_ops(write_spec):
     assert text["fc"]["macs"] == "10*4*6 = 240"
     assert text["up"]["out"] == "(3-1)*2 - 2*0 + 1*(2-1) + 0 + 1 = 6"
     assert text["up"]["macs"] == "4*3*3*2*2*2 (per input position) = 288"
+
+
+def test_check_counts_attention_by_flop_counter_where_fvcore_cannot(write_spec):
+    # fvcore has no rule for SDPA (it counts 0); check compares those rows with
+    # FlopCounterMode / 2 and says so: 2 heads * 6 * 6 * (4 + 4) = 576 MACs
+    path = write_spec("- {reshape: [2, 6, 4], name: heads}\n- {sdpa: [heads, heads, heads], name: attn}\n"
+                      "- {linear: 3, name: fc}", input="[6, 8]")
+    a = archprof.analyze(path)
+    report = Report("fvcore")
+    check_model(a, report, fvcore=True)
+    line = next(t for t in report.passed if t.startswith("MACs"))
+    assert report.ok and row(a, "attn")["macs"] == 2 * 6 * 6 * (4 + 4) == 576
+    assert "of which 576 by FlopCounterMode/2: sdpa" in line
