@@ -20,15 +20,17 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
-
-import pandas as pd
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph
 from archprof.ir.ops import GLOBAL, Shape, Uncounted, dims, numel
 from archprof.spec.expand import expand
 from archprof.spec.load import Spec
+
+if TYPE_CHECKING:        # pandas is imported when a table is asked for, not for totals
+    import pandas as pd
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 COUNTS = ["params", "weights", "buffers", "macs", "other_ops", "activations"]
@@ -37,13 +39,36 @@ TRAIN_COUNTS = ["backward_macs", "saved", "saved_bytes"]     # columns of analyz
 
 @dataclass
 class Analysis:
+    """The numbers of one graph. `counts` holds one tuple per node, in COUNTS order (MACs,
+    other ops and activations for the whole batch); `layers` is built from it when asked."""
     graph: Graph
-    layers: pd.DataFrame
+    counts: list[tuple[int, ...]]
     totals: dict[str, Any]
 
     @property
     def spec(self) -> Spec:
         return self.graph.spec
+
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        """One row per op: name, type, layer label, output shape, the counts, receptive field
+        and jump, spec line, and shares of the totals."""
+        return _shares(self.table(), self.totals)
+
+    def table(self) -> pd.DataFrame:
+        """`layers` without the shares of the totals."""
+        import pandas as pd
+        nodes = self.graph.nodes
+        columns: dict[str, list[Any]] = {
+            "name": [n.name for n in nodes], "type": [n.op.kind for n in nodes],
+            "layer": [n.op.describe(n.ins) for n in nodes], "shape": [dims(n.out) for n in nodes]}
+        for k, key in enumerate(COUNTS):
+            columns[key] = [c[k] for c in self.counts]
+        fields = _receptive_fields(self.graph)
+        columns["rf"] = [fields[n.name][0] for n in nodes]
+        columns["jump"] = [fields[n.name][1] for n in nodes]
+        columns["line"] = [n.line for n in nodes]
+        return pd.DataFrame(columns)
 
     def collapsed(self, depth: int) -> pd.DataFrame:
         """Rows merged to the first `depth` levels of their names (blocks summed)."""
@@ -141,24 +166,14 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                       else "float32")
     else:
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
-    rows, fields = [], _receptive_fields(graph)
-    for node in graph.nodes:
-        op, ins, out = node.op, node.ins, node.out
-        size, jump = fields[node.name]
-        rows.append({
-            "name": node.name, "type": op.kind, "layer": op.describe(ins), "shape": dims(out),
-            "params": op.params(ins, out), "weights": op.weights(ins, out),
-            "buffers": op.buffers(ins, out), "macs": op.macs(ins, out) * batch,
-            "other_ops": op.other(ins, out) * batch,
-            "activations": 0 if node.inplace else numel(out) * batch,
-            "rf": size, "jump": jump, "line": node.line})
-    layers = pd.DataFrame(rows)
+    counts = node_counts(graph, batch)
     input_elems = numel(graph.input) * batch
-    totals: dict[str, Any] = {c: int(layers[c].sum()) for c in COUNTS}
+    sums = map(sum, zip(*counts)) if counts else [0] * len(COUNTS)
+    totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["activations"] += input_elems
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
-                  peak_activations=_peak(graph) * batch, ops=len(layers),
+                  peak_activations=_peak(graph) * batch, ops=len(counts),
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
@@ -168,10 +183,30 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         raise SpecError(f"no rule counts {sum(uncounted.values())} op(s): "
                         + ", ".join(f"{op} x{n}" for op, n in sorted(uncounted.items())),
                         path=graph.spec.name)
-    if train:
+    analysis = Analysis(graph, counts, totals)
+    if train:       # the training columns join the layer table now, the train_* totals too
         from archprof.training import annotate
-        annotate(layers, totals, graph, batch, dtype, optimizer, freeze)
-    return Analysis(graph, _shares(layers, totals), totals)
+        table = analysis.table()
+        annotate(table, totals, graph, batch, dtype, optimizer, freeze)
+        analysis.layers = _shares(table, totals)
+    return analysis
+
+
+def node_counts(graph: Graph, batch: int = 1) -> list[tuple[int, ...]]:
+    """Each node's numbers in COUNTS order. Nodes with the same op object on the same input
+    shapes (the copies of a repeated block) are counted once."""
+    seen: dict[tuple, tuple[int, ...]] = {}
+    counts = []
+    for node in graph.nodes:
+        key = (id(node.op), node.inplace, *map(tuple, node.ins))
+        row = seen.get(key)
+        if row is None:
+            op, ins, out = node.op, node.ins, node.out
+            row = seen[key] = (op.params(ins, out), op.weights(ins, out), op.buffers(ins, out),
+                               op.macs(ins, out) * batch, op.other(ins, out) * batch,
+                               0 if node.inplace else numel(out) * batch)
+        counts.append(row)
+    return counts
 
 
 def _is_module(obj: Any) -> bool:
@@ -240,20 +275,25 @@ def _peak(graph: Graph) -> int:
     op that makes it until the last reader of it or of any view or in-place result of it; the
     network input lives from the start, the outputs (auxiliary heads too) to the end."""
     owner = {INPUT: INPUT}
-    for node in graph.nodes:
-        owner[node.name] = owner[node.inputs[0]] if node.inplace else node.name
-    last_read = {owner[name]: math.inf for name in graph.outputs}
+    size = {INPUT: numel(graph.input)}
+    last_read: dict[str, float] = {}
     for t, node in enumerate(graph.nodes):
         for name in node.inputs:
-            last_read[owner[name]] = max(last_read.get(owner[name], -1), t)
-    size = {INPUT: numel(graph.input)} | {n.name: numel(n.out) for n in graph.nodes}
+            last_read[owner[name]] = t        # t only grows: the last write is the last read
+        if node.inplace:
+            owner[node.name] = owner[node.inputs[0]]
+        else:
+            owner[node.name] = node.name
+            size[node.name] = numel(node.out)
+    for name in graph.outputs:
+        last_read[owner[name]] = math.inf
     live = peak = size[INPUT]
     for t, node in enumerate(graph.nodes):
         if not node.inplace:
             live += size[node.name]
             peak = max(peak, live)
-        for name in set(node.inputs):
+        for name in node.inputs:
             if last_read.get(owner[name]) == t:
                 live -= size[owner[name]]
-                last_read[owner[name]] = -2           # freed once
+                last_read[owner[name]] = -2           # freed once (an input may be read twice)
     return peak

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import product
+from typing import Any
 
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.source import graph, parameters
-from archprof.spec.load import IMAGENET, registry
+from archprof.progress import progress_bar
+from archprof.source import graph, is_callable_ref, parameters
+from archprof.spec.expand import expand
+from archprof.spec.load import IMAGENET, load_spec, registry
 
 
 def overview() -> pd.DataFrame:
@@ -38,18 +41,29 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
     return df
 
 
-def sweep(name: str, grid: dict[str, list],
-          inputs: Sequence[tuple | None] | None = None) -> pd.DataFrame:
-    """One row per combination of parameter values (and input shapes)."""
-    rows = []
+PROGRESS_FROM = 2_000     # variants: a grid this long shows a progress bar (on a terminal)
+
+
+def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | None = None,
+          progress: bool | None = None) -> pd.DataFrame:
+    """One row per combination of parameter values (and input shapes). A spec is loaded once;
+    blocks and rows repeated across variants are expanded once (archprof.spec.memo).
+    `progress`: a bar on stderr (when it is a terminal); by default for long grids."""
+    source: Any = name if is_callable_ref(name) else load_spec(name)
     keys = list(grid)
-    for values in product(*grid.values()):
-        for shape in inputs or [None]:
-            a = analyze(graph(name, dict(zip(keys, values)), shape))
-            rows.append({**dict(zip(keys, values)), "input": a.totals["input"],
-                         "params": a.totals["params"], "macs": a.totals["macs"],
-                         "activations": a.totals["activations"],
-                         "peak_activations": a.totals["peak_activations"]})
+    shapes: list[tuple | None] = list(inputs) if inputs else [None]
+    variants = [(dict(zip(keys, values)), shape)
+                for values in product(*grid.values()) for shape in shapes]
+    rows = []
+    with progress_bar(len(variants), f"sweep {name}", unit="variant",
+                      enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
+        for params, shape in variants:
+            made = (graph(source, params, shape) if isinstance(source, str)
+                    else expand(source, params, shape))
+            t = analyze(made).totals
+            rows.append({**params, "input": t["input"], "params": t["params"], "macs": t["macs"],
+                         "activations": t["activations"], "peak_activations": t["peak_activations"]})
+            bar.update()
     return pd.DataFrame(rows)
 
 

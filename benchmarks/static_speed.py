@@ -1,45 +1,150 @@
-"""Static analysis speed against a forward pass of the built model on the meta device.
+"""Static analysis speed, every target of issue 11 next to its baseline, run side by side.
 
-For every spec: the median time of archprof.analyze() (expansion + every op rule, no weights)
-next to the median time of building the model on `meta` and running one forward on it (what a
-meta-device summary tool such as torchinfo does), and their ratio. Run: python benchmarks/static_speed.py
+1. Cold analysis (`analyze(name, input=...)` then `.totals`, on an input size not analysed
+   before in the process) against `torchinfo.summary` of the model built on the meta device
+   (the build itself not timed), and against building the model on meta plus one forward.
+   Each round uses a new input size for all three, interleaved, so load drift hits all alike.
+2. The whole zoo analysed cold in a fresh process (target < 100 ms).
+3. `archprof.sweep` variants per second on a MobileNet v1 alpha x resolution grid and a
+   Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-variant grid.
+4. `archprof table vgg16` as a process against `python -c "import torch"` (target < 1/2).
+
+Wall and CPU time are both shown where the machine may be shared: CPU time is what the
+process itself spent. Run: python benchmarks/static_speed.py [--rounds N] (needs the `bench`
+extra: torchinfo).
 """
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 import torch
+import torchinfo
 
 import archprof
+from archprof.zoo import sweep
+
+COLD_TARGETS = {"vgg16": 50, "resnet152": 200, "densenet201": 100, "inception_v3": 100,
+                "nasnet_a_mobile": 100}
+STEP = 32       # a new input size each round, keeping every network's stage arithmetic valid
 
 
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
-def meta_forward(name: str) -> None:
-    graph = archprof.expand(name)
-    model = archprof.build(graph, device="meta")
-    with torch.inference_mode():
-        model(torch.zeros((1, *graph.input), device="meta"))
+def cold(rounds: int) -> None:
+    print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof")
+    print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'torchinfo':>10} {'ratio':>7} {'target':>7}"
+          f" {'meta build+fwd':>15} {'ratio':>7}")
+    for name, target in COLD_TARGETS.items():
+        c, h, w = archprof.expand(name).input
+        ours, info, meta, ops = [], [], [], 0
+        for k in range(1, rounds + 1):
+            shape = (c, h + STEP * (k + 10), w + STEP * (k + 10))   # never analysed before
+            ours.append(timed(lambda n=name, s=shape: archprof.analyze(n, input=s).totals))
+            graph = archprof.expand(name, input=shape)
+            ops = len(graph.nodes)
+            model: list[torch.nn.Module] = []
+            start = time.perf_counter()
+            model.append(archprof.build(graph, device="meta"))
+            with torch.inference_mode():
+                model[0](torch.zeros((1, *shape), device="meta"))
+            meta.append(time.perf_counter() - start)
+            info.append(timed(lambda m=model[0], s=shape: torchinfo.summary(
+                m, input_size=(1, *s), device="meta", verbose=0)))
+        a, b, m = (statistics.median(x) * 1e3 for x in (ours, info, meta))
+        print(f"{name:<16} {ops:>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x {target:>6}x {m:>15.2f}"
+              f" {m / a:>6.0f}x")
 
 
-def main(repeat: int = 7) -> None:
-    names = sorted(archprof.registry())
-    meta_forward(names[0])                        # warm up torch's lazy imports
-    print(f"{'network':<22} {'ops':>5} {'static ms':>10} {'meta build+forward ms':>22} {'ratio':>7}")
-    for name in names:
-        static = median_ms(lambda n=name: archprof.analyze(n), repeat)
-        meta = median_ms(lambda n=name: meta_forward(n), max(3, repeat // 2))
-        ops = archprof.analyze(name).totals["ops"]
-        print(f"{name:<22} {ops:>5} {static:>10.2f} {meta:>22.2f} {meta / static:>6.1f}x")
+ZOO = """
+import time
+t0, c0 = time.perf_counter(), time.process_time()
+import archprof
+t1, c1 = time.perf_counter(), time.process_time()
+for name in sorted(archprof.registry()):
+    archprof.analyze(name).totals
+t2, c2 = time.perf_counter(), time.process_time()
+print((t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (c2 - c1) * 1e3)
+"""
+
+
+def zoo(rounds: int) -> None:
+    runs = [list(map(float, subprocess.run([sys.executable, "-c", ZOO], check=True,
+                                           capture_output=True, text=True).stdout.split()))
+            for _ in range(rounds)]
+    imp, _, wall, cpu = (statistics.median(r[i] for r in runs) for i in range(4))
+    n = len(archprof.registry())
+    print(f"\n2. whole zoo ({n} networks) cold in a fresh process, median of {rounds}: "
+          f"{wall:.1f} ms wall, {cpu:.1f} ms CPU (target < 100 ms: {100 / wall:.1f}x under);"
+          f" import archprof {imp:.1f} ms")
+
+
+def sweeps() -> None:
+    print("\n3. sweep (variants/s, wall and CPU; target 5,000/s)")
+    grids = {
+        "mobilenet_v1 alpha x res (40 x 25)": (
+            "mobilenet_v1", {"alpha": [round(0.25 + 0.025 * i, 3) for i in range(40)],
+                             "res": [96 + 8 * i for i in range(25)]}),
+        "wrn_28_10 depth x width (16 x 16)": (
+            "wrn_28_10", {"depth": [10 + 6 * i for i in range(16)], "k": list(range(1, 17))}),
+        "mobilenet_v1 10,000 variants (100 x 100)": (
+            "mobilenet_v1", {"alpha": [round(0.25 + 0.01 * i, 3) for i in range(100)],
+                             "res": [64 + 4 * i for i in range(100)]}),
+    }
+    for label, (name, grid) in grids.items():
+        n = 1
+        for values in grid.values():
+            n *= len(values)
+        start, cpu = time.perf_counter(), time.process_time()
+        df = sweep(name, grid, progress=False)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        assert len(df) == n
+        print(f"{label:<42} {n:>6} variants in {wall:6.2f} s: {n / wall:>7,.0f}/s wall, "
+              f"{n / cpu:>7,.0f}/s CPU ({n / wall / 5000:.2f}x the target)")
+
+
+def process(argv: list[str]) -> tuple[float, float]:
+    start = time.perf_counter()
+    usage = os.times()
+    subprocess.run(argv, check=True, capture_output=True)
+    after = os.times()
+    cpu = (after.children_user - usage.children_user) + (after.children_system - usage.children_system)
+    return time.perf_counter() - start, cpu
+
+
+def table(rounds: int) -> None:
+    table_cmd = [sys.executable, "-m", "archprof", "table", "vgg16"]
+    torch_cmd = [sys.executable, "-c", "import torch"]
+    ours, theirs = [], []
+    for _ in range(rounds):                 # interleaved
+        ours.append(process(table_cmd))
+        theirs.append(process(torch_cmd))
+    a, b = (statistics.median(t[0] for t in x) * 1e3 for x in (ours, theirs))
+    ac, bc = (statistics.median(t[1] for t in x) * 1e3 for x in (ours, theirs))
+    print(f"\n4. processes, median of {rounds}: `archprof table vgg16` {a:.0f} ms wall ({ac:.0f} ms"
+          f" CPU); `python -c 'import torch'` {b:.0f} ms wall ({bc:.0f} ms CPU); ratio "
+          f"{a / b:.2f} wall, {ac / bc:.2f} CPU (target < 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torchinfo.summary(archprof.build("lenet5", device="meta"), input_size=(1, 1, 32, 32),
+                      device="meta", verbose=0)       # torch's and torchinfo's lazy imports
+    cold(args.rounds)
+    zoo(args.rounds)
+    sweeps()
+    table(args.rounds)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 from archprof.errors import SpecError, did_you_mean, short
 from archprof.ir.graph import INPUT, Expectation, Graph, Node, mark_inplace
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
-from archprof.spec import expr, fields
+from archprof.spec import expr, fields, memo
 from archprof.spec.load import Spec, load_spec
 from archprof.units import parse_quantity
 
@@ -78,6 +78,18 @@ def expand(spec: Spec | str, params: dict[str, Any] | None = None,
         return _Expander(spec, params or {}, input).run()
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
+
+
+@dataclass(frozen=True)
+class _Recording:
+    """A block's expansion: nodes as (name after the prefix, op, input codes, input shapes,
+    output shape, line, `inplace:` flag or None), where a code >= 0 is a node of the block and
+    -1, -2, ... its inputs; expectations as (path after the prefix, line, first node, end
+    node, values); the output."""
+    nodes: tuple[tuple[str, Op, tuple[int, ...], tuple[Shape, ...], Shape, int | None,
+                       bool | None], ...]
+    expectations: tuple[tuple[str, int | None, int, int, dict[str, Any]], ...]
+    out: int
 
 
 def _names(rows: list[Any]) -> set[str]:
@@ -261,32 +273,45 @@ class _Expander:
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
                env: dict[str, Any], line: int | None) -> str:
+        sugared, ops, inplace = self.row_ops(row, head, env)
+        if head == "add" and row.get("proj"):
+            inputs = self.projections(row["proj"], inputs, name, scope, line)
+        if not sugared:
+            out = self.emit(scope.prefix + name, ops[0], inputs, line)
+            if inplace is not None:
+                self.inplace[out] = inplace
+            return out
+        prefix = scope.prefix + name + "."
+        for op in ops:       # the op, then its BN and activation: `name.conv`, `name.bn`, ...
+            inputs = [self.emit(prefix + op.kind, op, inputs, line)]
+        return inputs[0]
+
+    def row_ops(self, row: dict, head: str, env: dict[str, Any]
+                ) -> tuple[bool, tuple[Op, ...], bool | None]:
+        """The ops a row makes (with `bn:`/`act:` sugar, whether it is written as such, and the
+        BN and activation after the op) and its `inplace:` flag; memoised on the values of the
+        names the row reads."""
+        key = (id(row), head, memo.env_key(memo.names_in(row), env))
+        hit = memo.ROW_OPS.get(key)
+        if hit is not None:
+            return hit
         cls = op_class(head)
         sugar = {k for k in SUGAR_KEYS if row.get(k)} if head in SUGAR_OPS else set()
         extra = {"proj", "inplace"} if head == "add" else {"inplace"}
         allowed = op_keys(cls) | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
-        for key in row:
-            if key not in allowed:
-                raise SpecError(f"unknown key '{key}' for {head}",
-                                hint=did_you_mean(str(key), allowed))
+        for k in row:
+            if k not in allowed:
+                raise SpecError(f"unknown key '{k}' for {head}", hint=did_you_mean(str(k), allowed))
         ev = lambda v: self.value(v, env)  # noqa: E731
         fields_row = dict(row)
         if "bn" in sugar and "bias" not in row:
             fields_row["bias"] = False     # a bias before BatchNorm is redundant
-        op = op_from_row(cls, fields_row, ev)
-        if head == "add" and row.get("proj"):
-            inputs = self.projections(row["proj"], inputs, name, scope, line)
-        if not sugar:
-            out = self.emit(scope.prefix + name, op, inputs, line)
-            if row.get("inplace") is not None:
-                self.inplace[out] = fields.boolean(row["inplace"], ev)
-            return out
-        if "inplace" in row:
+        ops = [op_from_row(cls, fields_row, ev)]
+        if sugar and "inplace" in row:
             raise SpecError("inplace: sets one op's flag; write the conv/linear sugar as rows")
-        prefix = scope.prefix + name + "."
-        out = self.emit(prefix + head, op, inputs, line)
+        inplace = None if row.get("inplace") is None else fields.boolean(row["inplace"], ev)
         if "bn" in sugar and fields.boolean(row["bn"], ev):
-            out = self.emit(prefix + "bn", op_class("bn")(), [out], line)
+            ops.append(op_class("bn")())
         if "act" in sugar:
             if not isinstance(row["act"], str):
                 raise SpecError(f"act must name an activation, got {short(row['act'])}")
@@ -294,8 +319,10 @@ class _Expander:
             if not issubclass(act, Activation):
                 known = ", ".join(k for k, c in OPS.items() if issubclass(c, Activation))
                 raise SpecError(f"act must be an activation ({known}), got '{row['act']}'")
-            out = self.emit(prefix + act.kind, act(), [out], line)
-        return out
+            ops.append(act())
+        result = (bool(sugar), tuple(ops), inplace)
+        memo.ROW_OPS.put(key, row, result)
+        return result
 
     def projections(self, kind: Any, inputs: list[str], name: str, scope: Scope,
                     line: int | None) -> list[str]:
@@ -366,23 +393,79 @@ class _Expander:
             raise SpecError(f"block '{block_name}' let must be a mapping")
         for key, raw in let.items():
             inner[key] = self.value(raw, inner)
+        # What the block makes depends on these alone: expand it once, copy it after.
+        key = (id(definition), scope.depth, tuple(self.graph.shape_of(s) for s in sources),
+               tuple(map(sources.index, sources)),
+               memo.env_key(memo.block_names(blocks, definition), inner))
+        prefix = scope.prefix + name + "."
+        recording = memo.BLOCKS.get(key)
+        if recording is not None:
+            return self.replay(recording, prefix, sources)
+        start, expected = len(self.graph.nodes), len(self.graph.expectations)
         refs = {"in": sources[0], **dict(zip(names, sources))}
-        child = Scope(scope.prefix + name + ".", inner, refs, sources[0],
-                      _names(definition["layers"]), scope.depth + 1)
+        child = Scope(prefix, inner, refs, sources[0], _names(definition["layers"]), scope.depth + 1)
         self.rows(definition["layers"], child)
         out = definition.get("out")
         if out is None:
-            return child.last
-        if not isinstance(out, str) or out not in child.refs:
+            result = child.last
+        elif not isinstance(out, str) or out not in child.refs:
             raise SpecError(f"block '{block_name}' out {short(out)} names no row",
                             hint=did_you_mean(str(out), child.refs))
-        return child.refs[out]
+        else:
+            result = child.refs[out]
+        recording = self.record(prefix, sources, start, expected, result)
+        if recording is not None:
+            memo.BLOCKS.put(key, definition, recording)
+        return result
 
-    def emit(self, name: str, op: Op, inputs: list[str], line: int | None) -> str:
+    def record(self, prefix: str, sources: list[str], start: int, expected: int,
+               out: str) -> _Recording | None:
+        """The nodes and expectations a block just made, named relative to its prefix and
+        reading its inputs by position (None if anything escapes that form)."""
+        nodes = self.graph.nodes[start:]
+        local = {node.name: k for k, node in enumerate(nodes)}
+
+        def code(name: str) -> int:    # a node of the block (>= 0), or its input -1, -2, ...
+            return local[name] if name in local else -1 - sources.index(name)
+        cut = len(prefix)
+        try:
+            made = tuple((n.name[cut:], n.op, tuple(map(code, n.inputs)), tuple(n.ins), n.out,
+                          n.line, self.inplace.get(n.name)) for n in nodes)
+            ends = code(out)
+        except ValueError:
+            return None
+        expectations = self.graph.expectations[expected:]
+        if not all(n.name.startswith(prefix) for n in nodes) or not all(
+                e.path.startswith(prefix) for e in expectations):
+            return None
+        return _Recording(made, tuple((e.path[cut:], e.line, e.nodes.start - start,
+                                       e.nodes.stop - start, e.values) for e in expectations), ends)
+
+    def replay(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
+        """A recorded block again, under a new prefix and on new inputs of the same shapes."""
+        start, names = len(self.graph.nodes), list[str]()
+        for local, op, codes, ins, out, line, inplace in recording.nodes:
+            name = prefix + local
+            self.room_for(name)
+            self.graph.add(Node(name, op, [names[c] if c >= 0 else sources[-1 - c] for c in codes],
+                                list(ins), out, line))
+            if inplace is not None:
+                self.inplace[name] = inplace
+            names.append(name)
+        for path, line, first, stop, values in recording.expectations:
+            self.graph.expectations.append(
+                Expectation(prefix + path, line, range(start + first, start + stop), dict(values)))
+        c = recording.out
+        return names[c] if c >= 0 else sources[-1 - c]
+
+    def room_for(self, name: str) -> None:
         if len(self.graph.nodes) >= MAX_NODES:
             raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
         if name in self.graph:
             raise SpecError(f"two layers are named '{name}'")
+
+    def emit(self, name: str, op: Op, inputs: list[str], line: int | None) -> str:
+        self.room_for(name)
         ins = [self.graph.shape_of(i) for i in inputs]
         try:
             out = op.shape(ins)

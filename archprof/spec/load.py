@@ -79,6 +79,11 @@ def spec_dir() -> Path:
     repository's specs/ as archprof/specs), else the source tree's specs/ folder."""
     if "ARCHPROF_SPECS" in os.environ:
         return Path(os.environ["ARCHPROF_SPECS"])
+    return _shipped_specs()
+
+
+@lru_cache(maxsize=1)
+def _shipped_specs() -> Path:
     package = Path(__file__).resolve().parents[1]
     installed = package / "specs"
     return installed if installed.is_dir() else package.parent / "specs"
@@ -175,17 +180,27 @@ def _parse(file: str, data: bytes) -> dict[str, Spec]:
 
 def registry(directory: Path | None = None) -> dict[str, Spec]:
     """Every network of every spec file in the spec folder, by name. A missing or empty folder
-    is a SpecError: no command can do anything useful without specs."""
+    is a SpecError: no command can do anything useful without specs. The files are read again
+    when one is added, removed or changed (name, inode, size, modification time): a look-up by
+    name costs a directory scan, not reading every file."""
     directory = directory or spec_dir()
     where = "$ARCHPROF_SPECS" if "ARCHPROF_SPECS" in os.environ else "the spec folder"
     if not directory.is_dir():
         raise SpecError(f"{where} {directory} does not exist (set ARCHPROF_SPECS to a folder "
                         "of spec YAML files, or reinstall archprof)")
-    paths = sorted(directory.glob("*.yaml"))
-    if not paths:
+    with os.scandir(directory) as entries:
+        stamp = tuple(sorted((e.name, e.inode(), s.st_size, s.st_mtime_ns)
+                             for e in entries if e.name.endswith(".yaml") for s in (e.stat(),)))
+    found = _registry(os.path.realpath(directory), stamp)
+    if not found:
         raise SpecError(f"{where} {directory} holds no spec files (*.yaml)")
+    return dict(found)
+
+
+@lru_cache(maxsize=16)
+def _registry(folder: str, stamp: tuple) -> dict[str, Spec]:
     found: dict[str, Spec] = {}
-    for path in paths:
+    for path in sorted(Path(folder).glob("*.yaml")):
         for name, spec in load_file(path.resolve()).items():
             if name in found:
                 raise SpecError(f"network '{name}' is defined twice (also in {found[name].file})",

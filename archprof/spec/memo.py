@@ -1,0 +1,123 @@
+"""Memoisation of expansion, keyed by exactly what a result depends on.
+
+Two tables, both process-wide and both filled by the ordinary expansion code:
+- the ops a layer row makes depend on the row and the values of the names its fields read;
+- the nodes a block makes depend on the block, the values of the names its rows (and the
+  blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
+  in one stage: the first is expanded, the others are copies under their own names.
+
+A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
+each entry keeps its row or block definition alive, so that the `id()` in its key cannot be
+reused by another object while the entry exists. `enabled(False)` turns both tables off (the
+tests compare both ways for every network).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LIMIT = 50_000          # entries per table; a full table is emptied (sweeps of many variants)
+
+
+class Table:
+    def __init__(self) -> None:
+        self.entries: dict[tuple, tuple[Any, Any]] = {}
+
+    def get(self, key: tuple) -> Any:
+        if not _on:
+            return None
+        try:
+            hit = self.entries.get(key)
+        except TypeError:       # a value that cannot be hashed (a nested list): not memoised
+            return None
+        return None if hit is None else hit[1]
+
+    def put(self, key: tuple, owner: Any, value: Any) -> None:
+        if not _on:
+            return
+        if len(self.entries) >= LIMIT:
+            self.entries.clear()
+        try:
+            self.entries[key] = (owner, value)
+        except TypeError:
+            pass
+
+
+ROW_OPS = Table()
+BLOCKS = Table()
+_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
+_BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
+_on = True
+
+
+@contextmanager
+def enabled(on: bool) -> Iterator[None]:
+    """Turn memoisation on or off within a `with` block."""
+    global _on
+    before, _on = _on, on
+    try:
+        yield
+    finally:
+        _on = before
+
+
+def clear() -> None:
+    ROW_OPS.entries.clear()
+    BLOCKS.entries.clear()
+    _NAMES.clear()
+    _BLOCK_NAMES.clear()
+
+
+def names_in(value: Any) -> tuple[str, ...]:
+    """Every identifier in every string value inside `value` (a row, a block definition): the
+    names an expression in it could read, a superset that is safe to key on. Cached per object."""
+    hit = _NAMES.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    found: set[str] = set()
+    _collect(value, found, 0)
+    names = tuple(sorted(found))
+    if len(_NAMES) >= LIMIT:
+        _NAMES.clear()
+    _NAMES[id(value)] = (value, names)
+    return names
+
+
+def _collect(value: Any, found: set[str], depth: int) -> None:
+    if isinstance(value, str):
+        found.update(IDENTIFIER.findall(value))
+    elif depth < 64 and isinstance(value, (dict, list)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _collect(item, found, depth + 1)
+
+
+def block_names(blocks: dict[str, Any], definition: dict[str, Any]) -> tuple[str, ...]:
+    """The names a block's rows read from its scope: those in its layers and out, and all of
+    those of every block they use (whose args and let are evaluated inside this block)."""
+    hit = _BLOCK_NAMES.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    names = {*names_in(definition.get("layers")), *names_in(definition.get("out"))}
+    seen: set[str] = set()
+    todo = [n for n in names if n in blocks]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            inner = names_in(blocks[name])
+            names.update(inner)
+            todo.extend(n for n in inner if n in blocks)
+    result = tuple(sorted(names))
+    if len(_BLOCK_NAMES) >= LIMIT:
+        _BLOCK_NAMES.clear()
+    _BLOCK_NAMES[id(definition)] = (definition, result)
+    return result
+
+
+def env_key(names: tuple[str, ...], env: dict[str, Any]) -> tuple:
+    """The values, with their types, of those of `names` that `env` binds (lists as tuples)."""
+    return tuple((name, type(value), tuple(value) if isinstance(value, list) else value)
+                 for name in names if name in env for value in (env[name],))

@@ -1,0 +1,110 @@
+"""Memoised expansion (ops per row, whole blocks) gives exactly what expanding everything
+afresh gives: for every network of the zoo, and after parameters and input shapes change in
+between, so that a memoisation bug cannot hide behind a result computed earlier. Not timed."""
+from __future__ import annotations
+
+import pytest
+
+import archprof
+from archprof.errors import SpecError
+from archprof.ir.graph import Graph
+from archprof.spec import memo
+
+NAMES = sorted(archprof.registry())
+
+
+def fresh(name, **kw) -> tuple[Graph, archprof.Analysis]:
+    """The uncached reference: nothing memoised is read or written."""
+    with memo.enabled(False):
+        graph = archprof.expand(name, **kw)
+        return graph, archprof.analyze(graph)
+
+
+def assert_same(cached: Graph, reference: Graph) -> None:
+    assert len(cached.nodes) == len(reference.nodes)
+    for a, b in zip(cached.nodes, reference.nodes):
+        assert (a.name, a.op, a.inputs, a.ins, a.out, a.line, a.inplace) == (
+            b.name, b.op, b.inputs, b.ins, b.out, b.line, b.inplace), a.name
+    assert [(e.path, e.line, e.nodes, e.values) for e in cached.expectations] == [
+        (e.path, e.line, e.nodes, e.values) for e in reference.expectations]
+    a, b = archprof.analyze(cached), archprof.analyze(reference)
+    assert a.totals == b.totals
+    assert a.layers.equals(b.layers)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_network_cached_equals_uncached(name: str) -> None:
+    reference, _ = fresh(name)
+    memo.clear()
+    first = archprof.expand(name)        # fills the tables
+    again = archprof.expand(name)        # reads them, blocks included
+    assert_same(first, reference)
+    assert_same(again, reference)
+
+
+def test_blocks_are_really_copied() -> None:
+    """The cached path is the one under test: ResNet-152's identical bottlenecks share their
+    op objects when memoised, and do not when expanded afresh."""
+    memo.clear()
+    cached, (reference, _) = archprof.expand("resnet152"), fresh("resnet152")
+    key = "conv4_x.block{}.conv2.conv"
+    assert cached.node(key.format(5)).op is cached.node(key.format(6)).op
+    assert reference.node(key.format(5)).op is not reference.node(key.format(6)).op
+    assert_same(cached, reference)
+
+
+CHANGES = [
+    ("mobilenet_v1", {"params": {"alpha": 0.5}}), ("mobilenet_v1", {"input": (3, 160, 160)}),
+    ("mobilenet_v1", {"params": {"alpha": 0.75}, "input": (3, 192, 192)}), ("mobilenet_v1", {}),
+    ("resnet50", {"params": {"stride_in_1x1": False}}), ("resnet50", {"input": (3, 256, 256)}),
+    ("resnet50", {"params": {"num_classes": 10}}), ("resnet50", {}),
+    ("resnet152", {"input": (3, 192, 192)}), ("resnet101", {}),
+    ("densenet121", {"input": (3, 256, 256)}), ("densenet121", {}),
+    ("vgg16", {"input": (3, 160, 160)}), ("vgg16", {"params": {"num_classes": 10}}),
+    ("inception_v3", {"input": (3, 331, 331)}), ("inception_v3", {}),
+    ("nasnet_a_mobile", {"input": (3, 256, 256)}), ("nasnet_a_mobile", {}),
+]
+
+
+def test_changing_parameters_and_inputs_in_between() -> None:
+    """Each variant right after others that filled the tables with near neighbours."""
+    memo.clear()
+    for _ in range(2):
+        for name, kw in CHANGES:
+            known = archprof.load_spec(name).params
+            kw = {**kw, "params": {k: v for k, v in kw.get("params", {}).items() if k in known}}
+            reference, _ = fresh(name, **kw)
+            assert_same(archprof.expand(name, **kw), reference)
+
+
+OUTER = """
+b:
+  args: {c: null}
+  layers:
+    - {conv: c, k: 1, name: a}
+    - {conv: w, k: 1, name: extra, if: "i == 0"}
+"""
+
+
+def test_a_block_reading_outer_names_is_keyed_on_them(write_spec) -> None:
+    """`w` (a network parameter) and `i` (the repeat index, seen by `if:`) are read inside
+    the block without being its arguments: copies must not cross their values."""
+    path = write_spec("- {block: b, c: 8, repeat: 3, name: s}", blocks=OUTER,
+                      input="[8, 8, 8]", params="{w: 8}")
+    memo.clear()
+    for w in (8, 16, 8):
+        graph = archprof.expand(path, params={"w": w})
+        assert [n.name for n in graph.nodes] == ["s.block1.a", "s.block1.extra", "s.block2.a",
+                                                 "s.block3.a"]
+        assert graph.node("s.block1.extra").out == (w, 8, 8)
+        assert_same(graph, fresh(path, params={"w": w})[0])
+
+
+def test_values_equal_but_of_another_type_are_not_confused(write_spec) -> None:
+    """1 and True are equal keys to a dict, but a channel count of True is an error."""
+    path = write_spec("- {block: b, c: 8, name: s}", blocks=OUTER, input="[8, 8, 8]",
+                      params="{w: 8}")
+    memo.clear()
+    assert archprof.expand(path, params={"w": 1}).node("s.extra").out == (1, 8, 8)
+    with pytest.raises(SpecError, match="must be a number"):
+        archprof.expand(path, params={"w": True})
