@@ -78,7 +78,7 @@ def names_in(value: Any) -> tuple[str, ...]:
     if hit is not None and hit[0] is value:
         return hit[1]
     found: set[str] = set()
-    _collect(value, found, 0)
+    _collect(value, found, set())
     names = tuple(sorted(found))
     if len(_NAMES) >= LIMIT:
         _NAMES.clear()
@@ -86,12 +86,17 @@ def names_in(value: Any) -> tuple[str, ...]:
     return names
 
 
-def _collect(value: Any, found: set[str], depth: int) -> None:
-    if isinstance(value, str):
-        found.update(IDENTIFIER.findall(value))
-    elif depth < 64 and isinstance(value, (dict, list)):
-        for item in value.values() if isinstance(value, dict) else value:
-            _collect(item, found, depth + 1)
+def _collect(value: Any, found: set[str], seen: set[int]) -> None:
+    """Each list or mapping is walked once: YAML aliases share them, and an alias bomb (a list
+    of nine references to a list of nine references to ...) is then walked in linear time."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            found.update(IDENTIFIER.findall(item))
+        elif isinstance(item, (dict, list)) and id(item) not in seen:
+            seen.add(id(item))
+            todo.extend(item.values() if isinstance(item, dict) else item)
 
 
 def block_names(blocks: dict[str, Any], definition: dict[str, Any]) -> tuple[str, ...]:
