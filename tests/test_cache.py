@@ -108,3 +108,22 @@ def test_values_equal_but_of_another_type_are_not_confused(write_spec) -> None:
     assert archprof.expand(path, params={"w": 1}).node("s.extra").out == (1, 8, 8)
     with pytest.raises(SpecError, match="must be a number"):
         archprof.expand(path, params={"w": True})
+
+
+FLAGGED = """
+b:
+  layers:
+    - {conv: 8, k: 1, name: a}
+    - {relu: , inplace: false, name: r}
+"""
+
+
+def test_copied_blocks_keep_their_inplace_rows(write_spec) -> None:
+    """An `inplace: false` row inside a block holds in every copy of it (a relu after a conv
+    would otherwise overwrite the conv's output: activations 0 instead of 8x8x8)."""
+    path = write_spec("- {block: b, repeat: 3, name: s}", blocks=FLAGGED, input="[8, 8, 8]")
+    memo.clear()
+    graph = archprof.expand(path)
+    assert [graph.node(f"s.block{i}.r").inplace for i in (1, 2, 3)] == [False] * 3
+    assert archprof.analyze(graph).totals["activations"] == 8 * 8 * 8 * (1 + 6)
+    assert_same(graph, fresh(path)[0])
