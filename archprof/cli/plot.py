@@ -99,6 +99,7 @@ def report(out: Path, device: str | None, batch_sizes: tuple[int, ...], max_batc
     then write every chart (PNG, SVG, PDF, CSV), OUT/README.md with the environment and this
     command, and the static site OUT/index.html (a page per network with its diagram)."""
     from archprof.measure.report import redraw, run
+    readme: Path | None
     if no_measure:
         if not (out / "results.csv").exists():
             raise click.BadParameter(f"{out / 'results.csv'} does not exist", param_hint="--out")

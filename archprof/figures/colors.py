@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import colorsys
 import zlib
-from functools import lru_cache
+from functools import cache
 
 import matplotlib.colors as mcolors
 
@@ -28,7 +28,7 @@ FAMILY_OF = {"bn_alexnet": "AlexNet", "bn_nin": "NIN", "enet": "ENet"}
 SHADE_SPAN = 0.36          # lightness from darkest to lightest variant of a family
 
 
-@lru_cache(maxsize=None)
+@cache
 def _members() -> dict[str, list[str]]:
     """family -> its networks in spec-file order."""
     try:

@@ -94,9 +94,9 @@ def _next_sibling(a: str, b: str) -> bool:
 
 
 def _repeats(nodes: Sequence[Node], key: str, level: int) -> tuple[int, str]:
-    """(N, the children's name stem) when the children of `key` are N numbered repeats: 'block1'..'blockN' (a spec's
-    `repeat` of a block), or any numbered children whose members after the first are
-    structurally identical (the first may differ in stride or shortcut)."""
+    """(N, the children's name stem) when the children of `key` are N numbered repeats:
+    'block1'..'blockN' (a spec's `repeat` of a block), or any numbered children whose members
+    after the first are structurally identical (the first may differ in stride or shortcut)."""
     children = _groups(nodes, level + 1)
     keys = [k for k in children if k.startswith(key + ".")]
     if len(keys) < 2 or any(not _next_sibling(a, b) for a, b in zip(keys, keys[1:])):
@@ -209,7 +209,8 @@ def _box(key: str, group: Sequence[Node], folds: _Folds, layers: object, depth: 
     out = dims(group[-1].out)
     single = len(group) == 1 and isinstance(group[0].op, (Add, Mul, Concat))
     if single:
-        sign = {Add: "+", Mul: "x", Concat: "concat"}.get(type(group[0].op), "")
+        signs: dict[type, str] = {Add: "+", Mul: "x", Concat: "concat"}
+        sign = signs.get(type(group[0].op), "")
         return (f"[label={_quote(sign + chr(10) + out)}, shape=ellipse, "
                 f'fillcolor="{FILL["merge"]}", fontsize=8]')
     text = [_title(key, folds, nodes, depth), _kind(group), out]

@@ -14,9 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
@@ -42,7 +46,7 @@ class Marker:
 def freeze_layout(ax: Axes) -> None:
     """Run the figure's layout once and keep it, so that positions measured now stay true when
     the figure is saved (labels are kept out of the layout)."""
-    fig = ax.get_figure()
+    fig = _figure(ax)
     fig.canvas.draw()
     fig.set_layout_engine("none")
 
@@ -50,7 +54,7 @@ def freeze_layout(ax: Axes) -> None:
 def markers(ax: Axes, x: Sequence[float], y: Sequence[float], radius_pt: Sequence[float] | float,
             hard: bool = True) -> list[Marker]:
     """Markers in display pixels for points in data coordinates, radius given in points."""
-    px = ax.get_figure().dpi / 72
+    px = _figure(ax).dpi / 72
     xy = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
     radii = np.broadcast_to(np.asarray(radius_pt, float), (len(xy),))
     return [Marker(float(a), float(b), float(r) * px, hard) for (a, b), r in zip(xy, radii)]
@@ -63,8 +67,8 @@ def place(ax: Axes, x: Sequence[float], y: Sequence[float], labels: Sequence[str
     """Label each point (data coordinates) with a free spot near it; `own_radius_pt` is how far
     from the point its own marker reaches. Call after freeze_layout and after every marker
     is drawn. Raises RuntimeError when a label finds no free spot in the axes."""
-    fig = ax.get_figure()
-    renderer = fig.canvas.get_renderer()
+    fig = _figure(ax)
+    renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()     # figures use the Agg canvas
     px = fig.dpi / 72
     frame = ax.get_window_extent(renderer)
     anchors = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
@@ -90,7 +94,14 @@ def place(ax: Axes, x: Sequence[float], y: Sequence[float], labels: Sequence[str
     return [a for a in placed if a is not None]
 
 
-def _text_size(ax: Axes, label: str, fontsize: float, renderer: object) -> tuple[float, float]:
+def _figure(ax: Axes) -> Figure:
+    """The figure that holds `ax` (archprof draws on plain figures, never subfigures)."""
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    return fig
+
+
+def _text_size(ax: Axes, label: str, fontsize: float, renderer: RendererBase) -> tuple[float, float]:
     probe = ax.text(0, 0, label, fontsize=fontsize, ha="center", va="center")
     ext = probe.get_window_extent(renderer)
     probe.remove()
@@ -157,7 +168,7 @@ def polyline(ax: Axes, x: Sequence[float], y: Sequence[float], where: str | None
         pts = list(zip(x, y))
     if not pts:
         return []
-    px = ax.get_figure().dpi / 72
+    px = _figure(ax).dpi / 72
     xy = ax.transData.transform(np.asarray(pts, float))
     out = []
     for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):

@@ -61,7 +61,7 @@ DIRECT_MAX = 10                        # up to this many networks share one pane
 LOG_SPAN = 30.0                        # data spanning more than this ratio gets a log axis
 NO_ACCURACY = "chart skipped: no network here has a top-1 in its spec"
 FRONTIER_STYLE: dict[str, Any] = {"color": "0.2", "lw": 1.0, "ls": "--", "zorder": 2}
-SAVE_RC = {"svg.hashsalt": "archprof", "pdf.fonttype": 42, "ps.fonttype": 42}
+SAVE_RC: Any = {"svg.hashsalt": "archprof", "pdf.fonttype": 42, "ps.fonttype": 42}  # stubs: literal keys
 METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}
 
 
@@ -249,7 +249,7 @@ def _size_legend(values: pd.Series, unit: str, scale: float = 1.0) -> list[Line2
 
 def _label(ax: Axes, x: pd.Series, y: pd.Series, labels: pd.Series, own_pt: Sequence[float] | float,
            obstacles: list[Marker], angles: Sequence[int] | None = None) -> None:
-    extra = {} if angles is None else {"angles": angles}
+    extra: dict[str, Any] = {} if angles is None else {"angles": angles}
     place(ax, list(x), list(y), list(labels), own_pt, obstacles, **extra)
 
 
@@ -463,7 +463,7 @@ def _setup_scatter(data: pd.DataFrame, title: str, x: str, y: str, xlabel: str, 
     for ax, setup in zip(axes, setups):
         g = data[data["setup"] == setup]
         ringed = ring[g.index].to_numpy() if ring is not None else np.zeros(len(g), bool)
-        radius = np.where(ringed, math.sqrt(3 * SCATTER), math.sqrt(SCATTER)) / 2
+        radius = (np.where(ringed, math.sqrt(3 * SCATTER), math.sqrt(SCATTER)) / 2).tolist()
         _label(ax, g[x], g[y], g["label"], radius, markers(ax, g[x], g[y], radius))
     return fig, fits
 
