@@ -25,7 +25,9 @@ def draw(name: str, depth: int, output: Path | None, show_params: bool, show_mac
     """Diagram of NAME: boxes with output shapes, branches, merges, repeats folded as 'x N'."""
     from archprof.analysis import analyze
     from archprof.figures.draw import FORMATS, GraphvizMissing, render, to_dot
-    dot = to_dot(analyze(name, input=input_shape, params=params), depth, show_params, show_macs)
+    from archprof.source import graph
+    graph_ = graph(name, params, input_shape)   # a spec, or MODULE:CALLABLE traced
+    dot = to_dot(analyze(graph_), depth, show_params, show_macs)
     if output is None:
         click.echo(dot, nl=False)
         return

@@ -35,11 +35,11 @@ def fit(name: str, memory: int, optimizer: str, dtype: str, infer: bool, freeze:
         input_shape: tuple | None, params: dict, fmt: str) -> None:
     """The largest batch of NAME whose static peak memory fits --memory (a training step with
     --optimizer, or inference with --infer), with the breakdown at that batch."""
-    from archprof.spec.expand import expand
+    from archprof.source import graph as resolve
     from archprof.training import fit as run
     from archprof.units import human_bytes
 
-    graph = expand(name, params, input_shape)
+    graph = resolve(name, params, input_shape)   # a spec, or MODULE:CALLABLE traced
     result = run(graph, memory, optimizer=optimizer, dtype=dtype, infer=infer, freeze=freeze)
     b = result.breakdown
     if freeze and not infer and not b["frozen_layers"]:
