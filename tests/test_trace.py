@@ -172,6 +172,20 @@ def test_uncounted_ops_under_the_table(capsys):
     assert "uncounted    1 op(s) with no rule" in text and "aten.cumsum x1" in text
 
 
+def test_table_strict_exits_1_naming_the_uncounted_op():
+    from click.testing import CliRunner
+
+    from archprof.cli import main
+    ref, args = "tests/tracing_models.py:Uncountable", ["--input", "3x8x8"]
+    listed = CliRunner().invoke(main, ["table", ref, *args])
+    assert listed.exit_code == 0 and "aten.cumsum x1" in listed.output
+    # conv 3->4, k3 on 8x8: 4*6*6 outputs x 27 = 3,888 MACs still counted around the gap
+    assert "3,888" in listed.output
+    strict = CliRunner().invoke(main, ["table", ref, *args, "--strict"])
+    assert strict.exit_code == 1
+    assert "no rule counts 1 op(s): aten.cumsum x1" in strict.output
+
+
 # --- dynamic control flow (issue 8, item 7) --------------------------------------------------
 def test_data_dependent_branch_warns_naming_the_module():
     with pytest.warns(DynamicControlFlow, match=r"^gate: the forward reads a tensor's value"):

@@ -1,6 +1,8 @@
 """Static analysis commands: table, list, explain, compare, sweep."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from archprof.analysis import Analysis, analyze
@@ -36,13 +38,20 @@ CSV_DROP = ["line"]
 @click.option("--train", is_flag=True, help="Add backward MACs and a training step's memory.")
 @optimizer_option
 @freeze_option
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when a traced op has no rule (it is listed either way).")
 @format_option
 def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype: str,
           depth: int | None, by: str, train: bool, optimizer: str, freeze: str | None,
-          fmt: str) -> None:
+          strict: bool, fmt: str) -> None:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
     a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
                 train=train, optimizer=optimizer, freeze=freeze)
+    uncounted = a.totals["uncounted_ops"]
+    if strict and uncounted:
+        click.echo(f"error: {a.spec.name}: no rule counts {sum(uncounted.values())} op(s): "
+                   + ", ".join(f"{op} x{n}" for op, n in uncounted.items()), err=True)
+        sys.exit(1)
     if train:
         warn_unfrozen(a, freeze)
     if by == "type":
