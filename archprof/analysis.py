@@ -15,7 +15,6 @@ Definitions (also in README.md):
 """
 from __future__ import annotations
 
-import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -39,15 +38,19 @@ TRAIN_COUNTS = ["backward_macs", "saved", "saved_bytes"]     # columns of analyz
 
 @dataclass
 class Analysis:
-    """The numbers of one graph. `counts` holds one tuple per node, in COUNTS order (MACs,
-    other ops and activations for the whole batch); `layers` is built from it when asked."""
+    """The numbers of one graph for a batch: `totals` at once, `counts` (one tuple per node in
+    COUNTS order, MACs, other ops and activations for the whole batch) and `layers` when asked."""
     graph: Graph
-    counts: list[tuple[int, ...]]
+    batch: int
     totals: dict[str, Any]
 
     @property
     def spec(self) -> Spec:
         return self.graph.spec
+
+    @cached_property
+    def counts(self) -> list[tuple[int, ...]]:
+        return node_counts(self.graph, self.batch)
 
     @cached_property
     def layers(self) -> pd.DataFrame:
@@ -166,14 +169,17 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                       else "float32")
     else:
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
-    counts = node_counts(graph, batch)
+    nodes = graph.nodes
+    params, weights, buffers, macs, other, made = (
+        map(sum, zip(*(n.counts() for n in nodes))) if nodes else (0,) * len(COUNTS))
+    shared = sum(n.cost[5] for n in nodes if n.inplace)    # type: ignore[index]
     input_elems = numel(graph.input) * batch
-    sums = map(sum, zip(*counts)) if counts else [0] * len(COUNTS)
-    totals: dict[str, Any] = dict(zip(COUNTS, sums))
-    totals["activations"] += input_elems
+    totals: dict[str, Any] = {
+        "params": params, "weights": weights, "buffers": buffers, "macs": macs * batch,
+        "other_ops": other * batch, "activations": (made - shared) * batch + input_elems}
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
-                  peak_activations=_peak(graph) * batch, ops=len(counts),
+                  peak_activations=_peak(graph) * batch, ops=len(nodes),
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
@@ -183,7 +189,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         raise SpecError(f"no rule counts {sum(uncounted.values())} op(s): "
                         + ", ".join(f"{op} x{n}" for op, n in sorted(uncounted.items())),
                         path=graph.spec.name)
-    analysis = Analysis(graph, counts, totals)
+    analysis = Analysis(graph, batch, totals)
     if train:       # the training columns join the layer table now, the train_* totals too
         from archprof.training import annotate
         table = analysis.table()
@@ -193,19 +199,13 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
 
 
 def node_counts(graph: Graph, batch: int = 1) -> list[tuple[int, ...]]:
-    """Each node's numbers in COUNTS order. Nodes with the same op object on the same input
-    shapes (the copies of a repeated block) are counted once."""
-    seen: dict[tuple, tuple[int, ...]] = {}
+    """Each node's numbers in COUNTS order for the batch (an in-place or view output
+    materialises no activations)."""
     counts = []
     for node in graph.nodes:
-        key = (id(node.op), node.inplace, *map(tuple, node.ins))
-        row = seen.get(key)
-        if row is None:
-            op, ins, out = node.op, node.ins, node.out
-            row = seen[key] = (op.params(ins, out), op.weights(ins, out), op.buffers(ins, out),
-                               op.macs(ins, out) * batch, op.other(ins, out) * batch,
-                               0 if node.inplace else numel(out) * batch)
-        counts.append(row)
+        params, weights, buffers, macs, other, made = node.counts()
+        counts.append((params, weights, buffers, macs * batch, other * batch,
+                       0 if node.inplace else made * batch))
     return counts
 
 
@@ -274,26 +274,29 @@ def _peak(graph: Graph) -> int:
     """Most activation elements alive at once (per sample): a tensor's memory lives from the
     op that makes it until the last reader of it or of any view or in-place result of it; the
     network input lives from the start, the outputs (auxiliary heads too) to the end."""
+    nodes = graph.nodes
     owner = {INPUT: INPUT}
     size = {INPUT: numel(graph.input)}
-    last_read: dict[str, float] = {}
-    for t, node in enumerate(graph.nodes):
+    last_read: dict[str, int] = {}
+    read: set[str] = set()
+    for t, node in enumerate(nodes):
         for name in node.inputs:
             last_read[owner[name]] = t        # t only grows: the last write is the last read
+        read.update(node.inputs)
         if node.inplace:
             owner[node.name] = owner[node.inputs[0]]
         else:
             owner[node.name] = node.name
-            size[node.name] = numel(node.out)
-    for name in graph.outputs:
-        last_read[owner[name]] = math.inf
+            size[node.name] = node.counts()[5]
+    for name in [nodes[-1].name] + [n.name for n in nodes[:-1] if n.name not in read]:
+        last_read.pop(owner[name], None)      # an output lives to the end
+    freed = [0] * len(nodes)
+    for name, t in last_read.items():
+        freed[t] += size[name]
     live = peak = size[INPUT]
-    for t, node in enumerate(graph.nodes):
+    for node, free in zip(nodes, freed):
         if not node.inplace:
-            live += size[node.name]
+            live += node.cost[5]              # type: ignore[index]
             peak = max(peak, live)
-        for name in node.inputs:
-            if last_read.get(owner[name]) == t:
-                live -= size[owner[name]]
-                last_read[owner[name]] = -2           # freed once (an input may be read twice)
+        live -= free
     return peak

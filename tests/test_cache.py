@@ -127,3 +127,66 @@ def test_copied_blocks_keep_their_inplace_rows(write_spec) -> None:
     assert [graph.node(f"s.block{i}.r").inplace for i in (1, 2, 3)] == [False] * 3
     assert archprof.analyze(graph).totals["activations"] == 8 * 8 * 8 * (1 + 6)
     assert_same(graph, fresh(path)[0])
+
+
+# --- the compiled program (archprof.spec.program): the same spec at another input shape ---
+
+def test_another_input_shape_replays_the_program() -> None:
+    """ResNet-152 at a new input size reuses the op objects of its first expansion (the
+    program ran) and still equals a fresh expansion at that size, totals and every row."""
+    memo.clear()
+    first = archprof.expand("resnet152")
+    again = archprof.expand("resnet152", input=(3, 192, 192))
+    assert all(a.op is b.op for a, b in zip(first.nodes, again.nodes))
+    assert again.node("conv5_x.block3.conv3.conv").out == (2048, 6, 6)   # 192 / 32
+    assert_same(again, fresh("resnet152", input=(3, 192, 192))[0])
+
+
+SWITCHED = """
+- {conv: 8, k: 1, name: a}
+- {maxpool: 2, if: "hin > 8", name: pool}
+- {conv: 4, k: 1, name: b}
+"""
+
+
+def test_a_row_reading_its_input_shape_guards_the_program(write_spec) -> None:
+    """`if: hin > 8` is on at 16x16 and off at 8x8: the program compiled at one size must not
+    replay at the other (it would keep or drop the pool wrongly)."""
+    path = write_spec(SWITCHED, input="[3, 16, 16]")
+    memo.clear()
+    for size, names in [(16, ["a", "pool", "b"]), (8, ["a", "b"]), (32, ["a", "pool", "b"]),
+                        (4, ["a", "b"])]:
+        graph = archprof.expand(path, input=(3, size, size))
+        assert [n.name for n in graph.nodes] == names
+        assert_same(graph, fresh(path, input=(3, size, size))[0])
+
+
+PROJECTED = """
+- {conv: 8, k: 1, name: a}
+- {adaptive_avgpool: 4, name: b}
+- {add: [b, a], proj: conv, name: sum}
+"""
+
+
+def test_a_projection_decided_by_shapes_guards_the_program(write_spec) -> None:
+    """At 4x4 both inputs of the add are 8x4x4 (no projection); at 8x8 the shortcut needs a
+    stride-2 1x1 conv, at 12x12 a stride-3 one."""
+    path = write_spec(PROJECTED, input="[3, 4, 4]")
+    memo.clear()
+    for size, proj in [(4, None), (8, (2, 2)), (4, None), (12, (3, 3)), (8, (2, 2))]:
+        graph = archprof.expand(path, input=(3, size, size))
+        convs = [n.op for n in graph.nodes if n.name == "sum_proj.conv"]
+        assert (convs[0].s if convs else None) == proj
+        assert_same(graph, fresh(path, input=(3, size, size))[0])
+
+
+def test_an_input_the_program_cannot_take_is_reported_as_by_a_full_expansion() -> None:
+    """A rule refusing the new shape sends the call back to the interpreter, whose error
+    names the layer."""
+    memo.clear()
+    archprof.expand("vgg16")
+    with pytest.raises(SpecError, match="pool5") as caught:
+        archprof.expand("vgg16", input=(3, 16, 16))
+    with memo.enabled(False), pytest.raises(SpecError) as reference:
+        archprof.expand("vgg16", input=(3, 16, 16))
+    assert str(caught.value) == str(reference.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archprof.ir.ops import Op, Shape
+from archprof.ir.ops import Op, Shape, numel
 
 if TYPE_CHECKING:
     from archprof.spec.load import Spec
@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 INPUT = "input"
 
 
-@dataclass
+Cost = tuple[int, int, int, int, int, int]
+
+
+@dataclass(slots=True)
 class Node:
     name: str
     op: Op
@@ -27,6 +30,17 @@ class Node:
     out: Shape
     line: int | None = None
     inplace: bool = False      # the output shares memory with inputs[0] (view or in-place op)
+    cost: Cost | None = None   # see counts(); the copies of a repeated block share one
+
+    def counts(self) -> Cost:
+        """The op's params, weights, buffers, MACs, other ops and output elements per sample,
+        asked of its rule once (an in-place or view output allocates none of those elements:
+        the analysis reads `inplace` for that)."""
+        if self.cost is None:
+            op, ins, out = self.op, self.ins, self.out
+            self.cost = (op.params(ins, out), op.weights(ins, out), op.buffers(ins, out),
+                         op.macs(ins, out), op.other(ins, out), numel(out))
+        return self.cost
 
 
 @dataclass
@@ -53,8 +67,17 @@ class Graph:
     @property
     def outputs(self) -> list[str]:
         """The last node, then every other node nothing reads (e.g. auxiliary heads)."""
-        read = {name for node in self.nodes for name in node.inputs}
-        return [self.output] + [n.name for n in self.nodes[:-1] if n.name not in read]
+        readers = self.readers()
+        return [self.output] + [n.name for n in self.nodes[:-1] if n.name not in readers]
+
+    def readers(self) -> dict[str, int]:
+        """How many times each node (or the input) is read."""
+        readers: dict[str, int] = {}
+        get = readers.get
+        for node in self.nodes:
+            for name in node.inputs:
+                readers[name] = get(name, 0) + 1
+        return readers
 
     def shape_of(self, name: str) -> Shape:
         return self.input if name == INPUT else self._index[name].out
@@ -73,19 +96,16 @@ class Graph:
         self._index: dict[str, Node] = {}
 
 
-
 def mark_inplace(graph: Graph, given: dict[str, bool] | None = None) -> None:
     """Views always share memory. An op that overwrites its input does so only when nothing
     else reads that memory: every tensor along the chain of views up to the memory's owner has
     a single reader, and the owner is not the network input (which belongs to the caller).
     `given` sets some nodes' flags as they were seen (a spec's `inplace:` rows)."""
-    readers: dict[str, int] = {}
+    readers = graph.readers()
+    given = given or {}
     for node in graph.nodes:
-        for name in node.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    for node in graph.nodes:
-        kind = type(node.op).inplace
-        if given and node.name in given:
+        kind = node.op.inplace
+        if node.name in given:
             node.inplace = given[node.name]
         elif kind == "view":
             node.inplace = True

@@ -13,10 +13,11 @@ from dataclasses import MISSING, dataclass
 from typing import Any
 
 from archprof.errors import SpecError, did_you_mean, short
-from archprof.ir.graph import INPUT, Expectation, Graph, Node, mark_inplace
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, mark_inplace
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import expr, fields, memo
 from archprof.spec.load import Spec, load_spec
+from archprof.spec.program import SHAPE_VARS, Guard, Program, decide, projection_stride, shape_vars
 from archprof.units import parse_quantity
 
 MAX_NODES = 100_000
@@ -50,16 +51,6 @@ def op_from_row(cls: type[Op], row: dict[str, Any], ev: fields.Evaluate) -> Op:
     return cls(**values)
 
 
-def _projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
-    """The smallest stride s with ceil(size / s) == target size in both dimensions, if any."""
-    if len(shape) != 3 or len(target) != 3:
-        return None
-    strides = tuple(-(-size // out) for size, out in zip(shape[1:], target[1:]))
-    if any(-(-size // s) != out for size, out, s in zip(shape[1:], target[1:], strides)):
-        return None
-    return strides[0], strides[1]
-
-
 @dataclass
 class Scope:
     prefix: str
@@ -74,21 +65,47 @@ def expand(spec: Spec | str, params: dict[str, Any] | None = None,
            input: Shape | None = None) -> Graph:
     """Expand a spec with parameter overrides and an optional input shape override (C,H,W)."""
     spec = load_spec(spec)
+    params = params or {}
+    key = (id(spec), *memo.env_key(tuple(params), params))   # overrides in the order given
     try:
-        return _Expander(spec, params or {}, input).run()
+        if input is not None:
+            input = _checked_input(input)
+        program: Program | None = memo.PROGRAMS.get(key)
+        if program is not None and (input or program.input):
+            graph = program.run(input or program.input)
+            if graph is not None:
+                return graph
+        expander = _Expander(spec, params, input)
+        graph = expander.run()
+        memo.PROGRAMS.put(key, spec, Program.of(graph, None if input else graph.input,
+                                                expander.guards, expander.inplace,
+                                                MAX_ELEMENTS))
+        return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
+
+
+def _checked_input(shape: Any) -> Shape:
+    if not 1 <= len(shape) <= 5 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+        raise SpecError("input must be 1 to 5 positive integers per sample (C,H,W; F; L,D; "
+                        f"C,L; C,D,H,W), got {short(shape)}")
+    if numel(shape) > MAX_ELEMENTS:
+        raise SpecError(f"input {dims(shape)} has more than {MAX_ELEMENTS:,} elements")
+    return tuple(shape)
 
 
 @dataclass(frozen=True)
 class _Recording:
     """A block's expansion: nodes as (name after the prefix, op, input codes, input shapes,
-    output shape, line, `inplace:` flag or None), where a code >= 0 is a node of the block and
-    -1, -2, ... its inputs; expectations as (path after the prefix, line, first node, end
-    node, values); the output."""
+    output shape, line, `inplace:` flag or None, counts), where a code >= 0 is a node of the
+    block and -1, -2, ... its inputs; expectations as (path after the prefix, line, first
+    node, end node, values); the guards (archprof.spec.program) its rows recorded; the
+    output."""
     nodes: tuple[tuple[str, Op, tuple[int, ...], tuple[Shape, ...], Shape, int | None,
-                       bool | None], ...]
+                       bool | None, Cost], ...]
     expectations: tuple[tuple[str, int | None, int, int, dict[str, Any]], ...]
+    guards: tuple[Guard, ...]        # positions from the block's first node, names as codes
     out: int
 
 
@@ -108,15 +125,11 @@ class _Expander:
         for key, value in self.params.items():
             if isinstance(value, str):
                 self.params[key] = self.value(value, self.params)
-        shape = input or tuple(self.value(v, self.params) for v in _as_list(spec.input))
-        if not 1 <= len(shape) <= 5 or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-            raise SpecError("input must be 1 to 5 positive integers per sample (C,H,W; F; L,D; "
-                            f"C,L; C,D,H,W), got {short(shape)}")
-        if numel(shape) > MAX_ELEMENTS:
-            raise SpecError(f"input {dims(shape)} has more than {MAX_ELEMENTS:,} elements")
-        self.graph = Graph(spec, tuple(shape), self.params)
+        shape = _checked_input(
+            input or tuple(self.value(v, self.params) for v in _as_list(spec.input)))
+        self.graph = Graph(spec, shape, self.params)
         self.inplace: dict[str, bool] = {}     # `inplace:` rows: node -> flag as written
+        self.guards: list[Guard] = []          # what the program for other inputs checks
 
     def run(self) -> Graph:
         scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
@@ -246,7 +259,7 @@ class _Expander:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
-        env = {**scope.env, "i": index, **self.shape_vars(inputs[0])}
+        env = {**scope.env, "i": index, **self.shape_vars(inputs[0], self.reads(row, head))}
         if head == "block":
             out = self.block(row, name, inputs, scope, env)
         else:
@@ -254,22 +267,34 @@ class _Expander:
         scope.refs[name] = scope.last = out
         scope.taken.add(name)
 
-    def shape_vars(self, node: str) -> dict[str, int]:
-        """The shape of a row's (first) input, for its expressions: cin = the first size,
-        din, hin, win = the spatial sizes of a (C, D, H, W) / (C, H, W) / (C, W) map (1 where
-        absent), fin = the last size (a linear row's in_features)."""
-        s = self.graph.shape_of(node)
-        return {"cin": s[0], "din": s[-3] if len(s) >= 4 else 1,
-                "hin": s[-2] if len(s) >= 3 else 1, "win": s[-1] if len(s) >= 2 else 1,
-                "fin": s[-1]}
+    def shape_vars(self, node: str, names: tuple[str, ...]) -> dict[str, int]:
+        """The shape of a row's (first) input as its expressions see it (program.shape_vars);
+        the values the row reads (`names`) are recorded as a guard of the compiled program."""
+        seen = shape_vars(self.graph.shape_of(node))
+        read = tuple(sorted(SHAPE_VARS.intersection(names)))
+        if read:
+            self.guards.append((len(self.graph.nodes), "vars", read, (node,),
+                                tuple(seen[v] for v in read)))
+        return seen
+
+    def reads(self, row: dict, head: str) -> tuple[str, ...]:
+        """The names a row's expressions may read: its own, and for a block everything inside
+        it (its args and let, and rows that read the scope it is called in, as `repeat:`)."""
+        block = row["block"] if head == "block" else None
+        definition = self.spec.blocks.get(block) if isinstance(block, str) else None
+        if not isinstance(definition, dict):
+            return memo.names_in(row)
+        return (*memo.names_in(row), *memo.names_in(definition),
+                *memo.block_names(self.spec.blocks, definition))
 
     def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row
         switched off may name inputs that are switched off too)."""
         try:
-            return {**scope.env, **self.shape_vars(self.inputs(row, head, scope)[0])}
+            source = self.inputs(row, head, scope)[0]
         except SpecError:
             return scope.env
+        return {**scope.env, **self.shape_vars(source, memo.names_in(row["if"]))}
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
                env: dict[str, Any], line: int | None) -> str:
@@ -336,10 +361,12 @@ class _Expander:
         out = [inputs[0]]
         for k, ref in enumerate(inputs[1:], 1):
             shape = self.graph.shape_of(ref)
+            self.guards.append((len(self.graph.nodes), "proj", (), (ref, inputs[0]),
+                                decide("proj", (), [shape, target])))
             if shape == target:
                 out.append(ref)
                 continue
-            stride = _projection_stride(shape, target)
+            stride = projection_stride(shape, target)
             if stride is None:
                 raise SpecError(f"cannot project {dims(shape)} to {dims(target)}")
             conv = Conv(out=target[0], k=(1, 1), s=stride, bias=kind == "conv")
@@ -401,7 +428,8 @@ class _Expander:
         recording = memo.BLOCKS.get(key)
         if recording is not None:
             return self.replay(recording, prefix, sources)
-        start, expected = len(self.graph.nodes), len(self.graph.expectations)
+        start, expected, guarded = (len(self.graph.nodes), len(self.graph.expectations),
+                                    len(self.guards))
         refs = {"in": sources[0], **dict(zip(names, sources))}
         child = Scope(prefix, inner, refs, sources[0], _names(definition["layers"]), scope.depth + 1)
         self.rows(definition["layers"], child)
@@ -413,15 +441,17 @@ class _Expander:
                             hint=did_you_mean(str(out), child.refs))
         else:
             result = child.refs[out]
-        recording = self.record(prefix, sources, start, expected, result)
+        recording = self.record(prefix, sources, (start, expected, guarded), result)
         if recording is not None:
             memo.BLOCKS.put(key, definition, recording)
         return result
 
-    def record(self, prefix: str, sources: list[str], start: int, expected: int,
+    def record(self, prefix: str, sources: list[str], starts: tuple[int, int, int],
                out: str) -> _Recording | None:
-        """The nodes and expectations a block just made, named relative to its prefix and
-        reading its inputs by position (None if anything escapes that form)."""
+        """The nodes, expectations and guards a block just made (from `starts` on), named
+        relative to its prefix and reading its inputs by position (None if anything escapes
+        that form)."""
+        start, expected, guarded = starts
         nodes = self.graph.nodes[start:]
         local = {node.name: k for k, node in enumerate(nodes)}
 
@@ -430,8 +460,10 @@ class _Expander:
         cut = len(prefix)
         try:
             made = tuple((n.name[cut:], n.op, tuple(map(code, n.inputs)), tuple(n.ins), n.out,
-                          n.line, self.inplace.get(n.name)) for n in nodes)
+                          n.line, self.inplace.get(n.name), n.counts()) for n in nodes)
             ends = code(out)
+            guards = tuple((at - start, kind, what, tuple(map(code, names)), value)
+                           for at, kind, what, names, value in self.guards[guarded:])
         except ValueError:
             return None
         expectations = self.graph.expectations[expected:]
@@ -439,22 +471,30 @@ class _Expander:
                 e.path.startswith(prefix) for e in expectations):
             return None
         return _Recording(made, tuple((e.path[cut:], e.line, e.nodes.start - start,
-                                       e.nodes.stop - start, e.values) for e in expectations), ends)
+                                       e.nodes.stop - start, e.values) for e in expectations),
+                          guards, ends)
 
     def replay(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
         """A recorded block again, under a new prefix and on new inputs of the same shapes."""
-        start, names = len(self.graph.nodes), list[str]()
-        for local, op, codes, ins, out, line, inplace in recording.nodes:
+        graph = self.graph
+        start, names = len(graph.nodes), list[str]()
+        if start + len(recording.nodes) > MAX_NODES:
+            raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
+        for local, op, codes, ins, out, line, inplace, cost in recording.nodes:
             name = prefix + local
-            self.room_for(name)
-            self.graph.add(Node(name, op, [names[c] if c >= 0 else sources[-1 - c] for c in codes],
-                                list(ins), out, line))
+            if name in graph:
+                self.room_for(name)
+            graph.add(Node(name, op, [names[c] if c >= 0 else sources[-1 - c] for c in codes],
+                           list(ins), out, line, cost=cost))
             if inplace is not None:
                 self.inplace[name] = inplace
             names.append(name)
         for path, line, first, stop, values in recording.expectations:
             self.graph.expectations.append(
                 Expectation(prefix + path, line, range(start + first, start + stop), dict(values)))
+        for at, kind, what, codes, value in recording.guards:
+            self.guards.append((start + at, kind, what,
+                                tuple(names[c] if c >= 0 else sources[-1 - c] for c in codes), value))
         c = recording.out
         return names[c] if c >= 0 else sources[-1 - c]
 
@@ -471,10 +511,11 @@ class _Expander:
             out = op.shape(ins)
         except SpecError as err:
             raise err.located(path=name) from None
-        if numel(out) > MAX_ELEMENTS or op.params(ins, out) > MAX_ELEMENTS:
+        node = Node(name, op, inputs, ins, out, line)
+        if numel(out) > MAX_ELEMENTS or node.counts()[0] > MAX_ELEMENTS:
             raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed "
                             f"{MAX_ELEMENTS:,} elements", path=name)
-        self.graph.add(Node(name, op, inputs, ins, out, line))
+        self.graph.add(node)
         return name
 
     def expectation(self, raw: Any, path: str, line: int | None, nodes: range) -> None:

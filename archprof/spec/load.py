@@ -194,7 +194,38 @@ def registry(directory: Path | None = None) -> dict[str, Spec]:
     found = _registry(os.path.realpath(directory), stamp)
     if not found:
         raise SpecError(f"{where} {directory} holds no spec files (*.yaml)")
+    _SEEN[directory] = (_stamp(directory), {s.file: _stamp(s.file) for s in found.values()}, found)
     return dict(found)
+
+
+# The last scan of each folder: its own stamp, each file's, the networks. Looking one network
+# up by name then checks two stamps (the folder's: files added or removed; the network's
+# file: edited) instead of scanning the folder.
+_SEEN: dict[Path, tuple[tuple[int, int, int] | None, dict[str, tuple[int, int, int] | None],
+                        dict[str, Spec]]] = {}
+
+
+def _stamp(path: str | Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _lookup(name: str) -> Spec:
+    directory = spec_dir()
+    seen = _SEEN.get(directory)
+    if seen is not None:
+        folder, files, found = seen
+        spec = found.get(name)
+        if spec is not None and _stamp(directory) == folder and _stamp(spec.file) == files[spec.file]:
+            return spec
+    specs = registry(directory)
+    if name not in specs:
+        raise SpecError(f"unknown network '{name}'; known: {', '.join(sorted(specs))}",
+                        hint=did_you_mean(name, specs))
+    return specs[name]
 
 
 @lru_cache(maxsize=16)
@@ -229,8 +260,4 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
             raise SpecError(f"{path} defines several networks ({', '.join(specs)}); "
                             f"name one as {path}:NAME")
         return next(iter(specs.values()))
-    specs = registry()
-    if text not in specs:
-        raise SpecError(f"unknown network '{text}'; known: {', '.join(sorted(specs))}",
-                        hint=did_you_mean(text, specs))
-    return specs[text]
+    return _lookup(text)

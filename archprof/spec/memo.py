@@ -1,14 +1,16 @@
 """Memoisation of expansion, keyed by exactly what a result depends on.
 
-Two tables, both process-wide and both filled by the ordinary expansion code:
+Process-wide tables, all filled by the ordinary expansion code:
 - the ops a layer row makes depend on the row and the values of the names its fields read;
 - the nodes a block makes depend on the block, the values of the names its rows (and the
   blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
-  in one stage: the first is expanded, the others are copies under their own names.
+  in one stage: the first is expanded, the others are copies under their own names;
+- a spec's whole expansion with given parameters, compiled for other input shapes
+  (archprof.spec.program), and the shape and counts of each op on each input shape it met.
 
 A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
 each entry keeps its row or block definition alive, so that the `id()` in its key cannot be
-reused by another object while the entry exists. `enabled(False)` turns both tables off (the
+reused by another object while the entry exists. `enabled(False)` turns every table off (the
 tests compare both ways for every network).
 """
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Table:
 
 ROW_OPS = Table()
 BLOCKS = Table()
+PROGRAMS = Table()      # archprof.spec.program: a spec's expansion for other input shapes
+RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
 _NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _on = True
@@ -67,6 +71,8 @@ def enabled(on: bool) -> Iterator[None]:
 def clear() -> None:
     ROW_OPS.entries.clear()
     BLOCKS.entries.clear()
+    PROGRAMS.entries.clear()
+    RULES.entries.clear()
     _NAMES.clear()
     _BLOCK_NAMES.clear()
 
