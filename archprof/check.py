@@ -151,10 +151,11 @@ def _flop_counter_macs(module: Any, ins: list[tuple[int, ...]]) -> int:
     return counter.get_total_flops() // 2
 
 
-def check(spec: Spec | str, params: dict[str, Any] | None = None, fvcore: bool = True) -> Report:
-    analysis = analyze(spec, params=params)
+def check(spec: Spec | str, params: dict[str, Any] | None = None, fvcore: bool = True,
+          input: tuple[int, ...] | None = None) -> Report:
+    analysis = analyze(spec, params=params, input=input)
     report = Report(analysis.spec.name)
-    if not params:      # the paper's figures describe the network as specified by default
+    if not params and input is None:   # the paper's figures describe the default network
         check_expectations(analysis, report)
         check_reference(analysis, report)
     check_model(analysis, report, fvcore=fvcore)
@@ -228,17 +229,18 @@ def describe_against(result: Against, spec_name: str, other_name: str) -> list[s
 
 
 # --- a user's module, traced, against itself run by torch -----------------------------------------
-def check_module(ref: str, params: dict[str, Any] | None = None) -> Report:
-    """MODULE:CALLABLE: the traced numbers against the module itself: params and buffers by
-    numel, every output shape of a module called once by a forward hook on the meta device,
-    and MACs by torch's FlopCounterMode (2 FLOPs per MAC)."""
+def check_module(ref: str, params: dict[str, Any] | None = None,
+                 input: tuple[int, ...] | None = None) -> Report:
+    """MODULE:CALLABLE traced at `input` (default 3x224x224): the traced numbers against the
+    module itself: params and buffers by numel, every output shape of a module called once by
+    a forward hook on the meta device, and MACs by torch's FlopCounterMode (2 FLOPs per MAC)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from archprof.source import DEFAULT_INPUT, load_module, trace_module
 
     module = load_module(ref, params).to("meta").eval()
-    analysis = analyze(trace_module(module, ref, DEFAULT_INPUT))
+    analysis = analyze(trace_module(module, ref, input or DEFAULT_INPUT))
     report = Report(ref)
     totals = analysis.totals
     for what, tensors in (("params", module.parameters()), ("buffers", module.buffers())):

@@ -67,8 +67,8 @@ def test_list_csv_columns():
 def test_bad_input_one_line_exit_2():
     code, out = run("table", "vgg17")
     assert code == 2 and out.startswith("error: unknown network 'vgg17'") and "Traceback" not in out
-    code, out = run("table", "vgg16", "--input", "224x224")
-    assert code == 2 and "CxHxW" in out
+    code, out = run("table", "vgg16", "--input", "3x224x0")
+    assert code == 2 and "'3x224x0' is not 1 to 5 positive sizes" in out
     code, out = run("table", "vgg16", "--param", "width")
     assert code == 2 and "key=value" in out
     code, out = run("table", "vgg16", "--param", "widht=2")

@@ -213,7 +213,8 @@ def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
 @click.argument("name")
 @click.option("--param", "grid", multiple=True, metavar="KEY=V1,V2,...",
               help="Values to sweep (repeatable: the product of all is swept).")
-@click.option("--input", "inputs", metavar="CxHxW[,CxHxW...]", help="Input shapes to sweep.")
+@click.option("--input", "inputs", metavar="AxBx...[,AxBx...]",
+              help="Input shapes to sweep (1 to 5 sizes each).")
 @format_option
 def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> None:
     """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""

@@ -11,9 +11,9 @@ import click
 from archprof.cli.options import (
     OPTIMIZERS,
     SpecFailure,
+    input_option,
+    param_option,
     parse_batch_sizes,
-    parse_input,
-    parse_params,
     parse_shard,
 )
 
@@ -31,10 +31,8 @@ BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 @click.option("--channels-last", is_flag=True, help="Model and input in channels_last layout.")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--threads", type=click.IntRange(min=1), help="torch.set_num_threads (CPU).")
-@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
-              help="Override a spec parameter (repeatable).")
-@click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
-              help="Input shape per image (default: the spec's).")
+@param_option
+@input_option()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("reports/results.csv"), show_default=True, help="Results CSV.")
 @click.option("--force", is_flag=True, help="Measure again configs already in --out.")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.options import SpecFailure, parse_input, parse_params
+from archprof.cli.options import SpecFailure, input_option, param_option
 
 
 @click.command()
@@ -16,10 +16,8 @@ from archprof.cli.options import SpecFailure, parse_input, parse_params
               help="NAME.dot, .svg, .pdf or .png (default: DOT text on stdout).")
 @click.option("--params", "show_params", is_flag=True, help="Parameters in each box.")
 @click.option("--macs", "show_macs", is_flag=True, help="MACs in each box.")
-@click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
-              help="Input shape per image (default: the spec's).")
-@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
-              help="Override a spec parameter (repeatable).")
+@input_option()
+@param_option
 def draw(name: str, depth: int, output: Path | None, show_params: bool, show_macs: bool,
          input_shape: tuple | None, params: dict) -> None:
     """Diagram of NAME: boxes with output shapes, branches, merges, repeats folded as 'x N'."""

@@ -25,15 +25,24 @@ class SpecFailure(click.ClickException):
 # --- argument parsing ---------------------------------------------------------------------
 def parse_input(ctx: click.Context | None, param: click.Parameter | None,
                 value: str | None) -> tuple | None:
+    """'AxBx...': the shape of one sample, 1 to 5 positive sizes (what specs expand and modules
+    are traced at)."""
     if value is None:
         return None
     try:
         shape = tuple(int(v) for v in value.lower().split("x"))
     except ValueError:
         shape = ()
-    if len(shape) not in (1, 3) or min(shape) <= 0:
-        raise click.BadParameter(f"'{value}' is not CxHxW (e.g. 3x224x224)")
+    if not 1 <= len(shape) <= 5 or min(shape) <= 0:
+        raise click.BadParameter(f"'{value}' is not 1 to 5 positive sizes AxBx... (e.g. "
+                                 "3x224x224, 197x768, 3x16x112x112)")
     return shape
+
+
+def input_option(default: str = "the spec's; 3x224x224 for MODULE:CALLABLE") -> Callable:
+    return click.option("--input", "input_shape", callback=parse_input, metavar="AxBx...",
+                        help="Input shape per sample, 1 to 5 sizes: 3x224x224 (image), 197x768 "
+                             f"(tokens), 3x16x112x112 (video), 1x16000 (audio); default: {default}.")
 
 
 def parse_batch_sizes(ctx: click.Context | None, param: click.Parameter | None,
@@ -75,12 +84,15 @@ def parse_params(ctx: click.Context | None, param: click.Parameter | None,
     return out
 
 
+param_option = click.option("--param", "params", multiple=True, callback=parse_params,
+                            metavar="KEY=VALUE", help="A spec parameter, or a keyword argument "
+                            "of MODULE:CALLABLE (repeatable).")
+
+
 def analysis_options(f: Callable) -> Callable:
     for option in reversed([
-        click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
-                     help="Input shape per image (default: the spec's)."),
-        click.option("--param", "params", multiple=True, callback=parse_params,
-                     metavar="KEY=VALUE", help="Override a spec parameter (repeatable)."),
+        input_option(),
+        param_option,
         click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
                      help="Batch size: scales MACs, other ops and activations."),
         click.option("--dtype", default="float32", show_default=True,

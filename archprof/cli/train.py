@@ -7,9 +7,9 @@ import click
 
 from archprof.cli.options import (
     freeze_option,
+    input_option,
     optimizer_option,
-    parse_input,
-    parse_params,
+    param_option,
     parse_size,
 )
 
@@ -25,10 +25,8 @@ FIT_DTYPES = ["float32", "float16", "bfloat16"]
               help="float16/bfloat16: mixed precision with float32 master weights.")
 @click.option("--infer", is_flag=True, help="Inference instead of a training step.")
 @freeze_option
-@click.option("--input", "input_shape", callback=parse_input, metavar="CxHxW",
-              help="Input shape per image (default: the spec's).")
-@click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
-              help="Override a spec parameter (repeatable).")
+@input_option()
+@param_option
 @click.option("--format", "fmt", default="text", show_default=True,
               type=click.Choice(["text", "json"]))
 def fit(name: str, memory: int, optimizer: str, dtype: str, infer: bool, freeze: str | None,
