@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,37 @@ def graph(name: str, params: dict[str, Any] | None = None, input: Shape | None =
     return trace_module(module, name, input or DEFAULT_INPUT, batch=batch, dtype=dtype)
 
 
+@dataclass
+class Network:
+    """A network a command names, resolved: its graph (a spec expanded, or the callable's module
+    traced) and how to build it for real, with weights, to run it (archprof.measure.bench)."""
+    ref: str                   # as named: 'resnet50', 'net.yaml', 'mypkg.nets:build'
+    params: dict[str, Any]     # the spec's overrides, or the callable's keyword arguments
+    graph: Graph
+
+    @property
+    def name(self) -> str:
+        """The spec's network name, or the callable's ref as given."""
+        return self.graph.spec.name
+
+    def build(self, device: Any = "cpu", dtype: str = "float32") -> nn.Module:
+        """The module on `device` in `dtype`, eval mode: a spec's built from its graph
+        (archprof.model), a callable's as the callable makes it (its own initialisation, on
+        the CPU), then moved there."""
+        if not is_callable_ref(self.ref):
+            from archprof.model.network import build
+            return build(self.graph, device=device, dtype=dtype)
+        import torch
+        module = load_module(self.ref, self.params, meta=False)
+        return module.to(device=torch.device(device), dtype=getattr(torch, dtype)).eval()
+
+
+def resolve(name: str, params: dict[str, Any] | None = None, input: Shape | None = None,
+            dtype: str = "float32") -> Network:
+    """`name` resolved once: `graph` at batch 1, and what `Network.build` needs."""
+    return Network(name, dict(params or {}), graph(name, params, input, dtype=dtype))
+
+
 def parameters(name: str) -> dict[str, Any]:
     """What --param can set: a spec's params, or the callable's keyword arguments (with their
     defaults; a required one as None)."""
@@ -65,9 +97,9 @@ def parameters(name: str) -> dict[str, Any]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def load_module(ref: str, params: dict[str, Any] | None = None) -> nn.Module:
+def load_module(ref: str, params: dict[str, Any] | None = None, meta: bool = True) -> nn.Module:
     """Call MODULE:CALLABLE with `params` as keyword arguments; its nn.Module, built on the meta
-    device when it can be (no weights allocated), else on the CPU."""
+    device when it can be (no weights allocated) and `meta`, else on the CPU."""
     from torch import nn
 
     target = _attribute(ref)
@@ -78,7 +110,7 @@ def load_module(ref: str, params: dict[str, Any] | None = None) -> nn.Module:
     if not callable(target):
         raise SpecError(f"{ref} is a {type(target).__name__}, not a callable returning an "
                         "nn.Module")
-    made = _call(ref, target, params or {})
+    made = _call(ref, target, params or {}, meta)
     if not isinstance(made, nn.Module):
         raise SpecError(f"{ref} returned {type(made).__name__}, not a torch.nn.Module")
     return made
@@ -149,17 +181,18 @@ def _import_file(path: str) -> Any:
     return module
 
 
-def _call(ref: str, target: Callable[..., Any], params: dict[str, Any]) -> Any:
-    """On the meta device first (nothing allocated); code that reads tensor values while it
-    builds (`.item()`, `.tolist()`) cannot run there, so it runs again on the CPU."""
+def _call(ref: str, target: Callable[..., Any], params: dict[str, Any], meta: bool) -> Any:
+    """On the meta device first when `meta` (nothing allocated); code that reads tensor values
+    while it builds (`.item()`, `.tolist()`) cannot run there, so it runs again on the CPU."""
     import torch
 
     args = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    try:
-        with torch.device("meta"):
-            return target(**params)
-    except Exception:  # noqa: BLE001 - retried on the CPU, where its own error is reported
-        pass
+    if meta:
+        try:
+            with torch.device("meta"):
+                return target(**params)
+        except Exception:  # noqa: BLE001 - retried on the CPU, where its own error is reported
+            pass
     try:
         return target(**params)
     except Exception as err:  # noqa: BLE001

@@ -46,6 +46,7 @@ from archprof.figures.colors import family, family_color, network_color
 from archprof.figures.place import Marker, freeze_layout, markers, place, polyline
 from archprof.figures.presets import CANZIANI, PRESETS
 from archprof.measure.pick import MB, annotate, ok, pareto
+from archprof.source import is_callable_ref
 
 __all__ = ["CANZIANI", "PRESETS", "family", "network_color"]    # re-exported for callers
 
@@ -146,10 +147,19 @@ def _networks(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_accuracy(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    missing = sorted(set(df.loc[df["top1"].isna(), "label"]))
-    if missing:
-        notes.append("left out, no ImageNet top-1 in the spec: " + ", ".join(missing))
+    notes += _no_top1(df, "left out")
     return df[df["top1"].notna()]
+
+
+def _no_top1(df: pd.DataFrame, what: str) -> list[str]:
+    """Notes naming the networks without a top-1: specs that give none, and traced modules
+    (MODULE:CALLABLE), whose accuracy archprof cannot know."""
+    missing = df[df["top1"].isna()].drop_duplicates("label")
+    traced = missing["network"].astype(str).map(is_callable_ref).astype(bool)
+    return [f"{what}, {why}: " + ", ".join(sorted(group["label"]))
+            for why, group in (("no ImageNet top-1 in the spec", missing[~traced]),
+                               ("traced modules, accuracy not known", missing[traced]))
+            if len(group)]
 
 
 def _failures(df: pd.DataFrame, notes: list[str]) -> None:
@@ -507,9 +517,7 @@ def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
                                f"inference time per image (ms), batch {batch}",
                                f"operations per image, {unit}", (f"{short} per ms", short), notes,
                                ring=data["pareto"])
-    missing = sorted(set(data.loc[data["top1"].isna(), "label"]))
-    if missing:
-        notes.append("not on any frontier, no ImageNet top-1 in the spec: " + ", ".join(missing))
+    notes += _no_top1(data, "not on any frontier")
     return Chart("06_ops_vs_time", title, fig, data, notes, fits)
 
 

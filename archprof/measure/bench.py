@@ -47,11 +47,10 @@ import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError, short
+from archprof.ir.graph import Graph
 from archprof.ir.ops import dims
-from archprof.model.network import build
 from archprof.progress import progress_bar
-from archprof.spec.expand import expand
-from archprof.spec.load import load_spec
+from archprof.source import Network, resolve
 from archprof.training import Plan, plan
 
 COLUMNS = ["network", "params", "input", "batch", "device", "device_name", "dtype",
@@ -578,13 +577,21 @@ def is_oom(err: BaseException) -> bool:
 # --- sweep ------------------------------------------------------------------------------------
 @dataclass
 class _Network:
-    """What is known about one network before measuring: identity, static numbers, input."""
-    name: str
-    graph: Any
+    """What is known about one network before measuring: what was named (a spec or a callable,
+    resolved by archprof.source), its static numbers and input."""
+    source: Network
     macs: int
     params: int
     peak_activations: int
     train: Plan | None = None      # training modes: the static step, for its peak
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def graph(self) -> Graph:
+        return self.source.graph
 
 
 def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str | None = None,
@@ -700,19 +707,21 @@ def _session_peak(device: str, dtype: str, threads: int, budget_s: float) -> flo
 
 def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None, mode: str,
             dtype: str) -> _Network:
-    spec = load_spec(name)
-    graph = expand(spec, params, input)
+    """A spec expanded, or a MODULE:CALLABLE's module traced (archprof.source): its params,
+    MACs (forward, or forward + backward in training modes) and peak."""
+    source = resolve(name, params, input, dtype)
+    graph = source.graph
     if mode == "inference":
         t = analyze(graph).totals
-        return _Network(spec.name, graph, t["macs"], t["params"], t["peak_activations"])
+        return _Network(source, t["macs"], t["params"], t["peak_activations"])
     t = analyze(graph, train=True, dtype=dtype, optimizer=mode.split("-")[1]).totals
-    return _Network(spec.name, graph, t["train_macs"], t["params"], t["peak_activations"],
+    return _Network(source, t["train_macs"], t["params"], t["peak_activations"],
                     plan(graph, dtype, mode.split("-")[1]))
 
 
 def _prepare(net: _Network, dev: torch.device, dtype: str, channels_last: bool,
              compile: bool) -> Callable[[Any], Any]:
-    model = build(net.graph, device=dev, dtype=dtype)
+    model = net.source.build(dev, dtype)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
     return torch.compile(model) if compile else model

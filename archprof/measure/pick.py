@@ -18,6 +18,7 @@ import yaml
 
 from archprof.analysis import analyze
 from archprof.errors import SpecError
+from archprof.source import graph, is_callable_ref
 from archprof.spec.load import imagenet_accuracy, load_spec
 
 MB = 1e6
@@ -45,12 +46,24 @@ def parse_input(text: Any) -> tuple[int, ...] | None:
 
 @cache
 def spec_facts(network: str, params: str = "", input: str = "") -> dict[str, Any]:
-    """top-1/top-5 (None when the spec gives none), params and MACs per image from the spec."""
+    """top-1/top-5 (None when the spec gives none), params and MACs per image from the spec;
+    a MODULE:CALLABLE's from its module traced again, with no accuracy (none is known)."""
+    if is_callable_ref(network):
+        made = graph(network, parse_params(params), parse_input(input))
+        t = analyze(made).totals
+        return {"top1": None, "top5": None, "params": t["params"], "buffers": t["buffers"],
+                "macs": t["macs"], "title": made.spec.title}
     spec = load_spec(network)
     t = analyze(spec, input=parse_input(input), params=parse_params(params)).totals
     acc = imagenet_accuracy(spec)
     return {"top1": acc.get("top1"), "top5": acc.get("top5"), "params": t["params"],
             "buffers": t["buffers"], "macs": t["macs"], "title": spec.title}
+
+
+def no_accuracy(network: str) -> str:
+    """Why a network has no top-1, for notes."""
+    return ("a traced module, its accuracy is not known" if is_callable_ref(network)
+            else "no top-1 in its spec")
 
 
 def annotate(results: pd.DataFrame) -> pd.DataFrame:
@@ -165,7 +178,7 @@ def pick(results: pd.DataFrame, batch: int = 1, max_latency_ms: float | None = N
     out = out.sort_values(["setup", "has_top1", "top1", "latency_ms"],
                           ascending=[True, False, False, True], kind="stable")
     for row in out[~out["has_top1"]].itertuples():
-        notes.append(f"{row.label} on {row.setup}: no top-1 in its spec, listed last")
+        notes.append(f"{row.label} on {row.setup}: {no_accuracy(row.network)}, listed last")
     cols = ["setup", "label", "network", "params", "batch", "top1", "top5", "latency_ms",
             "ms_per_image", "images_per_s", "memory_mb", "spec_params", "spec_macs", "pareto"]
     return out[cols].reset_index(drop=True), notes
