@@ -51,7 +51,9 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
           threads: int | None, params: dict, input_shape: tuple | None, out: Path, force: bool,
           mode: str, optimizer: str, budget: float, shard: tuple[int, int] | None) -> None:
     """Time NAMES (or --all) over batch sizes; append the rows to --out (rerun to resume).
-    Any number of bench processes may write one --out at once.
+    Any number of bench processes may write one --out at once. A NAME is a network of specs/,
+    a spec file, or MODULE:CALLABLE / path/file.py:CALLABLE: the module it returns (--param
+    as keyword arguments), moved to --device, its static columns from its trace at --input.
 
     Median of adaptive repeated runs, per-image latency, images/s, measured and static
     memory, and achieved MAC/s as a fraction of this device's matmul peak.

@@ -44,7 +44,8 @@ def parse_names(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--throughput-batches", default="1,16", show_default=True, callback=parse_batch_sizes,
               help="Batch sizes of the top-1 vs images/s panels.")
 @click.option("--networks", callback=parse_names, metavar="A,B,...",
-              help="Only these networks (comma-separated).")
+              help="Only these networks (comma-separated), named as in the results: "
+                   "e.g. resnet50 or mypkg.nets:build.")
 @click.option("--family", "families", callback=parse_names, metavar="F,G,...",
               help="Only the networks of these families, e.g. ResNet,VGG.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)),
@@ -54,7 +55,8 @@ def plot(results: tuple[Path, ...], out: Path, ops: str, fit_batch: int,
          throughput_batches: tuple[int, ...], networks: tuple[str, ...],
          families: tuple[str, ...], preset: str | None) -> None:
     """Draw every efficiency chart from RESULTS files (archprof bench) plus the specs, each as
-    PNG, SVG and PDF with its data as CSV."""
+    PNG, SVG and PDF with its data as CSV. A benched MODULE:CALLABLE has its traced params and
+    MACs and no known accuracy: charts of top-1 leave it out, with a note."""
     from archprof.figures.plot import all_charts, save, select
     from archprof.measure.bench import load_results
     log_ops = None
@@ -133,7 +135,8 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
          max_memory_mb: float | None, max_params: float | None, device: str | None,
          fmt: str) -> None:
     """The networks that fit a budget on the measured device, best top-1 first; * marks the
-    Pareto frontier (no other fitting network is both faster and more accurate)."""
+    Pareto frontier (no other fitting network is both faster and more accurate). Networks
+    without a top-1 (a benched MODULE:CALLABLE has none known) come last."""
     import pandas as pd
 
     from archprof.figures.render import Column, render
