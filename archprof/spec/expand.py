@@ -65,20 +65,21 @@ def expand(spec: Spec | str, params: dict[str, Any] | None = None,
            input: Shape | None = None) -> Graph:
     """Expand a spec with parameter overrides and an optional input shape override (C,H,W)."""
     spec = load_spec(spec)
-    params = params or {}
-    key = (id(spec), *memo.env_key(tuple(params), params))   # overrides in the order given
     try:
-        if input is not None:
-            input = _checked_input(input)
+        values = _parameters(spec, params or {})
+        shape = _checked_input(
+            input or tuple(_Expander.value(v, values) for v in _as_list(spec.input)))
+        # The program depends on the parameters that the rows read (not, e.g., a resolution
+        # read by `input:` alone); it is keyed on their values after evaluation.
+        key = (id(spec), *memo.env_key(memo.network_names(spec.blocks, spec.layers), values))
         program: Program | None = memo.PROGRAMS.get(key)
-        if program is not None and (input or program.input):
-            graph = program.run(input or program.input)
+        if program is not None:
+            graph = program.run(shape, values)
             if graph is not None:
                 return graph
-        expander = _Expander(spec, params, input)
+        expander = _Expander(spec, values, shape)
         graph = expander.run()
-        memo.PROGRAMS.put(key, spec, Program.of(graph, None if input else graph.input,
-                                                expander.guards, expander.inplace,
+        memo.PROGRAMS.put(key, spec, Program.of(graph, expander.guards, expander.inplace,
                                                 MAX_ELEMENTS))
         return graph
     except SpecError as err:
@@ -113,21 +114,24 @@ def _names(rows: list[Any]) -> set[str]:
     return {r["name"] for r in rows if isinstance(r, dict) and isinstance(r.get("name"), str)}
 
 
+def _parameters(spec: Spec, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The spec's parameters with the overrides, expressions evaluated in order."""
+    unknown = set(overrides) - set(spec.params)
+    for key in sorted(unknown):
+        raise SpecError(f"unknown parameter '{key}' for {spec.name}; it has: "
+                        f"{', '.join(spec.params) or 'none'}", hint=did_you_mean(key, spec.params))
+    params = {**spec.params, **overrides}
+    for key, value in params.items():
+        if isinstance(value, str):
+            params[key] = _Expander.value(value, params)
+    return params
+
+
 class _Expander:
-    def __init__(self, spec: Spec, overrides: dict[str, Any], input: Shape | None) -> None:
+    def __init__(self, spec: Spec, params: dict[str, Any], input: Shape) -> None:
         self.spec = spec
-        unknown = set(overrides) - set(spec.params)
-        for key in sorted(unknown):
-            raise SpecError(f"unknown parameter '{key}' for {spec.name}; it has: "
-                            f"{', '.join(spec.params) or 'none'}",
-                            hint=did_you_mean(key, spec.params))
-        self.params = {**spec.params, **overrides}
-        for key, value in self.params.items():
-            if isinstance(value, str):
-                self.params[key] = self.value(value, self.params)
-        shape = _checked_input(
-            input or tuple(self.value(v, self.params) for v in _as_list(spec.input)))
-        self.graph = Graph(spec, shape, self.params)
+        self.params = params
+        self.graph = Graph(spec, input, params)
         self.inplace: dict[str, bool] = {}     # `inplace:` rows: node -> flag as written
         self.guards: list[Guard] = []          # what the program for other inputs checks
 

@@ -108,10 +108,19 @@ def _collect(value: Any, found: set[str], seen: set[int]) -> None:
 def block_names(blocks: dict[str, Any], definition: dict[str, Any]) -> tuple[str, ...]:
     """The names a block's rows read from its scope: those in its layers and out, and all of
     those of every block they use (whose args and let are evaluated inside this block)."""
-    hit = _BLOCK_NAMES.get(id(definition))
-    if hit is not None and hit[0] is definition:
+    return _reads(blocks, definition, (definition.get("layers"), definition.get("out")))
+
+
+def network_names(blocks: dict[str, Any], layers: list[Any]) -> tuple[str, ...]:
+    """The names a network's rows read (its parameters among them), with every block's."""
+    return _reads(blocks, layers, (layers,))
+
+
+def _reads(blocks: dict[str, Any], owner: Any, parts: tuple[Any, ...]) -> tuple[str, ...]:
+    hit = _BLOCK_NAMES.get(id(owner))
+    if hit is not None and hit[0] is owner:
         return hit[1]
-    names = {*names_in(definition.get("layers")), *names_in(definition.get("out"))}
+    names = {name for part in parts for name in names_in(part)}
     seen: set[str] = set()
     todo = [n for n in names if n in blocks]
     while todo:
@@ -124,7 +133,7 @@ def block_names(blocks: dict[str, Any], definition: dict[str, Any]) -> tuple[str
     result = tuple(sorted(names))
     if len(_BLOCK_NAMES) >= LIMIT:
         _BLOCK_NAMES.clear()
-    _BLOCK_NAMES[id(definition)] = (definition, result)
+    _BLOCK_NAMES[id(owner)] = (owner, result)
     return result
 
 

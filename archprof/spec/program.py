@@ -64,27 +64,27 @@ def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, 
 
 @dataclass(frozen=True)
 class Program:
-    """The expansion of one spec with one set of parameters: nodes as (name, op, inputs,
-    line, inplace flag, `inplace: true` as written), guards in position order, expectations."""
+    """The expansion of one spec with the parameters its rows read: nodes as (name, op,
+    inputs, line, inplace flag, `inplace: true` as written), guards in position order,
+    expectations."""
     spec: Spec
-    params: dict[str, Any]
-    input: Shape | None          # the spec's own input shape (None: it was overridden)
     nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...]
     guards: tuple[Guard, ...]
     expectations: tuple[Expectation, ...]
     max_elements: int
 
     @classmethod
-    def of(cls, graph: Graph, input: Shape | None, guards: list[Guard],
-           written: dict[str, bool], max_elements: int) -> Program:
-        return cls(graph.spec, graph.params, input,
+    def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
+           max_elements: int) -> Program:
+        return cls(graph.spec,
                    tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
                          for n in graph.nodes),
                    tuple(guards), tuple(graph.expectations), max_elements)
 
-    def run(self, input: Shape) -> Graph | None:
-        """The graph for another input shape, or None where a decision or a rule differs."""
-        graph = Graph(self.spec, input, dict(self.params))
+    def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
+        """The graph for another input shape (and parameters the rows do not read), or None
+        where a decision or a rule differs."""
+        graph = Graph(self.spec, input, params)
         shapes: dict[str, Shape] = {INPUT: input}
         guards = iter(self.guards)
         guard = next(guards, None)
