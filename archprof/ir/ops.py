@@ -271,26 +271,31 @@ class Windowed(Op):
     def dilation(self, ins: list[Shape]) -> tuple[int, ...]:
         return per_dim(self.d, self.rank(ins), "dilation")
 
-    def pads(self, ins: list[Shape]) -> tuple[int, ...]:
-        """(before, after) for each spatial dimension, flat: (top, bottom, left, right) in 2-D."""
+    def geometry(self, ins: list[Shape]) -> tuple[tuple[int, ...], ...]:
+        """kernel, stride, dilation and pads (see `pads`) on these inputs, the rank found once."""
         r = self.rank(ins)
+        k, s, d = (per_dim(self.k, r, "kernel"), per_dim(self.s, r, "stride"),
+                   per_dim(self.d, r, "dilation"))
         if self.p == "same":
-            return tuple(v for size, k, s, d in zip(ins[0][1:], self.kernel(ins), self.stride(ins),
-                                                    self.dilation(ins))
-                         for v in _same_padding(size, k, s, d))
+            return k, s, d, tuple(v for size, *args in zip(ins[0][1:], k, s, d)
+                                  for v in _same_padding(size, *args))
         p = (self.p,) * r if isinstance(self.p, int) else tuple(self.p)
         if len(p) == r:
-            return tuple(v for x in p for v in (x, x))
+            return k, s, d, tuple(v for x in p for v in (x, x))
         if len(p) == 2 * r:
-            return p
+            return k, s, d, p
         raise SpecError(f"padding {dims(p)} gives {len(p)} values for {r} spatial dimension(s)"
                         f" (give {r} or {2 * r})")
 
+    def pads(self, ins: list[Shape]) -> tuple[int, ...]:
+        """(before, after) for each spatial dimension, flat: (top, bottom, left, right) in 2-D."""
+        return self.geometry(ins)[3]
+
     def dims_args(self, ins: list[Shape]) -> list[tuple[int, int, int, int, int, int]]:
         """(size, k, s, d, before, after) per spatial dimension."""
-        pads = self.pads(ins)
+        kernel, stride, dilation, pads = self.geometry(ins)
         return [(size, k, s, d, pads[2 * i], pads[2 * i + 1]) for i, (size, k, s, d) in
-                enumerate(zip(ins[0][1:], self.kernel(ins), self.stride(ins), self.dilation(ins)))]
+                enumerate(zip(ins[0][1:], kernel, stride, dilation))]
 
     def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
         names = DIM_NAMES[self.rank(ins)]
