@@ -124,6 +124,17 @@ def test_bench_cli_of_a_file_callable_and_a_video_input(tmp_path: Path) -> None:
     assert f"1 rows in {out}" in text
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bench_of_a_callable_on_cuda(tmp_path: Path) -> None:
+    df = B.sweep([CLASSIFIER], (1, 2), params={"width": 4}, input=(3, 16, 16),
+                 out=tmp_path / "r.csv", **{**FAST, "device": "cuda"})
+    weights = sum(p.numel() * p.element_size() for p in real(CLASSIFIER, width=4).parameters())
+    assert list(df["status"]) == ["ok", "ok"] and (df["model_params"] == 502).all()
+    assert (df["device"] == f"cuda:{torch.cuda.current_device()}").all()
+    assert (df["mem_context_bytes"] >= weights).all()
+    assert (df["mem_peak_bytes"] >= df["mem_context_bytes"]).all()
+
+
 @pytest.mark.parametrize("args, says", [
     (["tests/bad_models.py:raises", "--param", "width=5"],
      "error: tests/bad_models.py:raises(width=5) raised ValueError: width must be even, got 5"),
@@ -262,3 +273,26 @@ def test_check_spec_and_against_honour_input(write_spec: Any) -> None:
     assert code == 2 and "conv1" in out and len(out.splitlines()) == 1, out
     code, out = run("check", spec, "--input", "1x800", "--against", AUDIO)
     assert code == 0 and f"params 316, MACs {macs:,}" in out, out
+
+
+def test_table_header_says_cxhxw_only_for_an_image() -> None:
+    code, out = run("table", "tests/cli_models.py:tokens", "--input", "7x16")
+    header = next(line for line in out.splitlines() if line.startswith("name "))
+    assert code == 0 and header.split()[:3] == ["name", "type", "output"] and "CxHxW" not in out
+    code, out = run("table", "lenet5")
+    assert code == 0 and "output (CxHxW)" in out
+
+
+def test_report_refuses_a_callable_on_one_line_before_writing(tmp_path: Path,
+                                                                 mixed_file: Path) -> None:
+    out = tmp_path / "report"
+    code, text = run("report", "--out", str(out), "--device", "cpu", AUDIO)
+    assert code == 2 and len(text.splitlines()) == 1 and text.startswith(
+        f"error: report covers networks of specs, not {AUDIO}: measure a MODULE:CALLABLE "
+        "with `archprof bench`"), text
+    assert not out.exists()
+    out.mkdir()
+    (out / "results.csv").write_text(mixed_file.read_text())
+    code, text = run("report", "--out", str(out), "--no-measure")
+    assert code == 2 and f"not {CLASSIFIER} in {out / 'results.csv'}" in text, text
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]      # nothing half-written

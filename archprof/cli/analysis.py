@@ -61,7 +61,7 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
         return
     rows = a.collapsed(depth) if depth else a.layers
     t = a.totals
-    columns = LAYER_COLUMNS + (TRAIN_COLUMNS if train else [])
+    columns = layer_columns(a.graph.input) + (TRAIN_COLUMNS if train else [])
     if fmt in ("csv", "json"):
         click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), columns, fmt))
         return
@@ -78,6 +78,13 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
 
 
 TRAIN_COLUMNS = [Column("backward_macs", "backward MACs", "int"), Column("saved", "saved", "int")]
+
+
+def layer_columns(input: tuple[int, ...]) -> list[Column]:
+    """The shape column says CxHxW where the input is an image, nothing it is not sure of."""
+    if len(input) == 3:
+        return LAYER_COLUMNS
+    return [Column("shape", "output") if c.key == "shape" else c for c in LAYER_COLUMNS]
 
 
 def warn_unfrozen(a: Analysis, freeze: str | None) -> None:
