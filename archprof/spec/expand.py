@@ -99,8 +99,8 @@ def _checked_input(shape: Any) -> Shape:
 @dataclass(frozen=True)
 class _Recording:
     """A block's expansion: nodes as (name after the prefix, op, input codes, input shapes,
-    output shape, line, `inplace:` flag or None, counts), where a code >= 0 is a node of the
-    block and -1, -2, ... its inputs; expectations as (path after the prefix, line, first
+    output shape, line, `inplace:` flag or None, counts), where codes number the block's
+    inputs first, then its nodes; expectations as (path after the prefix, line, first
     node, end node, values); the guards (archprof.spec.program) its rows recorded; the
     output."""
     nodes: tuple[tuple[str, Op, tuple[int, ...], tuple[Shape, ...], Shape, int | None,
@@ -391,37 +391,22 @@ class _Expander:
         if scope.depth >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} (is '{block_name}' recursive?)")
         definition = blocks[block_name]
-        if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
-            raise SpecError(f"block '{block_name}' needs a 'layers:' list")
-        keys = ["args", "let", "layers", "out", "inputs", "doc"]
-        for key in set(definition) - set(keys):
-            raise SpecError(f"unknown key '{key}' in block '{block_name}'",
-                            hint=did_you_mean(str(key), keys))
-        names = definition.get("inputs", ["in"])
-        if not isinstance(names, list) or not all(isinstance(n, str) and NAME.match(n) for n in names):
-            raise SpecError(f"block '{block_name}' inputs must be a list of names, got {short(names)}")
+        names, declared, let = _block_parts(block_name, definition)
         if len(names) != len(sources):
             raise SpecError(f"block '{block_name}' takes {len(names)} input(s) ({', '.join(names)}); "
                             f"got {len(sources)}" + ("; name them with from: [a, b, ...]"
                                                      if len(names) > 1 else ""))
-        declared = definition.get("args") or {}
-        if not isinstance(declared, dict):
-            raise SpecError(f"block '{block_name}' args must be a mapping")
-        given = {k: v for k, v in row.items() if k not in ROW_KEYS | {"block"}}
+        given = {k: v for k, v in row.items() if k not in BLOCK_ROW_KEYS}
         for key in given:
             if key not in declared:
                 raise SpecError(f"block '{block_name}' has no argument '{key}'",
                                 hint=did_you_mean(str(key), declared))
-        values: dict[str, Any] = {}
+        inner = dict(env)      # a default sees the arguments before it; a given one does not
         for key, default in declared.items():
             raw = given.get(key, default)
             if raw is None:
                 raise SpecError(f"block '{block_name}' needs argument '{key}'")
-            values[key] = self.value(raw, env if key in given else {**env, **values})
-        inner = {**env, **values}
-        let = definition.get("let") or {}
-        if not isinstance(let, dict):
-            raise SpecError(f"block '{block_name}' let must be a mapping")
+            inner[key] = self.value(raw, env if key in given else inner)
         for key, raw in let.items():
             inner[key] = self.value(raw, inner)
         # What the block makes depends on these alone: expand it once, copy it after.
@@ -459,8 +444,8 @@ class _Expander:
         nodes = self.graph.nodes[start:]
         local = {node.name: k for k, node in enumerate(nodes)}
 
-        def code(name: str) -> int:    # a node of the block (>= 0), or its input -1, -2, ...
-            return local[name] if name in local else -1 - sources.index(name)
+        def code(name: str) -> int:    # the block's inputs, then its nodes
+            return local[name] + len(sources) if name in local else sources.index(name)
         cut = len(prefix)
         try:
             made = tuple((n.name[cut:], n.op, tuple(map(code, n.inputs)), tuple(n.ins), n.out,
@@ -480,27 +465,24 @@ class _Expander:
 
     def replay(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
         """A recorded block again, under a new prefix and on new inputs of the same shapes."""
-        graph = self.graph
-        start, names = len(graph.nodes), list[str]()
+        graph, add = self.graph, self.graph.add
+        start, refs = len(graph.nodes), list(sources)     # what the codes index
         if start + len(recording.nodes) > MAX_NODES:
             raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
         for local, op, codes, ins, out, line, inplace, cost in recording.nodes:
             name = prefix + local
             if name in graph:
                 self.room_for(name)
-            graph.add(Node(name, op, [names[c] if c >= 0 else sources[-1 - c] for c in codes],
-                           list(ins), out, line, cost=cost))
+            add(Node(name, op, [refs[c] for c in codes], list(ins), out, line, False, cost))
             if inplace is not None:
                 self.inplace[name] = inplace
-            names.append(name)
+            refs.append(name)
         for path, line, first, stop, values in recording.expectations:
             self.graph.expectations.append(
                 Expectation(prefix + path, line, range(start + first, start + stop), dict(values)))
         for at, kind, what, codes, value in recording.guards:
-            self.guards.append((start + at, kind, what,
-                                tuple(names[c] if c >= 0 else sources[-1 - c] for c in codes), value))
-        c = recording.out
-        return names[c] if c >= 0 else sources[-1 - c]
+            self.guards.append((start + at, kind, what, tuple(refs[c] for c in codes), value))
+        return refs[recording.out]
 
     def room_for(self, name: str) -> None:
         if len(self.graph.nodes) >= MAX_NODES:
@@ -542,6 +524,35 @@ class _Expander:
             else:
                 parse_quantity(value if isinstance(value, (int, float, str)) else short(value))
         self.graph.expectations.append(Expectation(path, line, nodes, dict(raw)))
+
+
+BLOCK_KEYS = ["args", "let", "layers", "out", "inputs", "doc"]
+BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
+_BLOCK_PARTS: dict[int, tuple[Any, tuple[list[str], dict[str, Any], dict[str, Any]]]] = {}
+
+
+def _block_parts(name: str, definition: Any) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """A block definition's input names, args and let, checked once per definition."""
+    hit = _BLOCK_PARTS.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
+        raise SpecError(f"block '{name}' needs a 'layers:' list")
+    for key in set(definition) - set(BLOCK_KEYS):
+        raise SpecError(f"unknown key '{key}' in block '{name}'", hint=did_you_mean(str(key), BLOCK_KEYS))
+    names = definition.get("inputs", ["in"])
+    if not isinstance(names, list) or not all(isinstance(n, str) and NAME.match(n) for n in names):
+        raise SpecError(f"block '{name}' inputs must be a list of names, got {short(names)}")
+    declared = definition.get("args") or {}
+    if not isinstance(declared, dict):
+        raise SpecError(f"block '{name}' args must be a mapping")
+    let = definition.get("let") or {}
+    if not isinstance(let, dict):
+        raise SpecError(f"block '{name}' let must be a mapping")
+    if len(_BLOCK_PARTS) >= memo.LIMIT:
+        _BLOCK_PARTS.clear()
+    _BLOCK_PARTS[id(definition)] = (definition, (names, declared, let))
+    return names, declared, let
 
 
 def _as_list(value: Any) -> list[Any]:
