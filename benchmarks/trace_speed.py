@@ -7,6 +7,10 @@ interleaved rounds (order alternating, so drift in machine load hits both alike)
 warm-up each; the figure per tool is the median over rounds. archprof's time includes the
 second trace at another input size that checks for control flow on the input size.
 
+Then the analysis of a traced graph alone (the trace done beforehand, each round on a fresh
+trace so that nothing is counted yet) per op, next to the cold analysis of the `resnet50` spec
+per op (an input size not analysed before): the trace is what costs, not its analysis.
+
 Run: python benchmarks/trace_speed.py [--rounds R]     (needs torchinfo: pip install .[bench])
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torchinfo
 from torch import nn
 
 import archprof
+from archprof.trace import trace
 
 
 class Bottleneck(nn.Module):
@@ -104,6 +109,22 @@ def main() -> None:
               f"(min {min(t):.3f}, max {max(t):.3f})")
     ratio = median["torchinfo.summary"] / median["archprof.analyze"]
     print(f"torchinfo / archprof = {ratio:.2f} (above 1: archprof is faster)")
+    per_op(model, args.rounds)
+
+
+def per_op(model: nn.Module, rounds: int) -> None:
+    traced, spec = [], []
+    for r in range(rounds):
+        graph = trace(model, (3, 224, 224))
+        traced.append(seconds(lambda g=graph: archprof.analyze(g).totals) / len(graph.nodes))
+        size = 224 + 32 * (r + 1)                   # never analysed before in this process
+        ops = len(archprof.expand("resnet50", input=(3, size + 1, size + 1)).nodes)
+        spec.append(seconds(lambda s=size: archprof.analyze("resnet50", input=(3, s, s)).totals)
+                    / ops)
+    a, b = statistics.median(traced) * 1e6, statistics.median(spec) * 1e6
+    print(f"analysis per op, median over {rounds} rounds: traced graph {a:.1f} us "
+          f"({len(graph.nodes)} ops, trace excluded), resnet50 spec cold {b:.1f} us "
+          f"(expansion included); traced / spec = {a / b:.2f}")
 
 
 if __name__ == "__main__":
