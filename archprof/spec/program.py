@@ -65,47 +65,51 @@ def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, 
 @dataclass(frozen=True)
 class Program:
     """The expansion of one spec with the parameters its rows read: nodes as (name, op,
-    inputs, line, inplace flag, `inplace: true` as written), guards in position order,
-    expectations."""
+    inputs, line, inplace flag, `inplace: true` as written), the guards checked before each
+    node (and after the last), expectations."""
     spec: Spec
     nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...]
-    guards: tuple[Guard, ...]
+    checks: dict[int, list[Guard]]
     expectations: tuple[Expectation, ...]
     max_elements: int
 
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
            max_elements: int) -> Program:
+        checks: dict[int, list[Guard]] = {}
+        for guard in guards:
+            checks.setdefault(guard[0], []).append(guard)
         return cls(graph.spec,
                    tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
                          for n in graph.nodes),
-                   tuple(guards), tuple(graph.expectations), max_elements)
+                   checks, tuple(graph.expectations), max_elements)
 
     def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None
         where a decision or a rule differs."""
         graph = Graph(self.spec, input, params)
         shapes: dict[str, Shape] = {INPUT: input}
-        guards = iter(self.guards)
-        guard = next(guards, None)
+        checks, add = self.checks, graph.add
         for k, (name, op, inputs, line, inplace, written) in enumerate(self.nodes):
-            while guard is not None and guard[0] == k:
-                _, kind, what, names, expected = guard
-                if decide(kind, what, [shapes[n] for n in names]) != expected:
-                    return None
-                guard = next(guards, None)
+            if k in checks and not _hold(checks[k], shapes):
+                return None
             ins = [shapes[i] for i in inputs]
             made = _rule(op, ins, self.max_elements)
             if made is None or (written and numel(made[0]) != numel(ins[0])):
                 return None
             shapes[name] = made[0]
-            graph.add(Node(name, op, inputs, ins, made[0], line, inplace, made[1]))
-        for _, kind, what, names, expected in ([guard] if guard else []) + list(guards):
-            if decide(kind, what, [shapes[n] for n in names]) != expected:
-                return None       # a decision after the last node (a final row switched off)
+            add(Node(name, op, inputs, ins, made[0], line, inplace, made[1]))
+        end = len(self.nodes)       # a decision after the last node (a final row switched off)
+        if end in checks and not _hold(checks[end], shapes):
+            return None
         graph.expectations = [Expectation(e.path, e.line, e.nodes, dict(e.values))
                               for e in self.expectations]
         return graph
+
+
+def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
+    return all(decide(kind, what, [shapes[n] for n in names]) == expected
+               for _, kind, what, names, expected in guards)
 
 
 def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
