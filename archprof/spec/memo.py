@@ -25,8 +25,9 @@ LIMIT = 50_000          # entries per table; a full table is emptied (sweeps of 
 
 
 class Table:
-    def __init__(self) -> None:
+    def __init__(self, limit: int = LIMIT) -> None:
         self.entries: dict[tuple, tuple[Any, Any]] = {}
+        self.limit = limit
 
     def get(self, key: tuple) -> Any:
         if not _on:
@@ -40,7 +41,7 @@ class Table:
     def put(self, key: tuple, owner: Any, value: Any) -> None:
         if not _on:
             return
-        if len(self.entries) >= LIMIT:
+        if len(self.entries) >= self.limit:
             self.entries.clear()
         try:
             self.entries[key] = (owner, value)
@@ -50,7 +51,8 @@ class Table:
 
 ROW_OPS = Table()
 BLOCKS = Table()
-PROGRAMS = Table()      # archprof.spec.program: a spec's expansion for other input shapes
+PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
+                        # (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
 _NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
