@@ -7,8 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
+import import_models as im
 import pytest
+import torch
+import tracing_models as tm
 from click.testing import CliRunner
+from torch.utils.flop_counter import FlopCounterMode
 
 import archprof
 from archprof.analysis import analyze
@@ -17,6 +21,7 @@ from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph, Node, mark_inplace
 from archprof.ir.ops import OPS, Op, Shape, spec_field
 from archprof.spec.load import _parse
+from archprof.trace import trace
 from archprof.trace.to_spec import to_spec
 
 COLUMNS = ["type", "layer", "shape", "params", "weights", "buffers", "macs", "other_ops",
@@ -45,8 +50,6 @@ def test_every_zoo_spec_round_trips(name: str) -> None:
 def test_every_zoo_model_built_traced_and_imported_re_analyses_the_same(name: str) -> None:
     """`archprof import` of each zoo network built as a torch module (on meta): the spec it
     writes analyses, op by op, as the traced module does."""
-    from archprof.trace import trace
-
     spec = archprof.load_spec(name)
     graph = trace(archprof.build(spec, device="meta"), archprof.expand(spec).input)
     assert_same_analysis(graph, to_spec(graph))
@@ -227,8 +230,6 @@ def test_a_repeat_never_takes_a_name_used_before_it() -> None:
     ConvNeXt and EfficientNet are built so): they are written one by one."""
     from torch import nn
 
-    from archprof.trace import trace
-
     def unit() -> nn.Sequential:
         return nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
     model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 1)), nn.Sequential(unit(), unit()))
@@ -238,3 +239,80 @@ def test_a_repeat_never_takes_a_name_used_before_it() -> None:
     assert_same_analysis(graph, text)
     # 1x1 conv 3 -> 8 (24 + 8 params), two 3x3 convs 8 -> 8 (576 + 8 each)
     assert analyze(reloaded(text)).totals["params"] == 3 * 8 + 8 + 2 * (9 * 8 * 8 + 8)
+
+
+# --- torchvision patterns that import once refused (tests/import_models.py) -------------------
+def flop_counter_macs(module: torch.nn.Module, input: tuple[int, ...]) -> int:
+    """torch's FlopCounterMode on the same module: 2 FLOPs per multiply-accumulate."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(torch.empty(1, *input, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+def imported(module: torch.nn.Module, input: tuple[int, ...]) -> tuple[Graph, str]:
+    """The traced graph and the spec `archprof import` writes of it, which must re-analyse
+    the same, row by row; params equal numel and MACs FlopCounterMode's count / 2."""
+    graph = trace(module.to("meta"), input)
+    text = to_spec(graph)
+    assert_same_analysis(graph, text)
+    totals = analyze(reloaded(text)).totals
+    assert totals["params"] == sum(p.numel() for p in module.parameters())
+    assert totals["macs"] == flop_counter_macs(module, input)
+    assert totals["uncounted_ops"] == {}
+    return graph, text
+
+
+def test_vit_patch_flattening_and_batch_first_attention_import() -> None:
+    """torchvision's ViT: x.reshape(n, hidden, -1) and nn.MultiheadAttention(batch_first=True)
+    whose transposes move the batch dimension (per sample: reshapes, each reproducing its
+    traced shape)."""
+    module = im.TorchViT()
+    graph, text = imported(module, (3, 32, 32))
+    assert graph.node("reshape").out == (16, 16)      # 16 channels x (4*4 patches)
+    # conv 16*3*8*8 + 16, class token 16, position embedding 17*16, attention in (48*16 + 48)
+    # and out (16*16 + 16), layer norm 2*16, head 16*10 + 10
+    assert analyze(reloaded(text)).totals["params"] == (
+        3088 + 16 + 272 + (768 + 48) + 272 + 32 + 170)
+    # conv 16 patches * 16 * (3*8*8); q, k, v 17*16*48; q k^T and weights v per head
+    # 4 * 17*17*4 each; out 17*16*16; head 16*10
+    assert analyze(reloaded(text)).totals["macs"] == (
+        16 * 16 * 192 + 17 * 16 * 48 + 2 * 4 * 17 * 17 * 4 + 17 * 16 * 16 + 160)
+    # need_weights=True: the attention weights averaged over the 4 heads, a `mean` row
+    graph, text = imported(tm.MHAEncoder(), (10, 32))
+    assert "{mean: [0], name: attn_multi_head_attention_forward_8}" in text
+
+
+def test_a_concat_of_one_tensor_is_a_copy() -> None:
+    """DenseNet's first dense layer concatenates a list of one: torch.cat copies it."""
+    x = torch.zeros(1, 2, 3)
+    assert torch.cat([x], 1).data_ptr() != x.data_ptr()     # a copy, not a view
+    module = im.DenseNet()
+    graph, text = imported(module, (3, 8, 8))
+    assert "{concat: [in], name: cat}" in text
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    # the copy: 8 channels x 8 x 8 = 512 elements, no arithmetic
+    assert rows.at["layers_0.cat", "activations"] == 8 * 8 * 8
+    assert rows.at["layers_0.cat", "other_ops"] == 0
+    # stem 8*3*9 + 8; norms 2*8 and 2*12; convs 4*8*9 and 4*12*9, no bias
+    assert analyze(reloaded(text)).totals["params"] == 224 + 16 + 288 + 24 + 432
+    # stem 8*64*27, then 4*64*(8*9) and 4*64*(12*9)
+    assert analyze(reloaded(text)).totals["macs"] == 8 * 64 * 27 + 4 * 64 * 72 + 4 * 64 * 108
+
+
+def test_heads_that_never_run_import_as_param_rows() -> None:
+    """GoogLeNet's auxiliary heads in eval mode: their parameters a row each, counted."""
+    _, text = imported(im.AuxHeads(), (3, 8, 8))
+    # aux1: a linear 32 -> 10 (330), aux2: 8 -> 10 (90), flat counts
+    assert "{param: 330, used: false, tensor: 330, name: aux1}" in text
+    assert "{param: 90, used: false, tensor: 90, from: fc, name: aux2}" in text
+    imported(tm.LayerScaled(), (3, 16, 16))
+
+
+def test_a_gathered_bias_broadcast_over_heads_imports() -> None:
+    """Swin's bias table: the param row stands for the gathered 1 x L x L bias that the
+    add broadcasts over 2 heads x L x L scores."""
+    graph, text = imported(im.HeadBias(), (4, 8))
+    assert "{param: 7, tensor: [1, 4, 4], name: table}" in text
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    # 7 table entries; one add per score: 2 heads x 4 x 4
+    assert rows.at["table", "params"] == 7 and rows.at["add", "other_ops"] == 2 * 4 * 4

@@ -1198,6 +1198,30 @@ class Reshape(Op):
 
 @register
 @dataclass(kw_only=True)
+class Expand(Op):
+    """A broadcast view to `to` (torch.expand: sizes of 1 repeated, new leading dimensions,
+    -1 keeps a size); no memory (F.normalize expands the norm over the vector it divides)."""
+    kind: ClassVar[str] = "expand"
+    head: ClassVar[str] = "to"
+    inplace: ClassVar[str] = "view"
+    to: tuple[int, ...] = spec_field("shape")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        s, new = ins[0], len(self.to) - len(ins[0])
+        out = tuple(v if v != -1 or i < new else s[i - new] for i, v in enumerate(self.to))
+        if new < 0 or -1 in out[:new] or any(a not in (1, b) for a, b in zip(s, out[new:])):
+            raise SpecError(f"cannot expand {dims(s)} to {dims(self.to)}")
+        return out
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Expand", dict(shape=out)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # its backward sums the gradient over the repeats
+
+
+@register
+@dataclass(kw_only=True)
 class Permute(Op):
     """Reorder the per-sample dimensions (a view; torch.permute)."""
     kind: ClassVar[str] = "permute"
@@ -1377,7 +1401,8 @@ class Merge(Op):
 @dataclass(kw_only=True)
 class Concat(Merge):
     """Concatenate along `dim` (default 0: channels); the other sizes must agree. `learned`:
-    a learned tensor of that per-sample shape concatenated first (a class token)."""
+    a learned tensor of that per-sample shape concatenated first (a class token). Of one
+    input alone it is a copy (torch.cat([x]) allocates: DenseNet's first dense layer)."""
     kind: ClassVar[str] = "concat"
     min_inputs: ClassVar[int] = 1
     grad_view: ClassVar[bool] = True     # each input's gradient is a slice of the output's
@@ -1389,8 +1414,6 @@ class Concat(Merge):
 
     def shape(self, ins: list[Shape]) -> Shape:
         parts = self.parts(ins)
-        if len(parts) < 2:
-            raise SpecError("concat needs two inputs, or one and a learned tensor")
         d = axis(self.dim, len(ins[0]))
         rest = {(len(s), s[:d] + s[d + 1:]) for s in parts}
         if len(rest) > 1:
@@ -1559,6 +1582,99 @@ class PadChannels(Op):
         return NOTHING
 
 
+# --- reductions and clamping (F.normalize: x / clamp_min(vector_norm(x), eps)) ---------------
+@dataclass(kw_only=True)
+class Reduction(Op):
+    """Over the per-sample dimensions `dims` (each once), which disappear unless `keepdim`
+    leaves them as 1s. The receptive field turns global once positions are mixed: a
+    reduction over anything but dim 0 (the channels of a map, the heads of attention scores;
+    a channels-last map's channels count as positions here, the safe side)."""
+    torch_name: ClassVar[str]
+    dims: tuple[int, ...] = spec_field("integers")
+    keepdim: bool = spec_field("boolean", False)
+
+    def reduced(self, ins: list[Shape]) -> list[int]:
+        r = len(ins[0])
+        found = [axis(d, r) for d in self.dims]
+        if len(set(found)) != len(found):
+            raise SpecError(f"{self.kind} over {list(self.dims)} names a dimension twice")
+        return found
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        gone = self.reduced(ins)
+        if self.keepdim:
+            return tuple(1 if d in gone else n for d, n in enumerate(ins[0]))
+        out = tuple(n for d, n in enumerate(ins[0]) if d not in gone)
+        if not out:
+            raise SpecError(f"{self.kind} over every dimension of {dims(ins[0])} leaves none")
+        return out
+
+    def window(self, ins: list[Shape]) -> Window:
+        return None if self.reduced(ins) == [0] else GLOBAL
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return self.torch_name, dict(dims=tuple(torch_dim(d) for d in self.reduced(ins)),
+                                     keepdim=self.keepdim)
+
+
+@register
+@dataclass(kw_only=True)
+class Mean(Reduction):
+    """The mean over `dims` (x.mean((2, 3)): global average pooling without the 1x1 left,
+    of a channels-last map, of the heads' attention weights): one add per input element, as
+    `gap` counts (the division by the count is folded into the result)."""
+    kind: ClassVar[str] = "mean"
+    head: ClassVar[str] = "dims"
+    torch_name: ClassVar[str] = "Mean"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0])
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # its backward spreads the gradient: it needs the shape only
+
+
+@register
+@dataclass(kw_only=True)
+class VectorNorm(Reduction):
+    """The Euclidean (2-)norm over `dims`, torch.linalg.vector_norm (F.normalize's
+    denominator: Swin V2's cosine attention). Other ops: a square and an add per input element
+    (2 * input elements) and one square root per output element."""
+    kind: ClassVar[str] = "vector_norm"
+    head: ClassVar[str] = "dims"
+    torch_name: ClassVar[str] = "VectorNorm"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(ins[0]) + numel(out)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,), output=True)     # grad = grad_out * x / norm
+
+
+@register
+@dataclass(kw_only=True)
+class Clamp(Op):
+    """Elementwise clamp to [min, max] (either may be absent: clamp_min, clamp_max); one op
+    per element."""
+    kind: ClassVar[str] = "clamp"
+    min: float | None = spec_field("number", None)
+    max: float | None = spec_field("number", None)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if self.min is None and self.max is None:
+            raise SpecError("clamp needs min, max or both")
+        return ins[0]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Clamp", dict(min=self.min, max=self.max)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))    # its gradient passes where the input was within bounds
+
+
 def _grad_text(one: str, macs: int, input_grad: bool, weight_grad: bool) -> str:
     """'grad input 28*28*6*(5*5*1) + grad weight 28*28*6*(5*5*1) = ...' for conv and linear."""
     parts = [f"grad {what} {one}" for what, on in (("input", input_grad), ("weight", weight_grad))
@@ -1587,6 +1703,12 @@ class Param(Op):
     inplace: ClassVar[str] = "view"
     count: int = spec_field("positive")
     used: bool = spec_field("boolean", True)
+    # the shape of the tensor the row stands for, as the next op's operand (a gathered bias
+    # table) or as a flat count (parameters never read); None: its input's
+    tensor: tuple[int, ...] | None = spec_field("shape", None)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return self.tensor or ins[0]
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return self.count
@@ -1610,7 +1732,8 @@ class Param(Op):
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         use = "read as data" if self.used else "never read by the forward"
-        return {"out": f"{dims(out)} (its input, unchanged)",
+        what = "the tensor it stands for" if self.tensor else "its input, unchanged"
+        return {"out": f"{dims(out)} ({what})",
                 "params": f"{fmt(self.count)} ({use})", "macs": "0"}
 
 

@@ -89,6 +89,15 @@ class Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
+class Expand(nn.Module):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.expand(x.shape[0], *self.shape)
+
+
 class Permute(nn.Module):
     def __init__(self, dims: tuple[int, ...]) -> None:
         super().__init__()
@@ -169,3 +178,28 @@ class PadChannels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
+
+
+class Mean(nn.Module):
+    def __init__(self, dims: tuple[int, ...], keepdim: bool) -> None:
+        super().__init__()
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+
+class VectorNorm(Mean):
+    """torch.linalg.vector_norm (the 2-norm) over `dims`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(x, 2, self.dims, self.keepdim)
+
+
+class Clamp(nn.Module):
+    def __init__(self, min: float | None, max: float | None) -> None:
+        super().__init__()
+        self.min, self.max = min, max
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, self.min, self.max)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archprof.errors import SpecError
 from archprof.ir import ops
 from archprof.ir.ops import Op, Shape
 from archprof.model import modules
@@ -157,6 +158,17 @@ def _softmax(c: Call) -> Op | None:
     return ops.Softmax(dim=sample_dim(int(c.args[1])))
 
 
+@rule("clamp", "clamp_min", "clamp_max")
+def _clamp(c: Call) -> Op | None:
+    low = c.arg(1, "min") if c.name != "clamp_max" else None
+    high = c.arg(2, "max") if c.name == "clamp" else c.arg(1, "max") if c.name == "clamp_max" \
+        else None
+    if not all(v is None or isinstance(v, (int, float)) for v in (low, high)):
+        return None        # bounds given as tensors: no rule
+    return ops.Clamp(min=None if low is None else float(low),
+                     max=None if high is None else float(high))
+
+
 @rule("_prelu_kernel")
 def _prelu(c: Call) -> Op | None:
     return ops.PReLU() if c.ins[0] and c.args[1].numel() == c.ins[0][0] else None
@@ -187,14 +199,36 @@ def _avg_pool(c: Call) -> Op | None:
     return _pool(ops.AvgPool, c, 2, 4)
 
 
+def _reduced(c: Call, at: int = 1) -> tuple[int, ...] | None:
+    """The per-sample dimensions a reduction's `dim` argument names; None when it names the
+    batch or none (a reduction over everything)."""
+    given = c.arg(at, "dim")
+    given = [given] if isinstance(given, int) else list(given or [])
+    found = [local_dim(c.args[0], c.ins[0], d) for d in given]
+    return tuple(d for d in found if d is not None) if given and None not in found else None
+
+
 @rule("mean")
 def _mean(c: Call) -> Op | None:
-    """A mean over dimensions: global average pooling of a (C, *spatial) map, of a channels-
-    last (H, W, C) one, or of the heads' attention weights; one add per input element."""
-    dims = c.arg(1, "dim")
-    if not dims or any(d % (len(c.ins[0]) + 1) == 0 for d in dims):
+    """A mean over dimensions: global average pooling of a (C, *spatial) map (`gap` when it
+    keeps the 1s), of a channels-last (H, W, C) one, or of the heads' attention weights."""
+    reduced = _reduced(c)
+    if reduced is None:
         return None        # a mean over the batch, or over everything: no rule
-    return ops.GlobalAvgPool()
+    gap = ops.GlobalAvgPool()
+    if _gives(gap, c.ins[0], c.out):
+        return gap
+    return ops.Mean(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)))
+
+
+@rule("linalg_vector_norm")
+def _vector_norm(c: Call) -> Op | None:
+    """The 2-norm only (F.normalize's default); other orders have no rule."""
+    if c.arg(1, "ord", 2) != 2:
+        return None
+    reduced = _reduced(c, at=2)
+    return None if reduced is None else ops.VectorNorm(dims=reduced,
+                                                       keepdim=bool(c.arg(3, "keepdim", False)))
 
 
 @rule("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
@@ -251,18 +285,66 @@ def elementwise(name: str, scalar: float | None, param: Shape | None) -> Op:
 
 
 # --- views --------------------------------------------------------------------------------------
-def view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> Op:
-    """The IR op of a view (or copy) with per-sample input `ins` and output `out`."""
+def local_dim(t: Any, ins: Shape, dim: Any) -> int | None:
+    """A dimension of torch tensor `t` as one of its per-sample shape `ins`; None for the
+    batch dimension. The batch leads torch's shape unless the tensor was made with another
+    dimension in front of it (at batch 1 the per-sample shape is then the whole shape)."""
+    lead = t.dim() - len(ins) if isinstance(t, torch.Tensor) else 1
+    d, rank = int(dim), len(ins) + lead
+    return None if d % rank < lead else (d if d < 0 else d - lead)
+
+
+def view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> list[Op]:
+    """The IR ops of a view (or copy) with per-sample input `ins` and output `out`, each
+    reading the one before: see `fit`."""
+    return fit(_view(name, args, ins, out), ins, out)
+
+
+def _shape(op: Op, ins: Shape) -> Shape | None:
+    try:
+        return op.shape([ins])
+    except SpecError:
+        return None
+
+
+def _gives(op: Op, ins: Shape, out: Shape) -> bool:
+    return _shape(op, ins) == out
+
+
+def fit(op: Op, ins: Shape, out: Shape) -> list[Op]:
+    """A view `op` as ops whose rules give the traced shape `out`, so that a spec reproduces
+    each node: the op alone when its rule gives `out`; the op, then a reshape, when it gives
+    as many elements in another shape (a batch of 1 that was not in front, as after timm's
+    qkv.permute(2, 0, 3, 1, 4), is per-sample on one side and not the other); else a
+    reshape (a transpose moving the batch dimension, as nn.MultiheadAttention's does)."""
+    got = _shape(op, ins)
+    if got == out:
+        return [op]
+    if got is not None and ops.numel(got) == ops.numel(out):
+        return [op, ops.Reshape(to=out)]
+    if ops.numel(out) == ops.numel(ins):
+        return [ops.Reshape(to=out)]
+    return [ops.Identity()]     # a view whose shape no IR op describes (expand, as_strided)
+
+
+def _view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> Op:
     if name in COPIES:
         return ops.Contiguous()
-    if name in ("transpose", "swapaxes") and 0 not in [d % (len(ins) + 1) for d in args[1:3]]:
-        return ops.Transpose(dims=(sample_dim(int(args[1])), sample_dim(int(args[2]))))
-    if name == "permute" and int(args[1][0]) == 0:
-        return ops.Permute(dims=tuple(sample_dim(int(d)) for d in args[1][1:]))
-    if name == "select" and int(args[1]) % (len(ins) + 1) != 0:
-        return ops.Select(dim=sample_dim(int(args[1])), index=int(args[2]))
-    if name == "slice" and int(args[1]) % (len(ins) + 1) != 0:
-        d = sample_dim(int(args[1]))
+
+    def local(d: Any) -> int | None:
+        return local_dim(args[0], ins, d)
+
+    if name in ("transpose", "swapaxes"):
+        a, b = local(args[1]), local(args[2])
+        if a is not None and b is not None:
+            return ops.Transpose(dims=(a, b))
+    if name == "permute":
+        order = [local(d) for d in args[1]]     # the batch, if there, must stay in front
+        if None not in order[1:]:
+            return ops.Permute(dims=tuple(d for d in order if d is not None))
+    if name == "select" and (d := local(args[1])) is not None:
+        return ops.Select(dim=d, index=int(args[2]))
+    if name == "slice" and (d := local(args[1])) is not None:
         size = ins[d]
         start = int(args[2]) if len(args) > 2 and args[2] is not None else 0
         end = int(args[3]) if len(args) > 3 and args[3] is not None else size
@@ -271,17 +353,13 @@ def view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> Op:
         return ops.Slice(dim=d, start=min(start, size), end=min(end, size), step=step)
     if out == ins:
         return ops.Identity()
-    if len(out) < len(ins) and out[0] == ins[0] and len(out) >= 1 \
-            and ops.numel(out) == ops.numel(ins):
+    if name in ("expand", "expand_as"):
+        return ops.Expand(to=out)
+    if len(out) < len(ins) and out[0] == ins[0] and ops.numel(out) == ops.numel(ins):
         start = next(i for i in range(len(out)) if out[i] != ins[i]) if out != ins[:len(out)] \
             else len(out) - 1
-        flat = ops.Flatten(start=start, end=start + len(ins) - len(out))
-        if flat.shape([ins]) == out:
-            return flat
-    if name in ("view", "_unsafe_view", "reshape", "_reshape_alias", "unsqueeze", "squeeze",
-                "flatten", "view_as") and ops.numel(out) == ops.numel(ins):
-        return ops.Reshape(to=out)
-    return ops.Identity()       # a view whose shape no IR op describes (expand, as_strided)
+        return ops.Flatten(start=start, end=start + len(ins) - len(out))
+    return ops.Reshape(to=out)
 
 
 # --- whole modules whose IR op is one rule, however torch implements them ----------------------

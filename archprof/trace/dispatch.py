@@ -259,8 +259,12 @@ class Recorder(TorchDispatchMode):
         extra: list[Shape] = []      # constant operands an op's cost counts (x + bias_table)
         op: Op
         if view or base in aten.COPIES:
-            op = aten.view(base, args, ins[0], out)
+            *before, op = aten.view(base, args, ins[0], out)
             inplace = inplace and base not in aten.COPIES
+            if before:
+                source, shape, inplace = self.steps(frame, label, before, inputs[0], ins[0],
+                                                    inplace)
+                inputs, ins = [source], [shape]
         elif base in aten.ELEMENTWISE:
             op, extra = self.elementwise(base, args, constants)
         elif base == "cat":
@@ -324,8 +328,7 @@ class Recorder(TorchDispatchMode):
         """split/chunk/unbind: one view row per piece (a slice, or a select for unbind)."""
         at = 1 if base == "unbind" else 2          # split(x, size, dim), unbind(x, dim)
         dim = int(args[at]) if len(args) > at else 0
-        rank = len(ins) + 1
-        d = aten.sample_dim(dim % rank) if dim % rank else None
+        d = aten.local_dim(args[0], ins, dim)
         start = 0
         for i, piece in enumerate(outs):
             shape = self.sample(piece)
@@ -336,7 +339,19 @@ class Recorder(TorchDispatchMode):
                 size = int(piece.shape[dim])
                 op = ops.Slice(dim=d, start=start, end=start + size)
                 start += size
-            self.add(frame, label, op, [source], [ins], shape, True, [piece])
+            *before, last = aten.fit(op, ins, shape)
+            at, at_shape, _ = self.steps(frame, label, before, source, ins, True)
+            self.add(frame, label, last, [at], [at_shape], shape, True, [piece])
+
+    def steps(self, frame: Frame | None, label: str, before: list[Op], source: int, ins: Shape,
+              inplace: bool) -> tuple[int, Shape, bool]:
+        """The rows of the ops a view is made of but the last (see aten.fit), each reading
+        the one before; the record, shape and in-place flag that the last one reads."""
+        for step in before:
+            shape = step.shape([ins])
+            source = self.add(frame, label, step, [source], [ins], shape, inplace, [])
+            ins, inplace = shape, True
+        return source, ins, inplace
 
     def attention(self, func: Any, args: tuple, kwargs: dict) -> Any:
         """F.scaled_dot_product_attention as one row (its ATen ops on meta are the math

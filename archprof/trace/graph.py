@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -129,7 +130,10 @@ def _add_nodes(graph: Graph, recorder: Recorder) -> None:
     records = recorder.records
     for r in records:
         inputs = [INPUT if i == dispatch.INPUT else records[i].name for i in r.inputs]
-        graph.add(Node(r.name, r.op, inputs, r.ins, r.out, inplace=r.inplace))
+        op = r.op   # a param row's shape: the operand it stands for (set once it was known)
+        if isinstance(op, ops.Param) and r.out != r.ins[0]:
+            op = replace(op, tensor=r.out)
+        graph.add(Node(r.name, op, inputs, r.ins, r.out, inplace=r.inplace))
 
 
 def _add_unused(graph: Graph, recorder: Recorder) -> None:
@@ -153,5 +157,6 @@ def _add_unused(graph: Graph, recorder: Recorder) -> None:
         owners[owner] += p.numel
     last = graph.nodes[-1]
     for owner, count in owners.items():
-        graph.add(Node(recorder.unique(owner), ops.Param(count=count, used=False), [last.name],
+        graph.add(Node(recorder.unique(owner), ops.Param(count=count, used=False,
+                                                         tensor=(count,)), [last.name],
                        [last.out], (count,), inplace=True))

@@ -1,0 +1,108 @@
+"""Hand-written torch modules for tests/test_import.py, each reproducing a pattern of a
+torchvision model that `archprof import` once refused (torchvision and timm cannot be test
+dependencies): ViT's patch flattening and batch-first nn.MultiheadAttention, DenseNet's
+concatenation of a one-element list, GoogLeNet's auxiliary heads that never run in eval mode,
+Swin's position bias gathered from a table and broadcast over the heads."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TorchViT(nn.Module):
+    """torchvision's VisionTransformer in small: x.reshape(n, hidden, -1), a class token, a
+    position embedding and nn.MultiheadAttention(batch_first=True), which transposes the batch
+    dimension away from the front, with need_weights=False as torchvision calls it."""
+
+    def __init__(self, dim: int = 16, heads: int = 4, patch: int = 8, tokens: int = 16) -> None:
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, dim, patch, patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, tokens + 1, dim))
+        self.self_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        x = self.conv_proj(x)
+        x = x.reshape(n, x.shape[1], -1).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos_embedding
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        return self.head(self.ln(x)[:, 0])
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(cin)
+        self.conv = nn.Conv2d(cin, growth, 3, padding=1, bias=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.conv(F.relu(self.norm(torch.cat(features, 1))))
+
+
+class DenseNet(nn.Module):
+    """torchvision's _DenseBlock: each layer concatenates the list of all earlier outputs,
+    the first one a list of one tensor."""
+
+    def __init__(self, growth: int = 4) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.layers = nn.ModuleList([DenseLayer(8, growth), DenseLayer(8 + growth, growth)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [self.stem(x)]
+        for layer in self.layers:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class AuxHeads(nn.Module):
+    """GoogLeNet's pattern: auxiliary classifiers that run only in training."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.aux1 = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 10))
+        self.aux2 = nn.Linear(8, 10)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        x = self.conv(x)
+        pooled = x.mean((2, 3))
+        if self.training:
+            return self.fc(pooled), self.aux1(x), self.aux2(pooled)
+        return self.fc(pooled)
+
+
+class HeadBias(nn.Module):
+    """Swin's relative position bias: a table gathered by a buffer of indices into an L x L
+    bias that broadcasts over the heads' scores (heads x L x L)."""
+
+    def __init__(self, tokens: int = 4, dim: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.table = nn.Parameter(torch.zeros(2 * tokens - 1))
+        index = torch.arange(tokens)[:, None] - torch.arange(tokens)[None, :] + tokens - 1
+        self.register_buffer("index", index)
+        self.qk = nn.Linear(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k = self.qk(x).reshape(b, n, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        return (q @ k.transpose(-2, -1) + self.table[self.index]).softmax(-1)
+
+
+class CosineAttention(nn.Module):
+    """Swin V2's cosine attention in small: F.normalize of q and k (a vector norm, clamp_min
+    and a division), one head."""
+
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k = F.normalize(self.q(x), dim=-1), F.normalize(self.k(x), dim=-1)
+        return (q @ k.transpose(-2, -1)).softmax(-1) @ self.v(x)

@@ -1,0 +1,96 @@
+"""mean, vector_norm and clamp: the ops of x.mean(dims), F.normalize (Swin V2's cosine
+attention) and torch.clamp, in specs and traced, against hand arithmetic, torch's shapes and
+values, and FlopCounterMode."""
+from __future__ import annotations
+
+import import_models as im
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+import archprof
+from archprof.errors import SpecError
+from archprof.spec.load import _parse
+from archprof.trace import trace
+from archprof.trace.to_spec import to_spec
+
+
+def test_spec_rows_shapes_and_other_ops(write_spec) -> None:  # noqa: ANN001
+    """Input 4x6x6 (144 elements)."""
+    rows = """
+- {clamp: , min: 0, max: 6, name: clamp}
+- {vector_norm: [0], keepdim: true, name: norm}
+- {mean: [1, 2], name: mean, from: clamp}
+"""
+    a = archprof.analyze(str(write_spec(rows, input="[4, 6, 6]")))
+    got = a.layers.set_index("name")
+    assert got.at["clamp", "shape"] == "4x6x6" and got.at["clamp", "other_ops"] == 144
+    # norm over the 4 channels, kept as 1: 2 ops (square, add) per input element, a square
+    # root per output element
+    assert got.at["norm", "shape"] == "1x6x6" and got.at["norm", "other_ops"] == 2 * 144 + 36
+    assert got.at["mean", "shape"] == "4" and got.at["mean", "other_ops"] == 144
+    assert got.at["norm", "rf"] == got.at["clamp", "rf"] and got.at["mean", "rf"] == "global"
+
+
+def test_built_modules_compute_what_torch_does(write_spec) -> None:  # noqa: ANN001
+    rows = """
+- {clamp: , min: -0.5, name: clamp}
+- {vector_norm: [-1], keepdim: true, name: norm}
+- {expand: [3, 5], name: expand}
+"""
+    path = write_spec(rows, input="[3, 5]")
+    x = torch.randn(2, 3, 5)
+    norm = x.clamp(min=-0.5).pow(2).sum(-1, keepdim=True).sqrt()
+    assert torch.allclose(archprof.build(str(path), device="cpu")(x), norm.expand(2, 3, 5))
+    # the expand is a view: no memory; the norm 3 values, each 2*5 + 1 ops
+    got = archprof.analyze(str(path)).layers.set_index("name")
+    assert got.at["expand", "activations"] == 0 and got.at["expand", "shape"] == "3x5"
+    assert got.at["norm", "activations"] == 3 and got.at["norm", "other_ops"] == 3 * (2 * 5 + 1)
+    spec = str(write_spec("- {mean: [0, 2], keepdim: true}", input="[3, 4, 5]"))
+    assert torch.allclose(archprof.build(spec, device="cpu")(x.new_ones(2, 3, 4, 5) * 2),
+                          torch.full((2, 1, 4, 1), 2.0))
+
+
+@pytest.mark.parametrize("row, message", [
+    ("{mean: [0, 0]}", "names a dimension twice"),
+    ("{mean: [0, 1, 2]}", "leaves none"),
+    ("{vector_norm: [3]}", "dim 3 is out of range"),
+    ("{clamp: }", "clamp needs min, max or both"),
+    ("{expand: [4, 6, 7]}", "cannot expand 4x6x6 to 4x6x7"),
+])
+def test_bad_rows_are_spec_errors(write_spec, row: str, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(SpecError, match=message):
+        archprof.analyze(str(write_spec(f"- {row}", input="[4, 6, 6]")))
+
+
+def test_cosine_attention_traces_with_no_uncounted_op_and_imports() -> None:
+    """F.normalize(t, dim=-1) on 4 tokens x 8: a vector norm (2*32 + 4 ops), clamp_min
+    (4) and a division (32), for q and for k."""
+    module = im.CosineAttention().to("meta")
+    a = archprof.analyze(module, input=(4, 8))
+    assert a.totals["uncounted_ops"] == {}
+    kinds = a.layers.groupby("type")["other_ops"].sum()
+    assert kinds["vector_norm"] == 2 * (2 * 32 + 4) and kinds["clamp"] == 2 * 4
+    assert kinds["div"] == 2 * 32
+    # q, k, v 3 * 4*8*8; q k^T 4*4*8; weights v 4*4*8
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.empty(1, 4, 8, device="meta"))
+    assert a.totals["macs"] == counter.get_total_flops() // 2 == 3 * 256 + 128 + 128
+    assert a.totals["params"] == sum(p.numel() for p in module.parameters()) == 3 * 72
+    graph = trace(module, (4, 8))
+    text = to_spec(graph)
+    assert "{vector_norm: [-1], keepdim: true, name: normalize}" in text
+    assert "{clamp: , min: 1.0e-12, name: normalize_1}" in text and "{expand: [4, 8]" in text
+    spec = next(iter(_parse("<import>", text.encode()).values()))
+    assert archprof.analyze(archprof.expand(spec)).totals == a.totals
+
+
+def test_mean_without_keepdim_and_over_heads() -> None:
+    """x.mean((2, 3)) of an 8x8x8 map: one add per element (512), 8 values out."""
+    class Pool(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.relu(x).mean((2, 3))
+    rows = archprof.analyze(Pool(), input=(8, 8, 8)).layers.set_index("name")
+    assert rows.at["mean", "type"] == "mean" and rows.at["mean", "shape"] == "8"
+    assert rows.at["mean", "other_ops"] == 512
