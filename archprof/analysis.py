@@ -170,13 +170,14 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     else:
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
     nodes = graph.nodes
-    params, weights, buffers, macs, other, made = (
-        map(sum, zip(*(n.counts() for n in nodes))) if nodes else (0,) * len(COUNTS))
-    shared = sum(n.cost[5] for n in nodes if n.inplace)    # type: ignore[index]
+    sums: list[int] = (list(map(sum, zip(*(n.counts() for n in nodes)))) if nodes
+                       else [0] * len(COUNTS))
+    shared = sum(n.counts()[5] for n in nodes if n.inplace)     # no memory of their own
     input_elems = numel(graph.input) * batch
-    totals: dict[str, Any] = {
-        "params": params, "weights": weights, "buffers": buffers, "macs": macs * batch,
-        "other_ops": other * batch, "activations": (made - shared) * batch + input_elems}
+    totals: dict[str, Any] = dict(zip(COUNTS, sums))
+    totals["macs"] *= batch
+    totals["other_ops"] *= batch
+    totals["activations"] = (totals["activations"] - shared) * batch + input_elems
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
                   peak_activations=_peak(graph) * batch, ops=len(nodes),
@@ -201,7 +202,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
 def node_counts(graph: Graph, batch: int = 1) -> list[tuple[int, ...]]:
     """Each node's numbers in COUNTS order for the batch (an in-place or view output
     materialises no activations)."""
-    counts = []
+    counts: list[tuple[int, ...]] = []
     for node in graph.nodes:
         params, weights, buffers, macs, other, made = node.counts()
         counts.append((params, weights, buffers, macs * batch, other * batch,

@@ -106,7 +106,8 @@ class _Recording:
     nodes: tuple[tuple[str, Op, tuple[int, ...], tuple[Shape, ...], Shape, int | None,
                        bool | None, Cost], ...]
     expectations: tuple[tuple[str, int | None, int, int, dict[str, Any]], ...]
-    guards: tuple[Guard, ...]        # positions from the block's first node, names as codes
+    # guards as the program's, positions counted from the block's first node, names as codes
+    guards: tuple[tuple[int, str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]], ...]
     out: int
 
 

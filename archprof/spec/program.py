@@ -118,7 +118,7 @@ def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
     key = (id(op), *ins)
     hit = memo.RULES.get(key)
     if hit is not None:
-        return hit                                   # type: ignore[no-any-return]
+        return hit
     try:
         out = op.shape(ins)
     except SpecError:
