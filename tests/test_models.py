@@ -61,3 +61,12 @@ def test_googlenet_auxiliary_heads_parameter():
     model = archprof.build("googlenet", device="meta", params={"aux": True})
     outputs = model(torch.zeros(1, 3, 224, 224, device="meta"))
     assert [tuple(o.shape) for o in outputs] == [(1, 1000)] * 3     # scores, aux1, aux2
+
+
+def test_a_row_named_like_a_module_attribute_is_a_clear_error(write_spec) -> None:
+    """`half`, `forward`, `training` are attributes of every torch module: a submodule cannot
+    take those names. The analysis is fine; building says which row to rename, with its line."""
+    path = write_spec("- {conv: 4, k: 3, name: half}\n- {relu: , name: training}", input="[3, 8, 8]")
+    assert archprof.analyze(path).totals["params"] == 3 * 3 * 3 * 4 + 4
+    with pytest.raises(archprof.SpecError, match=r"net\.yaml:\d+: half: the name 'half' is taken"):
+        archprof.build(path, device="meta")

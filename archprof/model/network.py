@@ -6,6 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph, Node
 from archprof.model import modules
 from archprof.spec.expand import expand
@@ -35,9 +36,11 @@ class Network(nn.Module):
             *parents, leaf = node.name.split(".")
             container: nn.Module = self
             for part in parents:
-                if not hasattr(container, part):
+                if part not in container._modules:
+                    _check_name(container, part, node, graph)
                     container.add_module(part, nn.Module())
                 container = getattr(container, part)
+            _check_name(container, leaf, node, graph)
             container.add_module(leaf, module)
             done = [n for n in dict.fromkeys(node.inputs) if last_read[n] == t]
             self._steps.append((module, node.name, node.inputs, done))
@@ -53,6 +56,15 @@ class Network(nn.Module):
             values[name] = out
         outputs = tuple(values[name] for name in self._outputs)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+def _check_name(container: nn.Module, name: str, node: Node, graph: Graph) -> None:
+    """A torch module cannot hold a submodule named like one of its attributes (`half`,
+    `forward`, `training`, `graph`): say which row to rename instead of torch's KeyError."""
+    if hasattr(container, name) and name not in container._modules:
+        raise SpecError(f"the name '{name}' is taken by torch.nn.Module (an attribute of every "
+                        "module): rename the row to build the model", path=node.name,
+                        line=node.line, file=getattr(graph.spec, "file", None) or None)
 
 
 def build(spec: Spec | str | Graph, device: str | torch.device | None = None,
