@@ -298,9 +298,8 @@ class Windowed(Op):
                 enumerate(zip(ins[0][1:], kernel, stride, dilation))]
 
     def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
-        names = DIM_NAMES[self.rank(ins)]
-        return tuple(_out_size(*args, self.ceil, what)
-                     for args, what in zip(self.dims_args(ins), names))
+        args = self.dims_args(ins)
+        return tuple([_out_size(*a, self.ceil, what) for a, what in zip(args, DIM_NAMES[len(args)])])
 
     def out_text(self, ins: list[Shape], out: Shape) -> str:
         texts, seen = [], set()
