@@ -283,16 +283,33 @@ def test_table_header_says_cxhxw_only_for_an_image() -> None:
     assert code == 0 and "output (CxHxW)" in out
 
 
-def test_report_refuses_a_callable_on_one_line_before_writing(tmp_path: Path,
-                                                                 mixed_file: Path) -> None:
+def test_report_measures_and_pages_a_callable(tmp_path: Path) -> None:
+    """`report` of a MODULE:CALLABLE benches it like a spec's network and gives it a page of
+    its own drawn from its trace: params = numel of the real module, MACs = FlopCounterMode / 2,
+    accuracy said to be unknown."""
     out = tmp_path / "report"
-    code, text = run("report", "--out", str(out), "--device", "cpu", AUDIO)
-    assert code == 2 and len(text.splitlines()) == 1 and text.startswith(
-        f"error: report covers networks of specs, not {AUDIO}: measure a MODULE:CALLABLE "
-        "with `archprof bench`"), text
-    assert not out.exists()
+    code, text = run("report", "--out", str(out), "--device", "cpu", "--batch-sizes", "1",
+                     "--budget-s", "0.05", CLASSIFIER)
+    assert code == 0, text
+    module = real(CLASSIFIER).eval()
+    params = sum(p.numel() for p in module.parameters())
+    page = out / "networks" / "tests_cli_models.py_classifier.html"
+    html = page.read_text()
+    assert f"params {params:,}" in html
+    assert f"MACs {counted_macs(module, (3, 224, 224)):,}" in html
+    assert "a traced module: its accuracy is not known" in html
+    assert 'href="networks/tests_cli_models.py_classifier.html"' in (out / "index.html").read_text()
+    results = B.load_results(out / "results.csv")
+    assert list(results["network"]) == [CLASSIFIER] and results["model_params"].iloc[0] == params
+
+
+def test_report_redraws_specs_and_callables_together(tmp_path: Path, mixed_file: Path) -> None:
+    out = tmp_path / "report"
     out.mkdir()
     (out / "results.csv").write_text(mixed_file.read_text())
     code, text = run("report", "--out", str(out), "--no-measure")
-    assert code == 2 and f"not {CLASSIFIER} in {out / 'results.csv'}" in text, text
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]      # nothing half-written
+    assert code == 0, text
+    pages = sorted(p.name for p in (out / "networks").glob("*.html"))
+    assert pages == ["alexnet.html", "tests_cli_models.py_classifier.html"]
+    assert "alexnet" in (out / "README.md").read_text()
+

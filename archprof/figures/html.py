@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from archprof.figures.draw import render, to_dot
 from archprof.figures.plot import Chart
 from archprof.figures.render import Column, cells
 from archprof.measure.pick import MB, annotate, ok
+from archprof.source import graph, is_callable_ref
 from archprof.units import human, human_bytes
 
 STYLE = """
@@ -82,10 +84,17 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
                         for k, f in shown.items()})
 
 
-def network_page(out: Path, name: str, depth: int = 1) -> Path:
-    """OUT/networks/NAME.html: totals, diagram, layer table (names collapsed to two levels)."""
-    a = analyze(name)
-    t, spec = a.totals, a.spec
+def page_name(network: str) -> str:
+    """A file name for a network's page: a zoo name as it is, a MODULE:CALLABLE or a
+    file.py:CALLABLE with every character outside [A-Za-z0-9_.-] as '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", network).strip("._") or "network"
+
+
+def network_page(out: Path, network: str, depth: int = 1) -> Path:
+    """OUT/networks/NAME.html: totals, diagram, layer table (names collapsed to two levels).
+    A MODULE:CALLABLE's page is drawn from its trace."""
+    a = analyze(graph(network))
+    t, spec, name = a.totals, a.spec, page_name(network)
     folder = out / "networks"
     dot = to_dot(a, depth, params=True)
     render(dot, folder / f"{name}.dot")
@@ -104,13 +113,16 @@ def network_page(out: Path, name: str, depth: int = 1) -> Path:
     if spec.accuracy:
         acc = spec.accuracy
         facts.append(f"top-1 {acc.get('top1')}% ({html.escape(str(acc.get('source', '')))})")
+    elif is_callable_ref(network):
+        facts.append("a traced module: its accuracy is not known")
     body = ['<p><a href="../index.html">&larr; all networks</a></p>',
-            f"<h1>{html.escape(spec.title or name)} <small>({html.escape(name)})</small></h1>",
+            f"<h1>{html.escape(spec.title or network)} <small>({html.escape(network)})</small></h1>",
             f"<p>{html.escape(spec.paper or '')}</p>",
             "<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>",
             f"<h2>Architecture</h2>{diagram}",
             "<h2>Layers</h2>" + (f"<p>{len(a.layers)} ops, shown by block (names to two levels); "
-                                 f"<code>archprof table {name}</code> lists every op.</p>"
+                                 f"<code>archprof table {html.escape(network)}</code> lists every "
+                                 "op.</p>"
                                  if layers is not a.layers else ""),
             _table(layers, LAYER_COLUMNS)]
     path = folder / f"{name}.html"

@@ -20,10 +20,9 @@ from typing import Any
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.errors import SpecError
 from archprof.figures.render import Column, render
 from archprof.measure.pick import MB, annotate, ok
-from archprof.source import is_callable_ref
+from archprof.source import graph
 from archprof.spec.load import registry
 from archprof.units import human
 
@@ -47,7 +46,7 @@ def plan(batch1: pd.DataFrame, batch_sizes: Sequence[int], max_batch_ms: float,
     for row in ok(batch1[batch1["batch"] == 1]).itertuples():
         fits = []
         for b in sorted(b for b in batch_sizes if b > 1):
-            t = analyze(row.network, batch=b).totals
+            t = analyze(graph(row.network), batch=b).totals
             if (b * row.ms_per_image <= max_batch_ms
                     and 2 * (t["peak_bytes"] + t["param_bytes"]) <= memory_bytes / 2):
                 fits.append(b)
@@ -75,12 +74,12 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
     writes it)."""
     from archprof.measure.bench import load_results, shard_plan, sweep
     from archprof.progress import progress_bar
-    _specs_only(names)
     device = device or default_device()
     command = command_line(out, names, device, batch_sizes, max_batch_ms, budget_s, ops, force)
     names = list(names) or sorted(registry())
     if shard is not None:
-        names = [names[i] for i in shard_plan([analyze(n).totals["macs"] for n in names], *shard)]
+        names = [names[i] for i in shard_plan([analyze(graph(n)).totals["macs"] for n in names],
+                                              *shard)]
     results_csv = out / "results.csv"
     options: dict[str, Any] = {"device": device, "out": results_csv, "budget_s": budget_s, "force": force}
     if device == "cpu":
@@ -100,16 +99,6 @@ def run(out: Path = Path("reports"), names: Sequence[str] = (), device: str | No
     return write_readme(out, results, command, ops)
 
 
-def _specs_only(names: Sequence[str], where: str = "") -> None:
-    """The report's site has a page per network drawn from its spec: a MODULE:CALLABLE has
-    none (`bench` measures it, `plot` and `pick` show it)."""
-    traced = [n for n in names if is_callable_ref(n)]
-    if traced:
-        raise SpecError(f"report covers networks of specs, not {', '.join(traced)}{where}: "
-                        "measure a MODULE:CALLABLE with `archprof bench` and chart it with "
-                        "`archprof plot`")
-
-
 def redraw(out: Path = Path("reports"), ops: str = "macs") -> Path:
     """Charts, README.md and index.html again from OUT/results.csv, measuring nothing; the
     README keeps the command that made the measurements."""
@@ -125,7 +114,6 @@ def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "mac
     static site OUT/index.html; all written atomically."""
     from archprof.figures.html import write_site
     from archprof.figures.plot import all_charts, save
-    _specs_only(sorted(set(results["network"].astype(str))), f" in {out / 'results.csv'}")
     charts = all_charts(results, ops)
     redraw_hint = ("Redraw the charts, this README and index.html from the results alone with "
                    f"`archprof report --out {out} --no-measure`.")
