@@ -264,7 +264,7 @@ class _Expander:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
-        env = {**scope.env, "i": index, **self.shape_vars(inputs[0], self.reads(row, head))}
+        env = {**scope.env, "i": index, **self.seen_shape(inputs[0], self.reads(row, head))}
         if head == "block":
             out = self.block(row, name, inputs, scope, env)
         else:
@@ -272,7 +272,7 @@ class _Expander:
         scope.refs[name] = scope.last = out
         scope.taken.add(name)
 
-    def shape_vars(self, node: str, names: tuple[str, ...]) -> dict[str, int]:
+    def seen_shape(self, node: str, names: tuple[str, ...]) -> dict[str, int]:
         """The shape of a row's (first) input as its expressions see it (program.shape_vars);
         the values the row reads (`names`) are recorded as a guard of the compiled program."""
         seen = shape_vars(self.graph.shape_of(node))
@@ -299,7 +299,7 @@ class _Expander:
             source = self.inputs(row, head, scope)[0]
         except SpecError:
             return scope.env
-        return {**scope.env, **self.shape_vars(source, memo.names_in(row["if"]))}
+        return {**scope.env, **self.seen_shape(source, memo.names_in(row["if"]))}
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
                env: dict[str, Any], line: int | None) -> str:

@@ -56,6 +56,7 @@ Guard = tuple[int, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
 
 
 def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, ...]:
+    """The outcome of a guard's decision on these shapes (its names' shapes, in order)."""
     if kind == "vars":
         seen = shape_vars(shapes[0])
         return tuple(seen[v] for v in what)
