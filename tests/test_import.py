@@ -57,14 +57,41 @@ def test_every_zoo_model_built_traced_and_imported_re_analyses_the_same(name: st
 
 def test_resnet50_stages_are_repeats_with_a_different_first_block() -> None:
     text = to_spec(archprof.expand("resnet50"))
-    assert re.findall(r"\{block: (conv\d_x), repeat: (\d+)", text) == [
-        ("conv2_x", "3"), ("conv3_x", "4"), ("conv4_x", "6"), ("conv5_x", "3")]
-    # conv3_x: the first block strides on its first 1x1 conv and projects its shortcut
-    assert '{conv: 128, k: 1, s: "2 if first else 1", bn: true, act: relu, name: conv1}' in text
+    # conv3_x to conv5_x differ in their widths only: one block with args; conv2_x's first
+    # block does not stride
+    stages = re.findall(r"\{block: (\w+), (?:conv1_out: (\d+), conv3_out: (\d+), )?"
+                        r"repeat: (\d+), name: (\w+)", text)
+    assert stages == [("conv2_x", "", "", "3", "conv2_x"), ("conv_x", "128", "512", "4", "conv3_x"),
+                      ("conv_x", "256", "1024", "6", "conv4_x"),
+                      ("conv_x", "512", "2048", "3", "conv5_x")]
+    # the first block strides on its first 1x1 conv and projects its shortcut
+    assert '{conv: conv1_out, k: 1, s: "2 if first else 1", bn: true, act: relu, name: conv1}' \
+        in text
     assert "{add: [conv3, add_proj], name: add, if: first}" in text
     assert '{add: [conv3, in], name: add, if: "not first"}' in text
-    # written once: 4 stage blocks + stem + head, 63 lines for 175 ops
-    assert len(archprof.expand("resnet50").nodes) == 175 and len(text.splitlines()) < 70
+    # written once: 2 stage blocks + stem + head, 44 lines for 175 ops
+    assert len(archprof.expand("resnet50").nodes) == 175 and len(text.splitlines()) == 44
+    assert_same_analysis(archprof.expand("resnet50"), text)
+
+
+def test_stages_differing_in_width_are_one_block_with_args() -> None:
+    """torchvision's ResNet-50 (v1.5, tests/torch_resnets.py): layer2-4 are one block whose
+    widths are args, the downsample inside it gets its width from them; the spec still
+    re-analyses op by op as the module."""
+    from torch_resnets import resnet50_v15
+
+    module = resnet50_v15()
+    graph = trace(module.to("meta"), (3, 224, 224))
+    text = to_spec(graph)
+    assert_same_analysis(graph, text)
+    for c, n, name in [(128, 4, "layer2"), (256, 6, "layer3"), (512, 3, "layer4")]:
+        assert f"{{block: layer, conv1_out: {c}, conv3_out: {4 * c}, repeat: {n}, " \
+               f"name: {name}}}" in text
+    assert "args: {conv1_out: , conv3_out: }" in text
+    assert "{block: layer_block_downsample, conv1_out: conv3_out, from: in" in text
+    # the module's numel (torchvision documents 25,557,032 for its resnet50)
+    assert analyze(reloaded(text)).totals["params"] == sum(
+        p.numel() for p in module.parameters()) == 25_557_032
 
 
 def numbered(path: str, kinds: dict[str, str]) -> str:

@@ -17,11 +17,15 @@ Blocks. A scope whose children are consecutive blocks that differ at most in the
 n}` with `let: {first: "i == 0"}`: a field that differs becomes `"a if first else b"`, a row
 only the first block has gets `if: first`, one the others have `if: not first`. A scope made
 by a spec's conv/linear sugar (`conv`, `bn`, activation) is written back as one row with
-`bn: true, act: ...`.
+`bn: true, act: ...`. Blocks equal up to integer constants (a network's stages, wider one
+after the other) are one definition whose differing constants are `args:`, given by each row
+using it (`{block: layer, conv1_out: 128, conv3_out: 512, repeat: 4}`), and named by what
+their scopes share (`layer2`, `layer3` -> `layer`).
 
 Op fields are written generically from the op's spec fields (`spec_field` in archprof.ir.ops),
 each in the shortest form its parser reads back to the same value, defaults left out. The
-written text is expanded again and compared with the graph node by node before it is returned.
+written text is expanded again and compared with the graph node by node before it is returned;
+if it differs, it is written again without args, then without repeats.
 """
 from __future__ import annotations
 
@@ -65,13 +69,17 @@ def to_spec(graph: Graph, *, name: str | None = None, note: str = "",
     """YAML text of a one-network spec named `name` (default: the graph's) that expands to
     `graph`, with `note` as its first comment line; SpecError when some node cannot be written
     (an op without a spec form) or the text would not reproduce the graph."""
-    text = _Writer(graph, repeat).write(name, note)
-    mismatch = _compare(graph, text)
-    if mismatch and repeat:       # merged blocks are the only guess: write them out in full
-        return to_spec(graph, name=name, note=note, repeat=False)
-    if mismatch:
-        raise SpecError(f"the written spec does not reproduce the graph: {mismatch}")
-    return text
+    # merged blocks are the only guesses: without args, then without repeat, if they fail
+    tries = [(True, True), (True, False), (False, False)] if repeat else [(False, False)]
+    for repeated, generalised in tries:
+        text = _Writer(graph, repeated, generalised).write(name, note)
+        try:
+            mismatch = _compare(graph, text)
+        except SpecError as err:
+            mismatch = str(err)
+        if not mismatch:
+            return text
+    raise SpecError(f"the written spec does not reproduce the graph: {mismatch}")
 
 
 # --- scopes -----------------------------------------------------------------------------------
@@ -100,8 +108,8 @@ def _word(tree: Tree) -> str:
 
 
 class _Writer:
-    def __init__(self, graph: Graph, repeat: bool) -> None:
-        self.graph, self.repeat = graph, repeat
+    def __init__(self, graph: Graph, repeat: bool, generalise: bool) -> None:
+        self.graph, self.repeat, self.generalise = graph, repeat, generalise
         self.order = {n.name: t for t, n in enumerate(graph.nodes)}
         self.readers: dict[str, list[str]] = {}
         for node in graph.nodes:
@@ -110,7 +118,7 @@ class _Writer:
         self.final = set(graph.outputs)
         self.inplace = _given_inplace(graph)
         self.blocks: dict[str, dict[str, Any]] = {}
-        self.known: dict[str, str] = {}        # block definition (as text) -> its name
+        self.families: list[_Family] = []
         self._leaves: dict[int, set[str]] = {}
 
     # --- what flows in and out of a scope -------------------------------------------------------
@@ -160,6 +168,8 @@ class _Writer:
         root = _tree(self.graph)
         self.normalise(root)
         layers, _ = self.body(root, [INPUT], "")
+        for group in self.families:
+            group.rename(self.blocks)
         spec = self.graph.spec
         name = _word(Tree(name or str(getattr(spec, "name", "") or "net")))
         family = getattr(spec, "family" if getattr(spec, "file", "") else "title", "")
@@ -225,22 +235,26 @@ class _Writer:
         return self.use(path, rows, keys)
 
     def use(self, path: str, rows: list[Row], keys: dict[str, Any]) -> Row:
-        """A row using the block made of `rows` (one definition per distinct body)."""
+        """A row using the block made of `rows`: one definition per distinct body, or (when
+        generalising) per body up to its integer constants, which become the block's args."""
         definition: dict[str, Any] = {k: keys[k] for k in ("let", "inputs") if k in keys}
-        definition["layers"] = [dict(r) for r in rows]
+        # the rows themselves (block rows among them get args later), lists copied (args
+        # replace their items)
+        definition["layers"] = [_own_lists(r) for r in rows]
         if "out" in keys:
             definition["out"] = keys["out"]
-        text = repr(definition)
-        if text not in self.known:
-            base = re.sub(r"\W", "_", path).strip("_") or "block"
-            name, n = base, 2
-            while name in self.blocks or name in OPS:
-                name, n = f"{base}_{n}", n + 1
-            self.blocks[name] = definition
-            self.known[text] = name
-        row = Row(block=self.known[text])
-        row.full = dict(row)
-        return row
+        for family in self.families:
+            given = family.take(definition, self.generalise)
+            if given is not None:
+                return family.use(given)
+        base = re.sub(r"\W", "_", path).strip("_") or "block"
+        name, n = base, 2
+        while name in self.blocks or name in OPS:
+            name, n = f"{base}_{n}", n + 1
+        self.blocks[name] = definition
+        family = _Family(name, definition)
+        self.families.append(family)
+        return family.use({})
 
     def sugar(self, tree: Tree) -> Row | None:
         """`{conv: ..., bn: true, act: relu}` for a scope of conv/linear [+ bn] [+ activation]
@@ -294,6 +308,142 @@ class _Writer:
         row = self.use(path, rows, {**let, **bodies[0][1]})
         row["repeat"] = len(kids)
         return row
+
+
+# --- blocks that differ in integer constants: one definition with args ------------------------
+NOT_ARGS = {"name", "from", "block", "if", "inplace", "bn", "act"}
+RESERVED_ARGS = {"i", "first", "cin", "din", "hin", "win", "fin", "in"}
+
+
+def _own_lists(row: Row) -> Row:
+    for key, value in row.items():
+        if isinstance(value, list):
+            row[key] = list(value)
+    return row
+
+
+@dataclass
+class _Slot:
+    """Where an integer (or an arg standing for one) sits in a block definition's rows."""
+    row: dict[str, Any]
+    key: str
+    item: int | None        # its index when the field is a list
+    value: Any
+
+    def set(self, value: Any) -> None:
+        if self.item is None:
+            self.row[self.key] = value
+        else:
+            self.row[self.key][self.item] = value
+
+    def label(self) -> str:
+        """'conv1_out', 'conv1_s', 'conv1_k2' (the second item of a list)."""
+        head = next(iter(self.row))
+        cls = OPS.get(head)
+        key = (cls.head or head) if cls is not None and self.key == head else self.key
+        item = "" if self.item is None else str(self.item + 1)
+        return f"{self.row.get('name', head)}_{key}{item}"
+
+
+def _slots(definition: dict[str, Any], args: list[str]) -> tuple[str, list[_Slot]]:
+    """The definition's text with each integer (and each arg) as '#', and those slots."""
+    slots: list[_Slot] = []
+
+    def constant(value: Any) -> bool:
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value in args)
+
+    def walk(row: dict[str, Any], key: str) -> Any:
+        value = row[key]
+        if key in NOT_ARGS:
+            return value
+        if isinstance(value, list):
+            out = []
+            for n, item in enumerate(value):
+                if constant(item):
+                    slots.append(_Slot(row, key, n, item))
+                out.append("#" if constant(item) else item)
+            return out
+        if constant(value):
+            slots.append(_Slot(row, key, None, value))
+            return "#"
+        return value
+
+    layers = [{key: walk(row, key) for key in row} for row in definition["layers"]]
+    rest = {k: v for k, v in definition.items() if k not in ("layers", "args")}
+    return repr((rest, layers)), slots
+
+
+@dataclass
+class _Family:
+    """A block definition and the rows using it. Bodies equal to it up to integer constants
+    (widths, strides: a network's stages) use it too, each differing constant made an arg
+    whose value each using row gives (constants that differ alike share one arg)."""
+    name: str
+    definition: dict[str, Any]
+    args: list[str] = field(default_factory=list)
+    uses: list[Row] = field(default_factory=list)
+
+    def take(self, definition: dict[str, Any], generalise: bool) -> dict[str, int] | None:
+        """The args a use of `definition` gives, or None when it is not this block."""
+        text, slots = _slots(definition, [])
+        mine, own = _slots(self.definition, self.args)
+        if text != mine:
+            return None
+        given: dict[str, int] = {}
+        new: dict[tuple[Any, Any], list[_Slot]] = {}
+        for slot, other in zip(own, slots):
+            if slot.value in self.args:
+                if given.setdefault(slot.value, other.value) != other.value:
+                    return None          # an arg with two values in this body
+            elif slot.value != other.value:
+                new.setdefault((slot.value, other.value), []).append(slot)
+        if new and not generalise:
+            return None
+        for (old, value), where in new.items():
+            taken = set(self.args) | set(self.definition.get("let") or {}) | RESERVED_ARGS
+            base = name = where[0].label()
+            n = 2
+            while name in taken:
+                name, n = f"{base}_{n}", n + 1
+            self.args.append(name)
+            for slot in where:
+                slot.set(name)
+            for row in self.uses:
+                row[name] = old
+                _args_first(row, self.args)
+            given[name] = value
+        if new:
+            items = {k: v for k, v in self.definition.items() if k != "args"}
+            self.definition.clear()
+            self.definition.update({"args": dict.fromkeys(self.args), **items})
+        return given
+
+    def use(self, given: dict[str, int]) -> Row:
+        row = Row(block=self.name, **given)
+        _args_first(row, self.args)
+        row.full = dict(row)
+        self.uses.append(row)
+        return row
+
+    def rename(self, blocks: dict[str, dict[str, Any]]) -> None:
+        """A block standing for several scopes is named by what they share: `layer2`,
+        `layer3` -> `layer`."""
+        base = re.sub(r"\d+", "", self.name).strip("_")
+        if not self.args or not base or base in blocks or base in OPS:
+            return
+        blocks[base] = blocks.pop(self.name)
+        for row in self.uses:
+            row["block"] = base
+        self.name = base
+
+
+def _args_first(row: Row, args: list[str]) -> None:
+    """Order a block row as one reads it: the block, its args, then the rest."""
+    items = dict(row)
+    row.clear()
+    row.update({"block": items.pop("block"), **{a: items.pop(a) for a in args if a in items},
+                **items})
 
 
 def _given_inplace(graph: Graph) -> dict[str, bool]:
@@ -423,9 +573,10 @@ def _merge(first: list[Row], rest: list[Row]) -> list[Row] | None:
 
 
 def _only(row: Row, condition: str) -> Row:
-    out = Row({**row, "if": condition})
-    out.full = row.full
-    return out
+    """The row (of a body merged away, so changed in place: a block row stays the one its
+    block's args reach) for one condition."""
+    row["if"] = condition
+    return row
 
 
 def _merge_row(a: Row, b: Row) -> list[Row]:
