@@ -9,6 +9,7 @@ import pytest
 import torch
 import tracing_models as tm
 from torch import nn
+from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import archprof
@@ -222,3 +223,22 @@ def test_bad_input_is_one_spec_error():
         trace(tm.NeedsTwoInputs(), (3, 8, 8))
     with pytest.raises(SpecError, match="input must be positive integers"):
         trace(tm.TinyResNet(), (3, 0, 64))
+
+
+def test_flop_counter_misses_fused_attention_on_cpu_tensors_archprof_does_not() -> None:
+    """FlopCounterMode has no formula for the CPU flash kernel that
+    F.scaled_dot_product_attention takes on real CPU tensors: it counts 0 for the attention
+    there (on meta the math path runs and it counts both products). archprof counts
+    heads * L * S * (E + Ev) either way. ViT-B/16's 12 layers: 12 heads * 197 * 197 * 128 each."""
+    heads, tokens, e = 12, 197, 64
+
+    class Attend(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.scaled_dot_product_attention(x, x, x)
+
+    by_hand = heads * tokens * tokens * (e + e)          # q k^T, then weights v
+    assert archprof.analyze(Attend(), input=(heads, tokens, e)).totals["macs"] == by_hand
+    assert flop_counter_macs(Attend(), (heads, tokens, e)) == by_hand          # meta: math path
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        Attend()(torch.randn(1, heads, tokens, e))                             # CPU: fused kernel
+    assert counter.get_total_flops() == 0
