@@ -106,3 +106,20 @@ class CosineAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k = F.normalize(self.q(x), dim=-1), F.normalize(self.k(x), dim=-1)
         return (q @ k.transpose(-2, -1)).softmax(-1) @ self.v(x)
+
+
+class MaskedWindows(nn.Module):
+    """Swin's shifted-window mask: built by the forward from x.new_zeros (no parameter, no
+    buffer) and added to the heads' scores (heads x L x L)."""
+
+    def __init__(self, tokens: int = 4, dim: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads, self.tokens = heads, tokens
+        self.qk = nn.Linear(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k = self.qk(x).reshape(b, n, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        mask = x.new_zeros(n, n)
+        mask[: n // 2, n // 2:] = -100.0
+        return (q @ k.transpose(-2, -1) + mask).softmax(-1)

@@ -343,3 +343,16 @@ def test_a_gathered_bias_broadcast_over_heads_imports() -> None:
     rows = analyze(reloaded(text)).layers.set_index("name")
     # 7 table entries; one add per score: 2 heads x 4 x 4
     assert rows.at["table", "params"] == 7 and rows.at["add", "other_ops"] == 2 * 4 * 4
+
+
+def test_a_mask_built_by_the_forward_is_a_constant_operand() -> None:
+    """Swin's shifted-window mask: an operand of the add that is neither an activation nor
+    learned: `constant:`, no params, one add per score (2 heads x 4 x 4)."""
+    module = im.MaskedWindows()
+    _, text = imported(module, (4, 8))
+    assert "{add: [_unsafe_view], constant: [1, 4, 4], name: add}" in text
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    assert rows.at["add", "other_ops"] == 2 * 4 * 4 and rows.at["add", "params"] == 0
+    # the spec builds into a module that runs: torch's shape for the same input
+    built = archprof.build(next(iter(_parse("<test>", text.encode()).values())), device="cpu")
+    assert built(torch.randn(3, 4, 8)).shape == im.MaskedWindows()(torch.randn(3, 4, 8)).shape

@@ -1450,16 +1450,18 @@ class Elementwise(Merge):
     """One operation per output element for each operand after the first, with torch's
     broadcasting. Operands: the listed inputs, then `scalar` (a constant) or `learned` (a learned
     tensor of that shape, right-aligned as torch broadcasts it: a position embedding (L, D), a
-    ConvNeXt layer scale (C,) on a channels-last map)."""
+    ConvNeXt layer scale (C,) on a channels-last map), or `constant` (a tensor of that shape
+    that is not learned, e.g. an attention mask the forward builds: no params)."""
     torch_name: ClassVar[str]
     min_inputs: ClassVar[int] = 1
     scalar: float | None = spec_field("number", None)
     learned: tuple[int, ...] | None = spec_field("shape", None)
+    constant: tuple[int, ...] | None = spec_field("shape", None)
 
     def operands(self, ins: list[Shape]) -> list[Shape]:
         rank = len(ins[0])
-        if self.learned:
-            return ins + [_unbatched(self.learned, rank)]
+        if self.learned or self.constant:
+            return ins + [_unbatched(t, rank) for t in (self.learned, self.constant) if t]
         return ins + ([(1,) * rank] if self.scalar is not None else [])
 
     def shape(self, ins: list[Shape]) -> Shape:
@@ -1474,7 +1476,8 @@ class Elementwise(Merge):
         return numel(out) * (len(self.operands(ins)) - 1)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Elementwise", dict(op=self.kind, scalar=self.scalar, learned=self.learned)
+        return "Elementwise", dict(op=self.kind, scalar=self.scalar, learned=self.learned,
+                                   constant=self.constant)
 
 
 @register

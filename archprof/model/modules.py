@@ -32,9 +32,10 @@ class Elementwise(nn.Module):
     (`learned`, e.g. a position embedding), with broadcasting."""
 
     def __init__(self, op: str, scalar: float | None = None,
-                 learned: tuple[int, ...] | None = None) -> None:
+                 learned: tuple[int, ...] | None = None,
+                 constant: tuple[int, ...] | None = None) -> None:
         super().__init__()
-        self.op, self.fn, self.scalar = op, ELEMENTWISE[op], scalar
+        self.op, self.fn, self.scalar, self.constant = op, ELEMENTWISE[op], scalar, constant
         self.param = nn.Parameter(torch.zeros(learned)) if learned else None
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
@@ -43,6 +44,8 @@ class Elementwise(nn.Module):
             out = self.fn(out, x)
         if self.param is not None:
             out = self.fn(out, self.param)
+        if self.constant is not None:      # made by the forward, as a mask is: no buffer
+            out = self.fn(out, torch.ones(self.constant, dtype=out.dtype, device=out.device))
         if self.scalar is not None:
             out = self.fn(out, self.scalar)
         return out

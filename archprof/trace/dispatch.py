@@ -10,7 +10,7 @@ no op's rule counts get a `param` row of their own, so that params equal `numel`
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -280,6 +280,8 @@ class Recorder(TorchDispatchMode):
                 self.records[param].out = extra.pop(0)
             inputs.append(param)
             ins.append(self.records[param].out)
+        if isinstance(op, ops.Elementwise) and len(extra) == 1 and op.learned is None:
+            op, extra = replace(op, constant=extra[0]), []   # a mask built by the forward
         self.add(frame, label, op, inputs, ins + extra, out, inplace, outs)
 
     def fresh_param(self, t: torch.Tensor) -> Tensor | None:
