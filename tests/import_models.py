@@ -123,3 +123,21 @@ class MaskedWindows(nn.Module):
         mask = x.new_zeros(n, n)
         mask[: n // 2, n // 2:] = -100.0
         return (q @ k.transpose(-2, -1) + mask).softmax(-1)
+
+
+class BiasMLP(nn.Module):
+    """Swin V2's continuous position bias: an MLP run on a constant table of coordinates (no
+    activation flows in), its output added to the heads' scores."""
+
+    def __init__(self, tokens: int = 4, dim: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.register_buffer("coords", torch.zeros(tokens, tokens, 2))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, heads, bias=False))
+        self.qk = nn.Linear(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k = self.qk(x).reshape(b, n, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        bias = self.cpb_mlp(self.coords).permute(2, 0, 1)          # heads x L x L
+        return (q @ k.transpose(-2, -1) + bias).softmax(-1)

@@ -276,15 +276,18 @@ def flop_counter_macs(module: torch.nn.Module, input: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
-def imported(module: torch.nn.Module, input: tuple[int, ...]) -> tuple[Graph, str]:
+def imported(module: torch.nn.Module, input: tuple[int, ...],
+             constant_macs: int = 0) -> tuple[Graph, str]:
     """The traced graph and the spec `archprof import` writes of it, which must re-analyse
-    the same, row by row; params equal numel and MACs FlopCounterMode's count / 2."""
+    the same, row by row; params equal numel and MACs FlopCounterMode's count / 2, less
+    `constant_macs`: work on parameters and buffers alone (the same for every input), which
+    FlopCounterMode counts and archprof does not."""
     graph = trace(module.to("meta"), input)
     text = to_spec(graph)
     assert_same_analysis(graph, text)
     totals = analyze(reloaded(text)).totals
     assert totals["params"] == sum(p.numel() for p in module.parameters())
-    assert totals["macs"] == flop_counter_macs(module, input)
+    assert totals["macs"] == flop_counter_macs(module, input) - constant_macs
     assert totals["uncounted_ops"] == {}
     return graph, text
 
@@ -356,3 +359,26 @@ def test_a_mask_built_by_the_forward_is_a_constant_operand() -> None:
     # the spec builds into a module that runs: torch's shape for the same input
     built = archprof.build(next(iter(_parse("<test>", text.encode()).values())), device="cpu")
     assert built(torch.randn(3, 4, 8)).shape == im.MaskedWindows()(torch.randn(3, 4, 8)).shape
+
+
+def test_a_module_run_on_constants_is_a_used_param_row() -> None:
+    """The position-bias MLP reads no activation: its parameters (2*16 + 16 + 16*2) are read
+    through its output, a used `param` row standing for the 2 x 4 x 4 bias. Its MACs are
+    not archprof's (per sample, from the input): FlopCounterMode's count has them."""
+    module = im.BiasMLP()
+    # the MLP on the 4 x 4 coordinates: 16 * (2*16 + 16*2) MACs, input-independent
+    _, text = imported(module, (4, 8), constant_macs=16 * (2 * 16 + 16 * 2))
+    assert "{param: 80, name: weight}" in text       # the row of cpb_mlp.2.weight
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    row = rows.loc["cpb_mlp.block3.weight"]
+    assert row["type"] == "param" and row["shape"] == "2x4x4"  # not "param (not run)"
+
+
+def test_a_reshape_to_equal_sizes_keeps_them_all() -> None:
+    """x.reshape(n, 4, 4, 4): the spec says [4, 4, 4] (a kernel's [3, 3] may be 3; a shape
+    may not)."""
+    class Cube(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(x.shape[0], 4, 4, 4) * 2
+    graph, text = imported(Cube(), (4, 16))
+    assert "{reshape: [4, 4, 4], name: reshape}" in text

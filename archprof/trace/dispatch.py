@@ -180,7 +180,16 @@ class Recorder(TorchDispatchMode):
         tensors = tensors_in(frame.args)
         acts = [t for t in tensors if id(t) in self.tensors.node]
         outs = tensors_in(output)
-        if not acts or not outs:
+        owned = frozenset(id(t) for t in [*frame.module.parameters(), *frame.module.buffers()]
+                          if id(t) in self.params)
+        if not acts:    # run on constants alone (Swin V2's position-bias MLP): a constant
+            lineage = owned.union(*(self.tensors.lineage.get(id(t), frozenset())
+                                    for t in tensors))
+            for o in outs:
+                self.tensors.lineage[id(o)] = lineage
+            self.tensors.alive.extend(outs)
+            return
+        if not outs:
             return
         if self.signature_only:
             self.mark(outs)
@@ -189,8 +198,6 @@ class Recorder(TorchDispatchMode):
         out = self.sample(outs[0])
         op = rule(frame.module, ins, out)
         inputs = [self.tensors.node[id(t)] for t in acts]
-        owned = frozenset(id(t) for t in [*frame.module.parameters(), *frame.module.buffers()]
-                          if id(t) in self.params)
         param = self.param_record(frame, op, ins, out, owned, inputs[0])
         if param is not None:
             inputs.append(param)

@@ -511,11 +511,21 @@ def _norm(value: Any) -> Any:
     return value
 
 
+EXACT = {"shape", "integers"}      # lists whose items are not one value per dimension
+
+
 def equivalent(a: Op | None, b: Op) -> bool:
-    """The same op, spelled alike or not: a kernel written `3` and one traced as (3, 3)."""
+    """The same op, spelled alike or not: a kernel written `3` and one traced as (3, 3) (but
+    a reshape to [64] is not one to [64, 64, 64])."""
     if a is None or type(a) is not type(b):
         return False
-    return all(_norm(getattr(a, f.name)) == _norm(getattr(b, f.name)) for f in dc_fields(a))
+    return all(_exact(getattr(a, f.name)) == _exact(getattr(b, f.name))
+               if f.metadata.get("spec") in EXACT
+               else _norm(getattr(a, f.name)) == _norm(getattr(b, f.name)) for f in dc_fields(a))
+
+
+def _exact(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def op_row(node: Node) -> Row:
