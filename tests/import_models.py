@@ -141,3 +141,49 @@ class BiasMLP(nn.Module):
         q, k = self.qk(x).reshape(b, n, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         bias = self.cpb_mlp(self.coords).permute(2, 0, 1)          # heads x L x L
         return (q @ k.transpose(-2, -1) + bias).softmax(-1)
+
+
+class SplitAttention(nn.Module):
+    """ResNeSt's split attention in small, with Darknet's leaky ReLU: a conv makes `radix`
+    branches, stacked on a new dimension and summed over it."""
+
+    def __init__(self, c: int = 4, radix: int = 2) -> None:
+        super().__init__()
+        self.radix = radix
+        self.conv = nn.Conv2d(c, c * radix, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.conv(x))
+        b, rc, h, w = x.shape
+        return x.reshape(b, self.radix, rc // self.radix, h, w).sum(dim=1)
+
+
+class LinearNorm(nn.Module):
+    """LeViT's linear + BatchNorm1d on tokens: the norm runs on (B*N, C), the batch folded
+    with the N positions, the channels last."""
+
+    def __init__(self, cin: int = 8, cout: int = 6) -> None:
+        super().__init__()
+        self.linear = nn.Linear(cin, cout, bias=False)
+        self.bn = nn.BatchNorm1d(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.linear(x)
+        return self.bn(x.flatten(0, 1)).reshape_as(x)
+
+
+class SplitBias(nn.Module):
+    """BEiT's qkv bias: learned q and v biases around a k bias that is a zero buffer,
+    concatenated into the bias of one F.linear."""
+
+    def __init__(self, dim: int = 4) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("k_bias", torch.zeros(dim), persistent=False)
+        self.v_bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = torch.cat((self.q_bias, self.k_bias, self.v_bias))
+        return F.linear(x, self.qkv.weight, bias)

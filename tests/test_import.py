@@ -382,3 +382,28 @@ def test_a_reshape_to_equal_sizes_keeps_them_all() -> None:
             return x.reshape(x.shape[0], 4, 4, 4) * 2
     graph, text = imported(Cube(), (4, 16))
     assert "{reshape: [4, 4, 4], name: reshape}" in text
+
+
+def test_a_batch_norm_of_tokens_folded_with_the_batch_counts_its_channels() -> None:
+    """LeViT: BatchNorm1d(6) on (B*5, 6) is 6 channels (2*6 params, 2*6 + 1 buffer elements),
+    not 5: the tokens are transposed to channels first, normalised, transposed back; one
+    multiply and one add per element (2 * 5*6)."""
+    module = im.LinearNorm()
+    graph, text = imported(module, (5, 8))
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    norm = rows.loc[rows["type"] == "bn"].iloc[0]
+    assert (norm["params"], norm["buffers"], norm["other_ops"]) == (12, 13, 60)
+    assert norm["shape"] == "6x5"
+    assert analyze(graph).totals["buffers"] == sum(b.numel() for b in module.buffers()) == 13
+
+
+def test_a_bias_made_of_parameters_and_a_buffer_counts_the_parameters_only() -> None:
+    """BEiT: a 4 -> 12 linear (48 weights) whose bias is q (4 learned), k (4 zeros, a
+    buffer), v (4 learned): 56 params, not 48 + 12; one bias add per output (3 tokens x 12)."""
+    module = im.SplitBias()
+    graph, text = imported(module, (3, 4))
+    totals = analyze(graph).totals
+    assert totals["params"] == sum(p.numel() for p in module.parameters()) == 48 + 8
+    rows = analyze(reloaded(text)).layers.set_index("name")
+    assert rows.loc[rows["type"] == "add", "other_ops"].sum() == 3 * 12
+    assert rows.loc[rows["type"] == "linear", "macs"].sum() == 3 * 4 * 12

@@ -94,3 +94,29 @@ def test_mean_without_keepdim_and_over_heads() -> None:
     rows = archprof.analyze(Pool(), input=(8, 8, 8)).layers.set_index("name")
     assert rows.at["mean", "type"] == "mean" and rows.at["mean", "shape"] == "8"
     assert rows.at["mean", "other_ops"] == 512
+
+
+def test_split_attention_sum_and_leaky_relu() -> None:
+    """Input 4x6x6: conv 4 -> 8 (3x3, pad 1), leaky ReLU in place, the 2 branches of 4
+    channels summed: one add per element of the 8x6x6 map (288)."""
+    module = im.SplitAttention().to("meta")
+    a = archprof.analyze(module, input=(4, 6, 6))
+    rows = a.layers.set_index("name")
+    assert rows.at["act", "type"] == "leaky_relu" and rows.at["act", "other_ops"] == 288
+    assert rows.at["act", "activations"] == 0          # in place
+    assert rows.at["sum", "shape"] == "4x6x6" and rows.at["sum", "other_ops"] == 288
+    assert a.totals["uncounted_ops"] == {}
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.empty(1, 4, 6, 6, device="meta"))
+    assert a.totals["macs"] == counter.get_total_flops() // 2 == 8 * 36 * 36
+    text = to_spec(trace(module, (4, 6, 6)))
+    assert "{leaky_relu: 0.1, name: act}" in text and "{sum: [0], name: sum}" in text
+    spec = next(iter(_parse("<import>", text.encode()).values()))
+    assert archprof.analyze(archprof.expand(spec)).totals == a.totals
+
+
+def test_built_leaky_relu_and_sum(write_spec) -> None:  # noqa: ANN001
+    path = write_spec("- {leaky_relu: 0.2}\n- {sum: [0], keepdim: true}", input="[3, 5]")
+    x = torch.randn(2, 3, 5)
+    assert torch.allclose(archprof.build(str(path), device="cpu")(x.clone()),
+                          F.leaky_relu(x, 0.2).sum(1, keepdim=True))

@@ -845,6 +845,24 @@ for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
 
 @register
 @dataclass(kw_only=True)
+class LeakyReLU(Activation):
+    """max(x, 0) + slope * min(x, 0) (Darknet, CSPNet); one op per element."""
+    kind: ClassVar[str] = "leaky_relu"
+    head: ClassVar[str] = "slope"
+    torch_name: ClassVar[str] = "LeakyReLU"
+    inplace: ClassVar[str] = "mutate"
+    slope: float = spec_field("number", 0.01)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # leaky_relu_backward reads the input, or the result when it overwrote the input
+        return Saved(output=True) if inplace else Saved(inputs=(0,))
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "LeakyReLU", dict(negative_slope=self.slope, inplace=inplace)
+
+
+@register
+@dataclass(kw_only=True)
 class GELU(Activation):
     """GELU, exact (erf) or with the tanh approximation; one op per element either way."""
     kind: ClassVar[str] = "gelu"
@@ -1628,6 +1646,22 @@ class Mean(Reduction):
     kind: ClassVar[str] = "mean"
     head: ClassVar[str] = "dims"
     torch_name: ClassVar[str] = "Mean"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0])
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # its backward spreads the gradient: it needs the shape only
+
+
+@register
+@dataclass(kw_only=True)
+class Sum(Reduction):
+    """The sum over `dims` (ResNeSt's and SKNet's split attention add their branches so):
+    one add per input element, as `mean` counts."""
+    kind: ClassVar[str] = "sum"
+    head: ClassVar[str] = "dims"
+    torch_name: ClassVar[str] = "Sum"
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])

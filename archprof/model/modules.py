@@ -192,6 +192,11 @@ class Mean(nn.Module):
         return x.mean(self.dims, keepdim=self.keepdim)
 
 
+class Sum(Mean):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(self.dims, keepdim=self.keepdim)
+
+
 class VectorNorm(Mean):
     """torch.linalg.vector_norm (the 2-norm) over `dims`."""
 

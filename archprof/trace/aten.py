@@ -148,6 +148,11 @@ def _hardtanh(c: Call) -> Op | None:
     return ops.op_class("relu6")() if (low, high) == (0.0, 6.0) else None
 
 
+@rule("leaky_relu")
+def _leaky_relu(c: Call) -> Op | None:
+    return ops.LeakyReLU(slope=float(c.arg(1, "negative_slope", 0.01)))
+
+
 @rule("gelu")
 def _gelu(c: Call) -> Op | None:
     return ops.GELU(approximate=c.kwargs.get("approximate", "none") == "tanh")
@@ -219,6 +224,13 @@ def _mean(c: Call) -> Op | None:
     if _gives(gap, c.ins[0], c.out):
         return gap
     return ops.Mean(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)))
+
+
+@rule("sum")
+def _sum(c: Call) -> Op | None:
+    reduced = _reduced(c)
+    return None if reduced is None else ops.Sum(dims=reduced,
+                                                keepdim=bool(c.arg(2, "keepdim", False)))
 
 
 @rule("linalg_vector_norm")

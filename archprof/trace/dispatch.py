@@ -69,7 +69,8 @@ SHAPE_ONLY = {_aten.native_batch_norm.default: _batch_norm_eval,
               **{getattr(_aten, op).Tensor: _broadcast for op in ("add", "sub", "mul", "div")},
               **{getattr(_aten, op).Tensor: _in_place for op in ("add_", "sub_", "mul_", "div_")},
               **{getattr(_aten, op).default: _in_place
-                 for op in ("relu_", "hardtanh_", "hardswish_", "silu_", "sigmoid_")}}
+                 for op in ("relu_", "hardtanh_", "hardswish_", "silu_", "sigmoid_",
+                            "leaky_relu_")}}
 
 
 class DynamicControlFlow(UserWarning):
@@ -280,8 +281,21 @@ class Recorder(TorchDispatchMode):
             acted = [isinstance(a, torch.Tensor) and id(a) in known.node for a in args]
             op = aten.op_for(aten.Call(base, args, kwargs, ins, out, acted)) \
                 or ops.Uncounted(aten=f"aten.{base}")
+        bias: Op | None = None
+        if isinstance(op, ops.Linear) and op.bias and base == "addmm" \
+                and self.fresh_param(args[0]) is None:
+            # the bias is not one parameter of its own (BEiT's q, zero k and v biases
+            # concatenated, a bias shared): the product, then the bias added in place, so that
+            # only the parameters it reads are counted
+            op, bias = replace(op, bias=False), ops.Add(constant=(*(1,) * (len(out) - 1),
+                                                                  out[-1]))
+        swap = self.channels_last(op, args, ins[0])
+        main = out
+        if swap is not None:    # transposed to channels first, normalised, transposed back
+            source, main, _ = self.steps(frame, "transpose", [swap], inputs[0], ins[0], True)
+            inputs, ins = [source], [main]
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
-        param = self.param_record(frame, op, ins, out, lineage, inputs[0])
+        param = self.param_record(frame, op, ins, main, lineage, inputs[0])
         if param is not None:
             if extra:    # the row stands for the operand it becomes (the gathered bias)
                 self.records[param].out = extra.pop(0)
@@ -289,7 +303,24 @@ class Recorder(TorchDispatchMode):
             ins.append(self.records[param].out)
         if isinstance(op, ops.Elementwise) and len(extra) == 1 and op.learned is None:
             op, extra = replace(op, constant=extra[0]), []   # a mask built by the forward
+        if swap is not None:
+            normed = self.add(frame, label, op, inputs, ins, main, inplace, [])
+            self.add(frame, "transpose", swap, [normed], [main], out, True, outs)
+            return
+        if bias is not None:
+            product = self.add(frame, label, op, inputs, ins + extra, out, inplace, [])
+            self.add(frame, "add", bias, [product], [out], out, True, outs)
+            return
         self.add(frame, label, op, inputs, ins + extra, out, inplace, outs)
+
+    def channels_last(self, op: Op, args: tuple, ins: Shape) -> Op | None:
+        """The transpose that puts the channels first for a batch norm of tokens whose batch
+        was folded with their positions (LeViT's BatchNorm1d on (B*N, C): per sample (N, C)),
+        which the rule (channels at dim 0) would count as N channels; None otherwise."""
+        if not isinstance(op, ops.BatchNorm) or len(ins) != 2:
+            return None
+        channels = args[1].numel() if isinstance(args[1], torch.Tensor) else ins[0]
+        return ops.Transpose(dims=(0, 1)) if ins[0] != channels == ins[1] else None
 
     def fresh_param(self, t: torch.Tensor) -> Tensor | None:
         """The parameter a constant operand is, when it is one not yet counted, whole."""
