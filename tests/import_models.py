@@ -187,3 +187,20 @@ class SplitBias(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = torch.cat((self.q_bias, self.k_bias, self.v_bias))
         return F.linear(x, self.qkv.weight, bias)
+
+
+class SelectiveKernel(nn.Module):
+    """SKNet's selective kernel in small: two branches stacked on a new dimension, summed,
+    pooled, and weighted back."""
+
+    def __init__(self, c: int = 4) -> None:
+        super().__init__()
+        self.paths = nn.ModuleList([nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=2,
+                                                                             dilation=2)])
+        self.fc = nn.Conv2d(c, 2 * c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.stack([path(x) for path in self.paths], dim=1)       # B x 2 x C x H x W
+        b, k, c, h, w = x.shape
+        attn = self.fc(x.sum(1).mean((2, 3), keepdim=True)).view(b, k, c, 1, 1).softmax(1)
+        return (x * attn).sum(1)

@@ -120,3 +120,25 @@ def test_built_leaky_relu_and_sum(write_spec) -> None:  # noqa: ANN001
     x = torch.randn(2, 3, 5)
     assert torch.allclose(archprof.build(str(path), device="cpu")(x.clone()),
                           F.leaky_relu(x, 0.2).sum(1, keepdim=True))
+
+
+def test_stack_of_branches() -> None:
+    """SKNet on 4x6x6: the two 4x6x6 branches stacked (2x4x6x6, a copy: 288 elements, no
+    arithmetic), summed (288 adds), weighted (288 multiplies) and summed again (288 adds)."""
+    module = im.SelectiveKernel().to("meta")
+    a = archprof.analyze(module, input=(4, 6, 6))
+    rows = a.layers.set_index("name")
+    assert rows.at["stack", "shape"] == "2x4x6x6" and rows.at["stack", "activations"] == 288
+    assert rows.at["stack", "other_ops"] == 0 and a.totals["uncounted_ops"] == {}
+    assert rows.loc[rows["type"] == "sum", "other_ops"].tolist() == [288, 288]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.empty(1, 4, 6, 6, device="meta"))
+    # two 3x3 convs 4*36*36 each, the 1x1 attention conv 8*4
+    assert a.totals["macs"] == counter.get_total_flops() // 2 == 2 * 4 * 36 * 36 + 8 * 4
+    assert a.totals["params"] == sum(p.numel() for p in module.parameters())
+    text = to_spec(trace(module, (4, 6, 6)))
+    assert "{stack: [paths_0, paths_1], name: stack}" in text
+    spec = next(iter(_parse("<import>", text.encode()).values()))
+    assert archprof.analyze(archprof.expand(spec)).totals == a.totals
+    built = archprof.build(spec, device="cpu")
+    assert built(torch.randn(2, 4, 6, 6)).shape == (2, 4, 6, 6)

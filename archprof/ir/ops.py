@@ -1453,6 +1453,29 @@ class Concat(Merge):
                        f"{dims(out)}", "params": fmt(self.params(ins, out)), "macs": "0"}
 
 
+@register
+@dataclass(kw_only=True)
+class Stack(Merge):
+    """Inputs of one shape stacked along a new dimension `dim` (torch.stack: SKNet's branches);
+    a copy, no arithmetic."""
+    kind: ClassVar[str] = "stack"
+    min_inputs: ClassVar[int] = 1
+    grad_view: ClassVar[bool] = True     # each input's gradient is a slice of the output's
+    dim: int = spec_field("integer", 0)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(set(ins)) > 1:
+            raise SpecError("stack of mismatched sizes: " + " vs ".join(dims(s) for s in ins))
+        d = axis(self.dim, len(ins[0]) + 1)
+        return (*ins[0][:d], len(ins), *ins[0][d:])
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Stack", dict(dim=torch_dim(axis(self.dim, len(ins[0]) + 1)))
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING
+
+
 def _unbatched(learned: Shape, rank: int) -> Shape:
     """A learned tensor (no batch dimension) against per-sample shapes of `rank`: torch
     right-aligns it, so it gains leading 1s; sizes beyond `rank` meet the batch and must be 1

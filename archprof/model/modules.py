@@ -23,6 +23,15 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=self.dim)
 
 
+class Stack(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(xs, dim=self.dim)
+
+
 ELEMENTWISE = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
                "div": operator.truediv}
 

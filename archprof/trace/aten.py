@@ -286,6 +286,18 @@ def _pad(c: Call) -> Op | None:
     return ops.Pad(pads=pads, value=value)
 
 
+@rule("stack")
+def _stack(c: Call) -> Op | None:
+    parts = c.args[0]
+    if not parts or len(c.ins) != len(parts):
+        return None        # a constant among the parts: no rule
+    first = parts[0]
+    d = int(c.arg(1, "dim", 0)) % (first.dim() + 1)
+    lead = first.dim() - len(c.ins[0])
+    op = ops.Stack(dim=d - lead) if d >= lead else None
+    return op if op is not None and _gives(op, c.ins, c.out) else None
+
+
 @rule("channel_shuffle", "native_channel_shuffle")
 def _channel_shuffle(c: Call) -> Op | None:
     return ops.ChannelShuffle(groups=int(c.args[1]))
@@ -319,8 +331,12 @@ def _shape(op: Op, ins: Shape) -> Shape | None:
         return None
 
 
-def _gives(op: Op, ins: Shape, out: Shape) -> bool:
-    return _shape(op, ins) == out
+def _gives(op: Op, ins: Shape | list[Shape], out: Shape) -> bool:
+    """Whether the rule gives `out` for one input `ins` (a shape) or several (a list)."""
+    try:
+        return op.shape(ins if isinstance(ins, list) else [ins]) == out
+    except SpecError:
+        return False
 
 
 def fit(op: Op, ins: Shape, out: Shape) -> list[Op]:
