@@ -204,3 +204,16 @@ class SelectiveKernel(nn.Module):
         b, k, c, h, w = x.shape
         attn = self.fc(x.sum(1).mean((2, 3), keepdim=True)).view(b, k, c, 1, 1).softmax(1)
         return (x * attn).sum(1)
+
+
+class AffineTokens(nn.Module):
+    """ResMLP's Affine: torch.addcmul(beta, alpha, x) with alpha, beta of shape (1, 1, D)."""
+
+    def __init__(self, dim: int = 6) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, 1, dim))
+        self.beta = nn.Parameter(torch.zeros(1, 1, dim))
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.addcmul(self.beta, self.alpha, x))

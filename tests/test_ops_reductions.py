@@ -142,3 +142,23 @@ def test_stack_of_branches() -> None:
     assert archprof.analyze(archprof.expand(spec)).totals == a.totals
     built = archprof.build(spec, device="cpu")
     assert built(torch.randn(2, 4, 6, 6)).shape == (2, 4, 6, 6)
+
+
+def test_addcmul_of_a_learned_scale_and_shift() -> None:
+    """ResMLP's Affine on 5 tokens x 6: 2*6 params, a multiply and an add per element (60)."""
+    module = im.AffineTokens().to("meta")
+    a = archprof.analyze(module, input=(5, 6))
+    rows = a.layers.set_index("name")
+    assert rows.at["addcmul", "type"] == "affine" and rows.at["addcmul", "params"] == 12
+    assert rows.at["addcmul", "other_ops"] == 2 * 30 and a.totals["uncounted_ops"] == {}
+    assert a.totals["params"] == sum(p.numel() for p in module.parameters()) == 12 + 42
+    text = to_spec(trace(module, (5, 6)))
+    assert "{affine: [1, 1, 6], name: addcmul}" in text
+    spec = next(iter(_parse("<import>", text.encode()).values()))
+    assert archprof.analyze(archprof.expand(spec)).totals == a.totals
+    built, x = archprof.build(spec, device="cpu"), torch.randn(2, 5, 6)
+    affine = next(m for m in built.modules() if hasattr(m, "shift"))
+    with torch.no_grad():
+        affine.scale.fill_(2.0)
+        affine.shift.fill_(0.5)
+        assert torch.allclose(affine(x), 2 * x + 0.5)

@@ -1566,6 +1566,32 @@ def _product_saves(op: Elementwise, ins: list[Shape]) -> Saved:
 
 @register
 @dataclass(kw_only=True)
+class Affine(Op):
+    """x * scale + shift with a learned scale and shift of per-sample shape `affine` (right-
+    aligned as torch broadcasts it: (D,) on tokens), as torch.addcmul(shift, scale, x) runs it
+    (ResMLP's Affine): 2 * their size params, 2 ops per element."""
+    kind: ClassVar[str] = "affine"
+    head: ClassVar[str] = "size"
+    size: tuple[int, ...] = spec_field("shape")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        return broadcast(self.kind, [ins[0], _unbatched(self.size, len(ins[0]))])
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(self.size)
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Affine", dict(size=self.size)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))    # the scale's gradient needs the input
+
+
+@register
+@dataclass(kw_only=True)
 class PReLU(Op):
     """ReLU with a learned negative slope per channel (ENet)."""
     kind: ClassVar[str] = "prelu"

@@ -23,6 +23,15 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=self.dim)
 
 
+class Affine(nn.Module):
+    def __init__(self, size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.scale, self.shift = nn.Parameter(torch.ones(size)), nn.Parameter(torch.zeros(size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.shift, self.scale, x)
+
+
 class Stack(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()

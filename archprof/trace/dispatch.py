@@ -277,6 +277,8 @@ class Recorder(TorchDispatchMode):
             op, extra = self.elementwise(base, args, constants)
         elif base == "cat":
             op, extra = self.concat(args, kwargs, constants)
+        elif base == "addcmul" and (size := self.affine(args, kwargs)) is not None:
+            op = ops.Affine(size=size)
         else:
             acted = [isinstance(a, torch.Tensor) and id(a) in known.node for a in args]
             op = aten.op_for(aten.Call(base, args, kwargs, ins, out, acted)) \
@@ -355,6 +357,18 @@ class Recorder(TorchDispatchMode):
         if param is not None and ops.numel(self.sample(parts[0])) == param.numel:
             return ops.Concat(dim=dim, learned=self.sample(parts[0])), []
         return ops.Concat(dim=dim), [self.sample(t) for t in parts]
+
+    def affine(self, args: tuple, kwargs: dict) -> Shape | None:
+        """The shape of shift and scale in torch.addcmul(shift, scale, x) (ResMLP), when
+        both are parameters not yet counted, of one shape, and x the activation."""
+        shift, scale, x = args[:3]
+        if kwargs.get("value", 1) != 1 or id(x) not in self.tensors.node:
+            return None
+        shift_p, scale_p = self.fresh_param(shift), self.fresh_param(scale)
+        if shift_p is None or scale_p is None or shift_p is scale_p \
+                or tuple(shift.shape) != tuple(scale.shape):
+            return None
+        return tuple(int(v) for v in scale.shape)
 
     def constant(self, t: torch.Tensor, rank: int) -> Shape:
         """A constant's shape against per-sample ones of `rank`, as torch broadcasts it."""
