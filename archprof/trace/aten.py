@@ -221,7 +221,7 @@ def _mean(c: Call) -> Op | None:
     if reduced is None:
         return None        # a mean over the batch, or over everything: no rule
     gap = ops.GlobalAvgPool()
-    if _gives(gap, c.ins[0], c.out):
+    if _gives(gap, c.ins[:1], c.out):
         return gap
     return ops.Mean(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)))
 
@@ -324,19 +324,16 @@ def view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> list[Op]:
     return fit(_view(name, args, ins, out), ins, out)
 
 
-def _shape(op: Op, ins: Shape) -> Shape | None:
+def _shape(op: Op, ins: list[Shape]) -> Shape | None:
+    """The shape the rule gives, None where it refuses these inputs."""
     try:
-        return op.shape([ins])
+        return op.shape(ins)
     except SpecError:
         return None
 
 
-def _gives(op: Op, ins: Shape | list[Shape], out: Shape) -> bool:
-    """Whether the rule gives `out` for one input `ins` (a shape) or several (a list)."""
-    try:
-        return op.shape(ins if isinstance(ins, list) else [ins]) == out
-    except SpecError:
-        return False
+def _gives(op: Op, ins: list[Shape], out: Shape) -> bool:
+    return _shape(op, ins) == out
 
 
 def fit(op: Op, ins: Shape, out: Shape) -> list[Op]:
@@ -345,14 +342,14 @@ def fit(op: Op, ins: Shape, out: Shape) -> list[Op]:
     as many elements in another shape (a batch of 1 that was not in front, as after timm's
     qkv.permute(2, 0, 3, 1, 4), is per-sample on one side and not the other); else a
     reshape (a transpose moving the batch dimension, as nn.MultiheadAttention's does)."""
-    got = _shape(op, ins)
+    got = _shape(op, [ins])
     if got == out:
         return [op]
     if got is not None and ops.numel(got) == ops.numel(out):
         return [op, ops.Reshape(to=out)]
     if ops.numel(out) == ops.numel(ins):
         return [ops.Reshape(to=out)]
-    return [ops.Identity()]     # a view whose shape no IR op describes (expand, as_strided)
+    return [ops.Identity()]     # a view whose shape no IR op describes (as_strided, unfold)
 
 
 def _view(name: str, args: tuple[Any, ...], ins: Shape, out: Shape) -> Op:
