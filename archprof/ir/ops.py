@@ -1567,10 +1567,10 @@ def _product_saves(op: Elementwise, ins: list[Shape]) -> Saved:
 @register
 @dataclass(kw_only=True)
 class Affine(Op):
-    """x * scale + shift with a learned scale and shift of per-sample shape `affine` (right-
+    """x * scale + shift with a learned scale and shift of per-sample shape `size` (right-
     aligned as torch broadcasts it: (D,) on tokens), as torch.addcmul(shift, scale, x) runs it
     (ResMLP's Affine): 2 * their size params, 2 ops per element."""
-    kind: ClassVar[str] = "affine"
+    kind: ClassVar[str] = "scale_shift"      # not `affine`: the norms' field of that name
     head: ClassVar[str] = "size"
     size: tuple[int, ...] = spec_field("shape")
 
