@@ -186,6 +186,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     totals["peak_bytes"] = totals["peak_activations"] * width
     uncounted = Counter(n.op.aten for n in graph.nodes if isinstance(n.op, Uncounted))
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
+    totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:
         raise SpecError(f"no rule counts {sum(uncounted.values())} op(s): "
                         + ", ".join(f"{op} x{n}" for op, n in sorted(uncounted.items())),

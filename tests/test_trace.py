@@ -242,3 +242,33 @@ def test_flop_counter_misses_fused_attention_on_cpu_tensors_archprof_does_not() 
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         Attend()(torch.randn(1, heads, tokens, e))                             # CPU: fused kernel
     assert counter.get_total_flops() == 0
+
+
+class PositionBias(nn.Module):
+    """A bias made from parameters alone on every forward (a 16x8 by 8x16 product, an MLP on a
+    coordinate buffer, as Swin V2 and MaxViT make theirs), added to the tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.randn(16, 8)), nn.Parameter(torch.randn(8, 16))
+        self.mlp = nn.Linear(2, 4)
+        self.register_buffer("coords", torch.randn(16, 2))
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x + self.a @ self.b) + self.mlp(self.coords).sum()
+
+
+def test_work_on_parameters_alone_is_listed_apart_not_counted_per_sample() -> None:
+    """It runs once per forward whatever the batch, so it is not in the per-sample MACs; it is
+    listed (totals['constant_work'], a line under the table), never silently dropped.
+    FlopCounterMode counts it at batch 1: 16*8*16 = 2,048 and 16*2*4 = 128 more than ours."""
+    module = PositionBias()
+    t = archprof.analyze(module, input=(16, 16)).totals
+    assert t["macs"] == 16 * 16 * 16                           # fc on 16 tokens
+    assert t["constant_work"] == {"Linear": 1, "aten.mm": 1}
+    with torch.device("meta"):
+        on_meta = PositionBias()
+    assert flop_counter_macs(on_meta, (16, 16)) == t["macs"] + 16 * 8 * 16 + 16 * 2 * 4
+    assert t["params"] == sum(p.numel() for p in module.parameters())
+    assert archprof.analyze(nn.Conv2d(3, 4, 3), input=(3, 8, 8)).totals["constant_work"] == {}

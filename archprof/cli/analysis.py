@@ -136,7 +136,11 @@ def summary(a: Analysis) -> str:
         f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
     ] + ([f"uncounted    {sum(t['uncounted_ops'].values())} op(s) with no rule, not in the "
           "numbers above: " + ", ".join(f"{op} x{n}" for op, n in t["uncounted_ops"].items())]
-         if t.get("uncounted_ops") else []))
+         if t.get("uncounted_ops") else [])
+      + ([f"constant     {sum(t['constant_work'].values())} op(s) with MACs run on parameters "
+          "alone, once per forward whatever the batch, not in the numbers above: "
+          + ", ".join(f"{op} x{n}" for op, n in t["constant_work"].items())]
+         if t.get("constant_work") else []))
 
 
 # --- list -----------------------------------------------------------------------------------

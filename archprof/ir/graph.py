@@ -59,6 +59,9 @@ class Graph:
     params: dict[str, Any]
     nodes: list[Node] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
+    # a traced forward's ops with MACs on parameters and buffers alone (a position-bias MLP):
+    # work done once per forward whatever the batch, listed apart from the per-sample counts
+    constant_work: dict[str, int] = field(default_factory=dict)
 
     @property
     def output(self) -> str:

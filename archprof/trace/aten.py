@@ -48,6 +48,11 @@ COPIES = {"clone", "contiguous", "_to_copy", "copy", "roll"}
 FACTORIES = {"empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
              "new_empty", "new_zeros", "new_ones", "new_full", "new_empty_strided", "zero",
              "fill", "scalar_tensor", "arange", "empty", "zeros", "ones", "full"}
+# Ops with multiply-accumulates: run on parameters and buffers alone (no activation), they are
+# work done once per forward whatever the batch, listed apart (Recorder.constant_work).
+MACS = {"convolution", "_convolution", "addmm", "mm", "bmm", "matmul", "baddbmm", "addbmm",
+        "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_flash_attention"}
 ELEMENTWISE = {"add": ops.Add, "sub": ops.Sub, "rsub": ops.Sub, "mul": ops.Mul, "div": ops.Div}
 
 
@@ -409,6 +414,7 @@ def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
     return elementwise(m.op, m.scalar, tuple(m.param.shape) if m.param is not None else None)
 
 
+MAC_MODULES = (nn.Linear, modules.PaddedConv, modules.Matmul, modules.Attention)  # see MACS
 MODULES: dict[type, ModuleRule] = {
     nn.LocalResponseNorm: lambda m, ins, out: ops.LRN(size=m.size, alpha=m.alpha, beta=m.beta,
                                                       bias=m.k),

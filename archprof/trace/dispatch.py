@@ -10,6 +10,7 @@ no op's rule counts get a `param` row of their own, so that params equal `numel`
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -132,6 +133,9 @@ class Recorder(TorchDispatchMode):
         # (module path, what it does: an op, 'call CHILD', 'return'), in order
         self.signature: list[tuple[str, str]] = []
         self.value_reads: list[str] = []
+        # ops with MACs run on parameters and buffers alone (a position-bias MLP, a positional
+        # encoding's conv): batch-independent work, not in the per-sample counts, listed
+        self.constant_work: Counter[str] = Counter()
 
     # --- shapes ----------------------------------------------------------------------------
     def sample(self, t: torch.Tensor) -> Shape:
@@ -184,6 +188,8 @@ class Recorder(TorchDispatchMode):
         owned = frozenset(id(t) for t in [*frame.module.parameters(), *frame.module.buffers()]
                           if id(t) in self.params)
         if not acts:    # run on constants alone (Swin V2's position-bias MLP): a constant
+            if isinstance(frame.module, aten.MAC_MODULES) and not self.signature_only:
+                self.constant_work[type(frame.module).__name__] += 1
             lineage = owned.union(*(self.tensors.lineage.get(id(t), frozenset())
                                     for t in tensors))
             for o in outs:
@@ -222,6 +228,8 @@ class Recorder(TorchDispatchMode):
         acts = [t for t in tensors if id(t) in known.node]
         outs = tensors_in(out)
         if not acts or base in aten.FACTORIES:
+            if base in aten.MACS and not self.signature_only:
+                self.constant_work[f"aten.{base}"] += 1
             lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in tensors))
             for o in outs:
                 known.lineage[id(o)] = lineage

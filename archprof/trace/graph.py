@@ -54,7 +54,7 @@ def trace(module: nn.Module, input: tuple[int, ...] = (3, 224, 224), *, batch: i
         warnings.warn(f"{path}: torch.export failed"
                       f"{' on data-dependent control flow' if data_dependent else ''}: {why}",
                       DynamicControlFlow if data_dependent else UserWarning, stacklevel=2)
-    graph = Graph(spec, shape, {})
+    graph = Graph(spec, shape, {}, constant_work=dict(sorted(recorder.constant_work.items())))
     _add_nodes(graph, recorder)
     _add_unused(graph, recorder)
     if not graph.nodes:

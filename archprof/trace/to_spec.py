@@ -187,7 +187,12 @@ class _Writer:
                         lines.append(f"    {key}: {_flow(value)}")
         lines += ["networks:", f"  {name}:",
                   f"    title: {_flow(str(getattr(spec, 'title', '') or name))}",
-                  f"    input: {_flow(list(self.graph.input))}", "    layers:"]
+                  f"    input: {_flow(list(self.graph.input))}"]
+        if self.graph.constant_work:    # a spec has no rows for it: said in its notes
+            work = ", ".join(f"{op} x{n}" for op, n in self.graph.constant_work.items())
+            lines.append("    notes: " + _flow(f"the traced forward also ran {work} on "
+                                             "parameters alone, not counted here"))
+        lines.append("    layers:")
         lines += [f"      - {_flow(row)}" for row in layers]
         return "\n".join(lines) + "\n"
 
