@@ -47,7 +47,9 @@ def projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
 
 def projection(shape: Shape, target: Shape) -> tuple[Any, ...]:
     """What a `proj:` shortcut decides from its input's and the branch's shapes."""
-    return (shape == target, projection_stride(shape, target), target[0])
+    if shape == target:
+        return True, None, target[0]
+    return False, projection_stride(shape, target), target[0]
 
 
 # A decision made before the node at `position` was emitted: `kind` "vars" read the shape
