@@ -1705,18 +1705,12 @@ class Mean(Reduction):
 
 @register
 @dataclass(kw_only=True)
-class Sum(Reduction):
+class Sum(Mean):
     """The sum over `dims` (ResNeSt's and SKNet's split attention add their branches so):
-    one add per input element, as `mean` counts."""
+    one add per input element and a backward that needs the shape only, as `mean`."""
     kind: ClassVar[str] = "sum"
     head: ClassVar[str] = "dims"
     torch_name: ClassVar[str] = "Sum"
-
-    def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(ins[0])
-
-    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        return NOTHING    # its backward spreads the gradient: it needs the shape only
 
 
 @register
