@@ -4,6 +4,7 @@ under FakeTensorMode, `fit` and the CLI's bad input."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -133,16 +134,18 @@ def test_saved_bytes_equal_what_autograd_keeps(name, input):
 
 
 # --- the step's peak against MemTracker ---------------------------------------------------------
-def memtracker_peak(name: str, batch: int, optimizer: str) -> int:
+def memtracker_peak(make: Callable[[], nn.Module], input: tuple[int, ...], batch: int,
+                    optimizer: str = "adam") -> int:
     """Peak bytes of a steady-state step (optimizer state allocated by a first step) that
-    MemTracker reports on the built model under FakeTensorMode; foreach optimizers, as on GPUs."""
+    MemTracker reports on the model `make()` builds under FakeTensorMode; foreach optimizers,
+    as on GPUs."""
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
     with FakeTensorMode():
-        model = build(name).train()
+        model = make().train()
         opt = (torch.optim.Adam(model.parameters(), foreach=True) if optimizer == "adam" else
                torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, foreach=True))
-        x = torch.randn(batch, *model.graph.input)
+        x = torch.randn(batch, *input)
         y = torch.randint(0, 10, (batch,))
 
         def step() -> None:
@@ -168,7 +171,8 @@ def test_training_peak_within_10pct_of_memtracker(name, batch, optimizer):
     """A subset that keeps the suite fast (MemTracker costs seconds per network); the whole
     zoo at batch 1 and 32 with both optimizers is benchmarks/train_memory.py."""
     ours = plan(expand(name, None, None), optimizer=optimizer).peak(batch)[0]
-    assert ours == pytest.approx(memtracker_peak(name, batch, optimizer), rel=0.10)
+    theirs = memtracker_peak(lambda: build(name), expand(name).input, batch, optimizer)
+    assert ours == pytest.approx(theirs, rel=0.10)
 
 
 def test_memtracker_behaviour_pinned():
@@ -406,21 +410,7 @@ def test_traced_module_training_cost():
     assert a.totals["backward_macs"] == backward / 2
     unused = 100 * 100 + 100
     assert a.totals["train_grads_bytes"] == 4 * (a.totals["params"] - unused)
-
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.distributed._tools.mem_tracker import MemTracker
-    with FakeTensorMode():
-        model = _Traced().train()
-        opt = torch.optim.Adam(model.parameters(), foreach=True)
-        x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 10, (4,))
-        for _ in range(2):      # the first step allocates the optimizer state
-            tracker = MemTracker()
-            tracker.track_external(model, opt, x, y)
-            with tracker:
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(x), y).backward()
-                opt.step()
-        theirs = next(iter(tracker.get_tracker_snapshot("peak").values()))["Total"]
+    theirs = memtracker_peak(_Traced, (3, 16, 16), 4)
     assert a.totals["train_peak_bytes"] == pytest.approx(theirs, rel=0.10)
 
 
@@ -486,20 +476,7 @@ def test_modern_ops_backward_macs_and_saved(name, write_spec):
 
 @pytest.mark.parametrize("name", sorted(MODERN))
 def test_modern_ops_peak_within_10pct_of_memtracker(name, write_spec):
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.distributed._tools.mem_tracker import MemTracker
     graph = _modern(name, write_spec)
     ours = plan(graph, optimizer="adam").peak(8)[0]
-    with FakeTensorMode():
-        model = build(graph).train()
-        opt = torch.optim.Adam(model.parameters(), foreach=True)
-        x, y = torch.randn(8, *graph.input), torch.randint(0, 10, (8,))
-        for _ in range(2):      # the first step allocates the optimizer state
-            tracker = MemTracker()
-            tracker.track_external(model, opt, x, y)
-            with tracker:
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(x), y).backward()
-                opt.step()
-        theirs = next(iter(tracker.get_tracker_snapshot("peak").values()))["Total"]
+    theirs = memtracker_peak(lambda: build(graph), graph.input, 8)
     assert ours == pytest.approx(theirs, rel=0.10)

@@ -44,9 +44,9 @@ def plan(batch1: pd.DataFrame, batch_sizes: Sequence[int], max_batch_ms: float,
     """network -> the batch sizes above 1 worth measuring on CPU, from batch-1 results."""
     out: dict[str, list[int]] = {}
     for row in ok(batch1[batch1["batch"] == 1]).itertuples():
-        fits = []
+        fits, made = [], graph(row.network)       # a callable is traced once, not per batch
         for b in sorted(b for b in batch_sizes if b > 1):
-            t = analyze(graph(row.network), batch=b).totals
+            t = analyze(made, batch=b).totals
             if (b * row.ms_per_image <= max_batch_ms
                     and 2 * (t["peak_bytes"] + t["param_bytes"]) <= memory_bytes / 2):
                 fits.append(b)
