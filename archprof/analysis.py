@@ -169,10 +169,12 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                       else "float32")
     else:
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
+    # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
+    # every node outputs, less those of in-place and view outputs (no memory of their own).
     nodes = graph.nodes
     sums: list[int] = (list(map(sum, zip(*(n.counts() for n in nodes)))) if nodes
                        else [0] * len(COUNTS))
-    shared = sum(n.counts()[5] for n in nodes if n.inplace)     # no memory of their own
+    shared = sum(n.counts()[5] for n in nodes if n.inplace)
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["macs"] *= batch
