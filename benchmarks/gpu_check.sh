@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 13 in one run of about 7 minutes on one H100/H200 lent by the
+# The GPU measurements of issue 13 in one run of about 6 minutes on one H100/H200 lent by the
 # device tool. Everything it measures goes under $OUT (the tool brings that folder back):
 #   gpu_results.csv  bench rows: Canziani's 14 networks at batch 1-64 in float32, five networks
 #                    in training steps at batch 1/16/64, the 14 again in float16, then the rest
@@ -28,8 +28,11 @@ say "machine"
 say "smoke test"
 python3 - "$DEVICE" >>"$LOG" 2>&1 <<'PY' || { say "smoke test failed"; tail -30 "$LOG"; exit 1; }
 import sys, torch, archprof
-from archprof.measure.bench import measure, measure_train
+from archprof.measure.bench import measure, measure_train, peak_matmul
 dev = sys.argv[1]
+print("float32 convolutions:", torch.backends.cudnn.conv.fp32_precision)
+for dtype in ("float32", "float16"):
+    print("matmul peak", dtype, peak_matmul(dev, dtype) / 1e12, "TMAC/s")
 model = archprof.build("resnet18", device=dev)
 x = torch.randn(2, 3, 224, 224, device=dev)
 print("inference", measure(model.eval(), x, dev, budget_s=0.1).median_ms, "ms")
@@ -45,13 +48,13 @@ bench() {
 CANZIANI="alexnet bn_alexnet bn_nin enet googlenet resnet18 resnet34 resnet50 resnet101 resnet152
           vgg16 vgg19 inception_v3 inception_v4"
 say "inference float32: 14 networks x 7 batch sizes"
-bench 180 $CANZIANI --batch-sizes 1,2,4,8,16,32,64 --dtype float32 --budget 0.4
+bench 120 $CANZIANI --batch-sizes 1,2,4,8,16,32,64 --dtype float32 --budget 0.4
 say "training steps (momentum SGD), float32"
-bench 90 resnet18 resnet50 vgg16 googlenet mobilenet_v2 --batch-sizes 1,16,64 --mode train \
+bench 130 resnet18 resnet50 vgg16 googlenet mobilenet_v2 --batch-sizes 1,16,64 --mode train \
   --budget 0.4
 say "inference float16"
-bench 100 $CANZIANI --batch-sizes 1,4,16,64 --dtype float16 --budget 0.3
+bench 70 $CANZIANI --batch-sizes 1,4,16,64 --dtype float16 --budget 0.3
 say "the rest of the zoo at batch 1 and 32 while time is left"
-bench 40 --all --batch-sizes 1,32 --dtype float32 --budget 0.2
+bench 45 --all --batch-sizes 1,32 --dtype float32 --budget 0.2
 say "done: $(($(wc -l <"$RESULTS") - 1)) rows in $RESULTS"
 tail -5 "$LOG"

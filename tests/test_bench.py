@@ -132,6 +132,35 @@ def test_peak_matmul_is_the_best_rate_of_its_matmuls(monkeypatch: pytest.MonkeyP
     assert rates and peak == max(rates)
 
 
+def test_peak_matmul_shares_its_budget_among_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of the 6 sizes (256..8192) gets at most an equal share of what is left (size i of
+    6: at most 1/(6 - i) of the budget, since time only passes): the small
+    sizes, whose runs may never settle, cannot use up the time of the large ones."""
+    budgets: list[float] = []
+    real = B.measure
+
+    def spy(model, example, device, **kwargs):  # noqa: ANN001, ANN202
+        budgets.append(kwargs["budget_s"])
+        return real(model, example, device, **kwargs)
+    monkeypatch.setattr(B, "measure", spy)
+    B.peak_matmul("cpu", "float32", budget_s=0.6)
+    assert budgets and all(b <= 0.6 / (6 - i) for i, b in enumerate(budgets))
+
+
+def test_sweep_peak_has_its_own_budget(nets: list[str], out: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short --budget per configuration must not shorten the peak measurement (it once left
+    an H100 a float16 'peak' of 3.6 TMAC/s)."""
+    asked: list[float] = []
+    monkeypatch.setattr(B, "peak_matmul", lambda device, dtype, budget_s=B.PEAK_BUDGET_S:
+                        asked.append(budget_s) or 1e9)
+    B._session_peak.cache_clear()
+    df = B.sweep(nets[:1], (1,), out=out, **FAST)
+    B._session_peak.cache_clear()
+    assert asked == [B.PEAK_BUDGET_S] and FAST["budget_s"] < B.PEAK_BUDGET_S
+    assert df["peak_macs_per_s"].tolist() == [1e9]
+
+
 # --- sweep and results schema ------------------------------------------------------------------
 def test_sweep_rows_schema_and_values(nets: list[str], out: Path) -> None:
     df = B.sweep(nets, (2, 1), out=out, **FAST)

@@ -71,6 +71,9 @@ MODES = ("inference", "train-sgd", "train-momentum", "train-adam", "train-adamw"
 LEGACY = [c for c in COLUMNS if c != "mode"]     # files written before the mode column
 DONE = ("ok", "oom")          # statuses a rerun skips; errors are retried
 MIN_RUNS, FLOOR_RUNS, REL_IQR, WARMUP = 5, 3, 0.05, 3
+# the peak that `fraction_of_peak` divides by gets its own budget, never a configuration's:
+# a short --budget once left the small matmuls time only (H100 float16: 3.6 TMAC/s "peak")
+PEAK_BUDGET_S = 2.0
 
 Row = dict[str, str]
 
@@ -288,29 +291,46 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def peak_matmul(device: str | torch.device, dtype: str | torch.dtype = "float32",
-                budget_s: float = 2.0) -> float:
+                budget_s: float = PEAK_BUDGET_S) -> float:
     """Attainable MAC/s on `device`: the best rate of square matmuls (n^3 MACs each, fastest
     run: interference from other work only ever slows a run down), n doubling from 256 while
-    the next size still fits the remaining budget (fp16 on a CPU is slow: it stops early)."""
+    the next size still fits the remaining budget (fp16 on a CPU is slow: it stops early).
+    Each size gets an equal share of what is left, so launch jitter at the small sizes (whose
+    runs never settle) cannot starve the large ones that reach the peak. CUDA float32: the
+    matmuls run in the precision cuDNN's convolutions use (TF32 by default), so a CNN's
+    fraction of peak compares like with like."""
     device = torch.device(device)
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    best, n, deadline = 0.0, 256, time.perf_counter() + budget_s
-    while n <= 8192:
-        try:
-            a = torch.randn(n, n, device=device, dtype=dtype)
-            b = torch.randn(n, n, device=device, dtype=dtype)
-            left = deadline - time.perf_counter()
-            m = measure(a.matmul, b, device, budget_s=max(left / 2, 0.0), warmup=1, memory=False)
-        except (RuntimeError, MemoryError) as err:
-            if best and is_oom(err):     # a small device: the sizes that fitted decide
+    sizes = [256 * 2**k for k in range(6)]                   # up to 8192
+    best, deadline = 0.0, time.perf_counter() + budget_s
+    with _matmul_precision_of_convs(device.type == "cuda"):
+        for i, n in enumerate(sizes):
+            try:
+                a = torch.randn(n, n, device=device, dtype=dtype)
+                b = torch.randn(n, n, device=device, dtype=dtype)
+                share = max(deadline - time.perf_counter(), 0.0) / (len(sizes) - i)
+                m = measure(a.matmul, b, device, budget_s=share, warmup=1, memory=False)
+            except (RuntimeError, MemoryError) as err:
+                if best and is_oom(err):     # a small device: the sizes that fitted decide
+                    break
+                raise
+            best = max(best, n**3 / (m.min_ms / 1e3))
+            # the next size costs 8x per run; it needs warm-up plus FLOOR_RUNS runs
+            if 8 * m.median_ms / 1e3 * (FLOOR_RUNS + 1) > deadline - time.perf_counter():
                 break
-            raise
-        best = max(best, n**3 / (m.min_ms / 1e3))
-        # the next size costs 8x per run; it needs warm-up plus FLOOR_RUNS runs
-        if 8 * m.median_ms / 1e3 * (FLOOR_RUNS + 1) > deadline - time.perf_counter():
-            break
-        n *= 2
     return best
+
+
+@contextmanager
+def _matmul_precision_of_convs(cuda: bool) -> Iterator[None]:
+    matmul = torch.backends.cuda.matmul
+    old = matmul.fp32_precision
+    if cuda:
+        matmul.fp32_precision = torch.backends.cudnn.conv.fp32_precision  # type: ignore[attr-defined]  # set at import, not in the stubs
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = old
 
 
 # --- results file -----------------------------------------------------------------------------
@@ -653,8 +673,7 @@ def sweep(names: Sequence[str], batch_sizes: Sequence[int] = (1,), device: str |
                         if model is None:
                             model = _prepare(net, dev, dtype, channels_last, compile)
                         if peak is None:
-                            peak = _session_peak(str(dev), dtype, torch.get_num_threads(),
-                                                 min(2.0, budget_s))
+                            peak = _session_peak(str(dev), dtype, torch.get_num_threads())
                         x = _example(net, batch, dev, dtype, channels_last)
                         m = (measure(model, x, dev, budget_s=budget_s) if net.train is None
                              else measure_train(cast(torch.nn.Module, model), x, dev,
@@ -699,10 +718,10 @@ def shard_plan(costs: Sequence[float], k: int, n: int) -> list[int]:
 
 
 @cache
-def _session_peak(device: str, dtype: str, threads: int, budget_s: float) -> float:
+def _session_peak(device: str, dtype: str, threads: int) -> float:
     """peak_matmul once per process and setting: sweeps run one after another (as `archprof
     report` does, network by network) then share one peak, measured in the same run."""
-    return peak_matmul(device, dtype, budget_s)
+    return peak_matmul(device, dtype)
 
 
 def _static(name: str, params: dict[str, Any], input: tuple[int, ...] | None, mode: str,
