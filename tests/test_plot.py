@@ -154,6 +154,35 @@ def test_memory_vs_batch_measured_and_static_dashed(df: pd.DataFrame) -> None:
     assert solid[r18].get_color() == dashed[r18].get_color()
 
 
+def test_memory_vs_batch_training_static_is_the_steps_peak(tmp_path: Path) -> None:
+    """A training row's static_peak_bytes is the whole step's peak (weights, gradients,
+    optimizer state, saved activations: archprof.training), so nothing is added to it; an
+    inference row's gets the weights. Panel titles keep what differs between the setups
+    (inference / train-momentum), the figure title what they share (the device)."""
+    from archprof.spec.expand import expand
+    from archprof.spec.load import load_spec
+    from archprof.training import plan
+    step = plan(expand(load_spec("resnet18")), "float32", "momentum")
+    gpu = [r for r in rows() if r["device"] == "cuda:0" and r["network"] == "resnet18"]
+    train = [r | {"mode": "train-momentum", "static_peak_bytes": step.peak(r["batch"])[0],
+                  "mem_peak_bytes": step.peak(r["batch"])[0] + 70 * 2**20} for r in gpu]
+    df = annotate(load_results(write(tmp_path / "r.csv", gpu + train)))
+    chart = plot.memory_vs_batch(df)
+    titles = [ax.get_title() for ax in chart.figure.axes]
+    assert titles == ["inference", "train-momentum"]
+    assert chart.figure.get_suptitle() == "Memory vs batch size: Test GPU (cuda:0)"
+    infer_ax, train_ax = chart.figure.axes
+    dashed = [l for l in train_ax.get_lines() if l.get_linestyle() == "--"][0]
+    assert np.allclose(dashed.get_ydata(), [step.peak(b)[0] / 1e6 for b in BATCHES])
+    dashed = [l for l in infer_ax.get_lines() if l.get_linestyle() == "--"][0]
+    assert np.allclose(dashed.get_ydata(), [static_total("resnet18", b) / 1e6 for b in BATCHES])
+    assert plot.time_vs_batch(df).title == \
+        "Time per image vs batch size (a training step in train setups)"
+    for chart in (plot.ops_vs_time(df), plot.top1_vs_throughput(df)):   # inference time only
+        assert set(chart.data["setup"]) == {"Test GPU (cuda:0), inference"}
+        assert any("training setups left out" in n for n in chart.notes)
+
+
 def test_memory_vs_params_fit(df: pd.DataFrame) -> None:
     chart = plot.memory_vs_params(df)
     cpu = chart.data[chart.data["setup"] == "Test CPU (cpu)"]
@@ -287,6 +316,7 @@ def test_accuracy_charts_skip_when_no_network_has_top1(df: pd.DataFrame) -> None
 
 # --- publication grade, measured on the rendered figures ------------------------------------
 COMMITTED = Path(__file__).resolve().parents[1] / "reports" / "results.csv"
+COMMITTED_GPU = COMMITTED.parent / "gpu" / "results.csv"
 
 
 def drawn_texts(fig: Figure) -> list[Text]:
@@ -341,15 +371,17 @@ def covered_markers(fig: Figure) -> list[str]:
     return hits
 
 
-@pytest.fixture(scope="module")
-def committed_charts() -> list[plot.Chart]:
-    return [c for c in plot.all_charts(load_results([COMMITTED])) if c.figure is not None]
+@pytest.fixture(scope="module", params=[COMMITTED, COMMITTED_GPU], ids=["cpu", "gpu"])
+def committed_charts(request: pytest.FixtureRequest) -> list[plot.Chart]:
+    return [c for c in plot.all_charts(load_results([request.param])) if c.figure is not None]
 
 
 def test_committed_charts_publication_grade(committed_charts: list[plot.Chart]) -> None:
-    """Every chart of the committed results: no two texts overlap, no label on a point, every
-    legend inside the canvas, every network of the chart labelled exactly once."""
-    assert len(committed_charts) == 8
+    """Every chart of the committed results (the CPU's one setup, the GPU's three: float32,
+    float16, training): no two texts overlap, no label on a point, every legend inside the
+    canvas, every network of the chart labelled exactly once per setup."""
+    power = any(c.name == "09_power_vs_batch" for c in committed_charts)   # measured on GPUs
+    assert len(committed_charts) == 8 + power
     for chart in committed_charts:
         fig = chart.figure
         assert overlapping_pairs(fig) == [], chart.name
@@ -365,8 +397,9 @@ def test_committed_charts_publication_grade(committed_charts: list[plot.Chart]) 
         if chart.name in ("02_top1_vs_ops", "05_memory_vs_params", "06_ops_vs_time"):
             assert sorted(labels) == sorted(chart.data["label"])
         if chart.name in ("03_time_vs_batch", "04_memory_vs_batch"):    # one label per line
-            assert sorted(labels) == sorted(set(chart.data["label"]))
-            assert len(fig.axes) == len({plot.family(n) for n in chart.data["network"]})
+            lines = chart.data[["setup", "label"]].drop_duplicates()
+            assert sorted(labels) == sorted(lines["label"])
+            assert len(fig.axes) == len(plot._panels(chart.data))
 
 
 def test_family_hues_and_variant_shades() -> None:

@@ -344,13 +344,24 @@ def _panels(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return out
 
 
+def _shared_prefix(setups: list[str]) -> tuple[str, dict[str, str]]:
+    """The leading ', '-separated words all setups share ('NVIDIA H100 80GB HBM3 (cuda:0)'),
+    and each setup without them ('float16, inference'): a panel title names what differs,
+    the figure title what is common, so titles fit their panels."""
+    words = [s.split(", ") for s in setups]
+    n = 0
+    while all(len(w) > n + 1 and w[n] == words[0][n] for w in words):
+        n += 1
+    return ", ".join(words[0][:n]), {s: ", ".join(w[n:]) for s, w in zip(setups, words)}
+
+
 def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bool,
                     dashed: str | None = None) -> Figure:
     """Lines over batch size, one per network, labelled at their ends; small multiples per
     family (shared axes) when there are many networks. `dashed`: a second column drawn dashed
     in the same colour."""
     panels = _panels(data)
-    setups = data["setup"].nunique()
+    common, short = _shared_prefix(list(dict.fromkeys(data["setup"].astype(str))))
     fig, axes = _figure(len(panels), cols=4 if len(panels) > 6 else 3, share=True,
                         extra_width=0.0)
     for ax, (setup, fam, g) in zip(axes, panels):
@@ -361,8 +372,8 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
             if dashed:
                 ax.plot(line["batch"], line[dashed], ls="--", marker="x", markersize=LINE_MARKER,
                         color=color, lw=1.0, alpha=0.9)
-        ax.set_title(" / ".join(t for t in (fam, setup if setups > 1 or not fam else "") if t),
-                     fontsize=9)
+        ax.set_title(" / ".join(t for t in (fam, short[setup] if len(short) > 1 or not fam
+                                             else "") if t), fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes:
         _batch_axis(ax, data["batch"], room=2.5)
@@ -370,7 +381,7 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_locator(NullLocator())    # many panels: ticks cost, decades read
-    fig.suptitle(title)
+    fig.suptitle(f"{title}: {common}" if common and len(short) > 1 else title)
     for ax in axes:
         ax.set_xlabel("batch size", fontsize=8.5)
         ax.set_ylabel(ylabel, fontsize=8.5)
@@ -379,7 +390,8 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
         fig.legend(handles=[Line2D([], [], color="0.3", marker="o", markersize=LINE_MARKER,
                                    label="measured peak"),
                             Line2D([], [], color="0.3", ls="--", marker="x", markersize=LINE_MARKER,
-                                   label="static estimate: weights + peak live activations")],
+                                   label="static estimate: weights + peak live activations "
+                                         "(training: the static step's peak)")],
                    loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     freeze_layout(axes[0])
     right = (0, 15, 345, 30, 330, 45, 315, 60, 300, 90, 270, 180, 150, 210)
@@ -392,12 +404,14 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
 
 
 def time_vs_batch(df: pd.DataFrame) -> Chart:
-    """3. Inference time per image vs batch size, log-log, one line per network per setup."""
+    """3. Time per image vs batch size (inference; a training step's in training setups),
+    log-log, one line per network per setup."""
     notes: list[str] = []
     _failures(df, notes)
     data = ok(df)[["setup", "label", "network", "batch", "ms_per_image", "iqr_ms"]]
     data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
-    title = "Inference time per image vs batch size"
+    title = ("Inference time per image vs batch size" if (ok(df)["mode"] == "inference").all()
+             else "Time per image vs batch size (a training step in train setups)")
     if data.empty:
         return Chart("03_time_vs_batch", title, None, data, notes + ["no successful measurements"])
     fig = _lines_vs_batch(data, title, "ms_per_image", "ms per image (median)",
@@ -407,14 +421,16 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
 
 def memory_vs_batch(df: pd.DataFrame) -> Chart:
     """4. Memory vs batch size: measured peak (solid) and the static estimate (dashed) of the
-    same quantity - weights and buffers plus the peak of live activations (input included)."""
+    same quantity - inference: weights and buffers plus the peak of live activations (input
+    included); training: the static step's peak, which holds the weights already."""
     notes: list[str] = []
-    data = ok(df)[["setup", "label", "network", "batch", "dtype", "spec_params", "spec_buffers",
-                   "mem_peak_bytes", "mem_context_bytes", "static_peak_bytes"]].copy()
-    width = data["dtype"].map(DTYPE_BYTES)
+    data = ok(df)[["setup", "label", "network", "batch", "dtype", "mode", "spec_params",
+                   "spec_buffers", "mem_peak_bytes", "mem_context_bytes",
+                   "static_peak_bytes"]].copy()
+    weights = (data["spec_params"] + data["spec_buffers"]) * data["dtype"].map(DTYPE_BYTES)
     data["measured_mb"] = data["mem_peak_bytes"] / MB
     data["static_mb"] = (data["static_peak_bytes"]
-                         + (data["spec_params"] + data["spec_buffers"]) * width) / MB
+                         + weights.where(data["mode"] == "inference", 0)) / MB
     data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
     if data.empty:
         return Chart("04_memory_vs_batch", "Memory vs batch size", None, data,
@@ -496,12 +512,23 @@ def memory_vs_params(df: pd.DataFrame) -> Chart:
     return Chart("05_memory_vs_params", title, fig, data, notes, fits)
 
 
+def _inference(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The inference rows: a chart of inference time or images/s leaves training steps out,
+    saying so (charts 3 and 4 draw them)."""
+    train = data["mode"] != "inference"
+    if train.any():
+        notes.append("training setups left out (" + ", ".join(
+            dict.fromkeys(data.loc[train, "setup"].astype(str))) + "): see time and memory vs "
+            "batch size")
+    return data[~train]
+
+
 def ops_vs_time(df: pd.DataFrame, ops: str = "macs", batch: int = 1) -> Chart:
     """6. Operations per image vs inference time per image at `batch`, linear fit and R^2 per
     setup; the networks on the top-1 vs time Pareto frontier are ringed."""
     factor, unit = _ops_scale(ops)
     notes: list[str] = []
-    data = ok(df)
+    data = _inference(ok(df), notes)
     data = data[data["batch"] == batch][["setup", "label", "network", "top1", "spec_macs",
                                          "ms_per_image"]].copy()
     data["gops"] = data["spec_macs"] * factor / 1e9
@@ -541,7 +568,7 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
     operations per image; Pareto frontier per panel (more images/s and more top-1 is better)."""
     factor, unit = _ops_scale(ops)
     notes: list[str] = []
-    data = _with_accuracy(ok(df), notes)
+    data = _with_accuracy(_inference(ok(df), notes), notes)
     data = data[data["batch"].isin(batches)][["setup", "label", "network", "batch", "top1",
                                               "images_per_s", "spec_macs"]].copy()
     data["gops"] = data["spec_macs"] * factor / 1e9

@@ -161,7 +161,7 @@ def environment(results: pd.DataFrame) -> list[str]:
                      f"{first['torch']}, {first['dtype']}, threads {first['threads']}, "
                      f"{len(g)} configurations measured {dates[0][:10]} to {dates[-1][:10]}"
                      + (f"; matmul peak {human(peak)} MAC/s" if pd.notna(peak) else ""))
-    lines += ["", f"This machine has {os.cpu_count()} logical CPUs. {CANZIANI} Absolute times are "
+    lines += ["", f"{CANZIANI} Absolute times are "
               "therefore not comparable with theirs; the shapes of the curves (how time and "
               "memory grow with batch size, how time follows operations) are what to compare."]
     return lines
