@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Graph
+from archprof.ir.graph import INPUT, Cost, Graph, liveness
 from archprof.ir.ops import GLOBAL, Shape, Uncounted, dims, numel
 from archprof.spec.expand import expand
 from archprof.spec.load import Spec
@@ -172,9 +172,9 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
     # every node outputs, less those of in-place and view outputs (no memory of their own).
     nodes = graph.nodes
-    sums: list[int] = (list(map(sum, zip(*(n.counts() for n in nodes)))) if nodes
-                       else [0] * len(COUNTS))
-    shared = sum(n.counts()[5] for n in nodes if n.inplace)
+    costs = [n.counts() for n in nodes]
+    sums: list[int] = list(map(sum, zip(*costs))) if nodes else [0] * len(COUNTS)
+    shared = sum(c[5] for n, c in zip(nodes, costs) if n.inplace)
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["macs"] *= batch
@@ -182,7 +182,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     totals["activations"] = (totals["activations"] - shared) * batch + input_elems
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
-                  peak_activations=_peak(graph) * batch, ops=len(nodes),
+                  peak_activations=_peak(graph, costs) * batch, ops=len(nodes),
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
@@ -274,33 +274,18 @@ def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
-def _peak(graph: Graph) -> int:
-    """Most activation elements alive at once (per sample): a tensor's memory lives from the
-    op that makes it until the last reader of it or of any view or in-place result of it; the
-    network input lives from the start, the outputs (auxiliary heads too) to the end."""
-    nodes = graph.nodes
-    owner = {INPUT: INPUT}
-    size = {INPUT: numel(graph.input)}
-    last_read: dict[str, int] = {}
-    read: set[str] = set()
-    for t, node in enumerate(nodes):
-        for name in node.inputs:
-            last_read[owner[name]] = t        # t only grows: the last write is the last read
-        read.update(node.inputs)
-        if node.inplace:
-            owner[node.name] = owner[node.inputs[0]]
-        else:
-            owner[node.name] = node.name
-            size[node.name] = node.counts()[5]
-    for name in [nodes[-1].name] + [n.name for n in nodes[:-1] if n.name not in read]:
-        last_read.pop(owner[name], None)      # an output lives to the end
-    freed = [0] * len(nodes)
-    for name, t in last_read.items():
-        freed[t] += size[name]
-    live = peak = size[INPUT]
-    for node, free in zip(nodes, freed):
+def _peak(graph: Graph, costs: list[Cost]) -> int:
+    """Most activation elements alive at once (per sample), running the ops in order and
+    freeing each tensor as `liveness` says."""
+    plan = graph.liveness or liveness(graph)
+    made = [c[5] for c in costs]
+    made.append(numel(graph.input))           # index -1: the input
+    live = peak = made[-1]
+    for node, size, freed in zip(graph.nodes, made, plan):
         if not node.inplace:
-            live += node.cost[5]              # type: ignore[index]
-            peak = max(peak, live)
-        live -= free
+            live += size
+            if live > peak:
+                peak = live
+        for tensor in freed:
+            live -= made[tensor]
     return peak

@@ -18,6 +18,8 @@ INPUT = "input"
 
 
 Cost = tuple[int, int, int, int, int, int]
+# per node, the nodes whose memory is freed once it has run (-1: the network input)
+Liveness = tuple[tuple[int, ...], ...]
 
 
 @dataclass(slots=True)
@@ -62,6 +64,9 @@ class Graph:
     # a traced forward's ops with MACs on parameters and buffers alone (a position-bias MLP):
     # work done once per forward whatever the batch, listed apart from the per-sample counts
     constant_work: dict[str, int] = field(default_factory=dict)
+    # when each tensor dies (`liveness`): it depends on the wiring and the
+    # in-place flags only, so a spec's program computes it once for all its replays
+    liveness: Liveness | None = None
 
     @property
     def output(self) -> str:
@@ -92,11 +97,38 @@ class Graph:
         self.nodes.append(node)
         self._index[node.name] = node
 
+    def extend(self, nodes: list[Node]) -> None:
+        self.nodes += nodes
+        self._index.update((node.name, node) for node in nodes)
+
     def __contains__(self, name: str) -> bool:
         return name in self._index
 
     def __post_init__(self) -> None:
         self._index: dict[str, Node] = {}
+
+
+def liveness(graph: Graph) -> Liveness:
+    """For each node, the nodes (-1: the network input) whose memory is freed once it has run:
+    a tensor's memory lives from the op that makes it until the last reader of it or of any
+    view or in-place result of it; the network input lives from the start, the outputs
+    (auxiliary heads too) to the end."""
+    nodes = graph.nodes
+    index = {INPUT: -1} | {node.name: i for i, node in enumerate(nodes)}
+    owner = {INPUT: -1}
+    last_read: dict[int, int] = {}
+    read: set[str] = set()
+    for t, node in enumerate(nodes):
+        for name in node.inputs:
+            last_read[owner[name]] = t        # t only grows: the last write is the last read
+        read.update(node.inputs)
+        owner[node.name] = owner[node.inputs[0]] if node.inplace else index[node.name]
+    for name in [nodes[-1].name] + [n.name for n in nodes[:-1] if n.name not in read]:
+        last_read.pop(owner[name], None)      # an output lives to the end
+    freed: list[list[int]] = [[] for _ in nodes]
+    for tensor, t in last_read.items():
+        freed[t].append(tensor)
+    return tuple(map(tuple, freed))
 
 
 def mark_inplace(graph: Graph, given: dict[str, bool] | None = None) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, liveness
 from archprof.ir.ops import Op, Shape, numel
 from archprof.spec import memo
 
@@ -75,6 +75,7 @@ class Program:
     checks: dict[int, list[Guard]]
     expectations: tuple[Expectation, ...]
     max_elements: int
+    liveness: Liveness        # the same wiring and in-place flags in every replay
 
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
@@ -85,14 +86,13 @@ class Program:
         return cls(graph.spec,
                    tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
                          for n in graph.nodes),
-                   checks, tuple(graph.expectations), max_elements)
+                   checks, tuple(graph.expectations), max_elements, liveness(graph))
 
     def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None
         where a decision or a rule differs."""
-        graph = Graph(self.spec, input, params)
         shapes: dict[str, Shape] = {INPUT: input}
-        checks, add = self.checks, graph.add
+        checks, nodes = self.checks, []
         for k, (name, op, inputs, line, inplace, written) in enumerate(self.nodes):
             if k in checks and not _hold(checks[k], shapes):
                 return None
@@ -101,12 +101,15 @@ class Program:
             if made is None or (written and numel(made[0]) != numel(ins[0])):
                 return None
             shapes[name] = made[0]
-            add(Node(name, op, inputs, ins, made[0], line, inplace, made[1]))
+            nodes.append(Node(name, op, inputs, ins, made[0], line, inplace, made[1]))
         end = len(self.nodes)       # a decision after the last node (a final row switched off)
         if end in checks and not _hold(checks[end], shapes):
             return None
+        graph = Graph(self.spec, input, params)
+        graph.extend(nodes)
         graph.expectations = [Expectation(e.path, e.line, e.nodes, dict(e.values))
                               for e in self.expectations]
+        graph.liveness = self.liveness
         return graph
 
 
