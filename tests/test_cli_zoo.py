@@ -98,3 +98,28 @@ def test_vgg_configurations_weight_layer_counts():
         assert rows.filter(like="conv").sum() + rows["fc"] == weight_layers, name
         assert rows.get("conv 1x1", 0) == (3 if name == "vgg16_c" else 0), name
         assert rows.get("lrn", 0) == (1 if name == "vgg11_lrn" else 0), name
+
+
+def test_sweep_pauses_the_cyclic_collector_and_restores_it(monkeypatch) -> None:
+    """A spec's sweep analyses with the cyclic GC off (its passes would walk the memo tables
+    again and again) and leaves it as it found it, on or off; the numbers do not change."""
+    import gc
+
+    from archprof import zoo
+    seen: list[bool] = []
+    real = zoo.analyze
+
+    def spy(graph):  # noqa: ANN001, ANN202
+        seen.append(gc.isenabled())
+        return real(graph)
+    monkeypatch.setattr(zoo, "analyze", spy)
+    assert gc.isenabled()
+    df = zoo.sweep("mobilenet_v1", {"alpha": [1.0, 0.5]})
+    assert seen == [False, False] and gc.isenabled()
+    assert [round(m / 1e6) for m in df["macs"]] == [569, 149]          # MobileNet Table 6
+    gc.disable()
+    try:
+        zoo.sweep("mobilenet_v1", {"alpha": [0.25]})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
