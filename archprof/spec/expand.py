@@ -79,8 +79,9 @@ def expand(spec: Spec | str, params: dict[str, Any] | None = None,
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
-        memo.PROGRAMS.put(key, spec, Program.of(graph, expander.guards, expander.inplace,
-                                                MAX_ELEMENTS))
+        program = Program.of(graph, expander.guards, expander.inplace, MAX_ELEMENTS)
+        memo.PROGRAMS.put(key, spec, program)
+        graph.liveness = program.liveness
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
