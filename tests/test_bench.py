@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -524,3 +525,23 @@ def test_bench_module_not_needed_for_cli_import() -> None:
             "print('archprof.measure.bench' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]
+
+
+def test_bench_table_compares_memory_like_with_like(tmp_path: Path) -> None:
+    """The printed memory columns have one scope per row: an inference's activations above
+    the weights and input (measured: peak minus the context; static: static_peak_bytes), a
+    training step's whole peak (both as written in the results)."""
+    from archprof.units import human_bytes
+    out = tmp_path / "r.csv"
+    for mode in ("inference", "train"):
+        result = CliRunner().invoke(main, ["bench", "lenet5", "--device", "cpu", "--batch-sizes",
+                                           "2", "--budget", "0.05", "--mode", mode, "--out",
+                                           str(out)])
+        assert result.exit_code == 0, result.output
+        row = B.load_results(out).iloc[-1]
+        measured = row["mem_peak_bytes"] - (row["mem_context_bytes"] if mode == "inference" else 0)
+        line = next(x for x in result.output.splitlines() if x.startswith("lenet5"))
+        cells = re.split(r"\s{2,}", line.strip())          # ... memory, static, % of peak
+        assert cells[-3:-1] == [human_bytes(measured), human_bytes(row["static_peak_bytes"])]
+        scope = "inference" if mode == "inference" else "training"
+        assert f"memory, static ({scope})" in result.output

@@ -86,15 +86,24 @@ def summary(df: Any, out: Path) -> str:
     columns = [Column("network", "network"), Column("mode", "mode"), Column("batch", "batch", "num"),
                Column("status", "status"), Column("runs", "runs", "num"),
                Column("ms_per_image", "ms/image", "float"), Column("iqr_pct", "IQR %", "float"),
-               Column("images_per_s", "images/s", "float"), Column("memory", "peak mem", "num"),
-               Column("static", "static peak", "num"),
+               Column("images_per_s", "images/s", "float"), Column("memory", "memory", "num"),
+               Column("static", "static", "num"),
                Column("pct_peak", "% of peak", "float")]
+    # like with like: static_peak_bytes is an inference's live activations (the weights and
+    # input come on top) but a training step's whole peak
+    infer = df["mode"] == "inference"
+    measured = df["mem_peak_bytes"].astype(float) - df["mem_context_bytes"].astype(float).where(
+        infer, 0.0)
     df = df.assign(iqr_pct=100 * df["iqr_ms"] / df["median_ms"],
                    pct_peak=100 * df["fraction_of_peak"],
-                   memory=[human_bytes(v) if v == v and v is not None else ""
-                           for v in df["mem_peak_bytes"].astype(float)],
+                   memory=[human_bytes(v) if v == v else "" for v in measured],
                    static=[human_bytes(v) for v in df["static_peak_bytes"].astype(float)])
     lines = [render(df, columns, "text"), ""]
+    if infer.any():
+        lines.append("memory, static (inference): the peak of activations above the weights and "
+                     "input, measured and static")
+    if (~infer).any():
+        lines.append("memory, static (training): the whole step's peak, measured and static")
     for (device, name, dtype), peaks in df.groupby(["device", "device_name", "dtype"])[
             "peak_macs_per_s"]:
         values = ", ".join(f"{human(p)}MAC/s" for p in peaks.dropna().unique())
