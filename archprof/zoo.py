@@ -1,9 +1,8 @@
 """The whole zoo at a glance: one row per network of specs/."""
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from itertools import product
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from archprof.analysis import analyze
 from archprof.progress import progress_bar
 from archprof.source import graph, is_callable_ref, parameters
+from archprof.spec import memo
 from archprof.spec.expand import expand
 from archprof.spec.load import IMAGENET, load_spec, registry
 
@@ -60,7 +60,7 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     traced = isinstance(source, str)        # a module's trace makes cycles: collect as usual
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar, \
-            (nullcontext() if traced else _collector_paused()):
+            (nullcontext() if traced else memo.collector_paused()):
         for params, shape in variants:
             made = (graph(source, params, shape) if isinstance(source, str)
                     else expand(source, params, shape))
@@ -69,21 +69,6 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
                          "activations": t["activations"], "peak_activations": t["peak_activations"]})
             bar.update()
     return pd.DataFrame(rows)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a spec's variants are analysed: its passes walk
-    the memo tables' long-lived objects (10^4-10^5 of them) again and again, a fifth of a
-    MobileNet sweep's time, and analyses make almost no cycles (24 objects in 200 analyses),
-    which the next pass after the sweep collects. Reference counting frees all the rest."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _known(name: str, params: dict | None) -> dict:

@@ -101,8 +101,9 @@ def test_vgg_configurations_weight_layer_counts():
 
 
 def test_sweep_pauses_the_cyclic_collector_and_restores_it(monkeypatch) -> None:
-    """A spec's sweep analyses with the cyclic GC off (its passes would walk the memo tables
-    again and again) and leaves it as it found it, on or off; the numbers do not change."""
+    """A spec's sweep analyses (and every expansion runs) with the cyclic GC off (its passes
+    would walk the memo tables again and again) and leaves it as it found it, on or off; the
+    numbers do not change."""
     import gc
 
     from archprof import zoo
@@ -117,9 +118,12 @@ def test_sweep_pauses_the_cyclic_collector_and_restores_it(monkeypatch) -> None:
     df = zoo.sweep("mobilenet_v1", {"alpha": [1.0, 0.5]})
     assert seen == [False, False] and gc.isenabled()
     assert [round(m / 1e6) for m in df["macs"]] == [569, 149]          # MobileNet Table 6
+    zoo.expand("lenet5", input=(1, 36, 36))          # expansion pauses it too, and restores it
+    assert gc.isenabled()
     gc.disable()
     try:
         zoo.sweep("mobilenet_v1", {"alpha": [0.25]})
+        zoo.expand("lenet5", input=(1, 40, 40))
         assert not gc.isenabled()
     finally:
         gc.enable()

@@ -64,7 +64,11 @@ class Scope:
 def expand(spec: Spec | str, params: dict[str, Any] | None = None,
            input: Shape | None = None) -> Graph:
     """Expand a spec with parameter overrides and an optional input shape override (C,H,W)."""
-    spec = load_spec(spec)
+    with memo.collector_paused():
+        return _expand(load_spec(spec), params, input)
+
+
+def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> Graph:
     try:
         values = _parameters(spec, params or {})
         shape = _checked_input(
