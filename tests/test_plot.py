@@ -178,6 +178,10 @@ def test_memory_vs_batch_training_static_is_the_steps_peak(tmp_path: Path) -> No
     assert np.allclose(dashed.get_ydata(), [static_total("resnet18", b) / 1e6 for b in BATCHES])
     assert plot.time_vs_batch(df).title == \
         "Time per image vs batch size (a training step in train setups)"
+    # setups in the order the results first name them, not by name
+    df = annotate(load_results(write(tmp_path / "t.csv", train + gpu)))
+    assert [ax.get_title() for ax in plot.memory_vs_batch(df).figure.axes] == \
+        ["train-momentum", "inference"]
     for chart in (plot.ops_vs_time(df), plot.top1_vs_throughput(df)):   # inference time only
         assert set(chart.data["setup"]) == {"Test GPU (cuda:0), inference"}
         assert any("training setups left out" in n for n in chart.notes)

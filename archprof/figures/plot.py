@@ -409,7 +409,7 @@ def time_vs_batch(df: pd.DataFrame) -> Chart:
     notes: list[str] = []
     _failures(df, notes)
     data = ok(df)[["setup", "label", "network", "batch", "ms_per_image", "iqr_ms"]]
-    data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
+    data = _by_setup(data)
     title = ("Inference time per image vs batch size" if (ok(df)["mode"] == "inference").all()
              else "Time per image vs batch size (a training step in train setups)")
     if data.empty:
@@ -431,7 +431,7 @@ def memory_vs_batch(df: pd.DataFrame) -> Chart:
     data["measured_mb"] = data["mem_peak_bytes"] / MB
     data["static_mb"] = (data["static_peak_bytes"]
                          + weights.where(data["mode"] == "inference", 0)) / MB
-    data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
+    data = _by_setup(data)
     if data.empty:
         return Chart("04_memory_vs_batch", "Memory vs batch size", None, data,
                      ["no successful measurements"])
@@ -510,6 +510,14 @@ def memory_vs_params(df: pd.DataFrame) -> Chart:
     fig, fits = _setup_scatter(data, title, "params_m", "measured_mb", "parameters (millions)",
                                "peak memory at batch 1 (MB)", ("MB per M params", "MB"), notes)
     return Chart("05_memory_vs_params", title, fig, data, notes, fits)
+
+
+def _by_setup(data: pd.DataFrame) -> pd.DataFrame:
+    """Rows by setup in the order the results first name them (the run's first setup, e.g.
+    float32, before the ones measured after it), then network and batch."""
+    order = {setup: i for i, setup in enumerate(dict.fromkeys(data["setup"]))}
+    return data.sort_values(["setup", "label", "batch"], kind="stable", key=lambda c: (
+        c.map(order) if c.name == "setup" else c)).reset_index(drop=True)
 
 
 def _inference(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -625,7 +633,7 @@ def power_vs_batch(df: pd.DataFrame) -> Chart:
     data = ok(df)
     data = data[pd.to_numeric(data["power_w"], errors="coerce").notna()]
     data = data[["setup", "label", "network", "batch", "power_w"]].astype({"power_w": float})
-    data = data.sort_values(["setup", "label", "batch"]).reset_index(drop=True)
+    data = _by_setup(data)
     title = "Power vs batch size"
     if data.empty:
         return Chart("09_power_vs_batch", title, None, data,
