@@ -20,8 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torchinfo
@@ -77,15 +79,25 @@ print((t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (c2 - c1) * 1e3)
 """
 
 
+def fresh_process(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A new Python process on the archprof this process imported: run from a neutral folder
+    (`-c` and `-m` put the current folder first on sys.path, which would pick a checkout
+    there over PYTHONPATH and spoil an A/B run) with that package's folder on PYTHONPATH."""
+    root = str(Path(archprof.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    return subprocess.run(argv, check=True, capture_output=True, text=True, env=env,
+                          cwd=tempfile.gettempdir())
+
+
 def zoo(rounds: int) -> None:
-    runs = [list(map(float, subprocess.run([sys.executable, "-c", ZOO], check=True,
-                                           capture_output=True, text=True).stdout.split()))
+    runs = [list(map(float, fresh_process([sys.executable, "-c", ZOO]).stdout.split()))
             for _ in range(rounds)]
     imp, _, wall, cpu = (statistics.median(r[i] for r in runs) for i in range(4))
     n = len(archprof.registry())
     print(f"\n2. whole zoo ({n} networks) cold in a fresh process, median of {rounds}: "
           f"{wall:.1f} ms wall, {cpu:.1f} ms CPU (target < 100 ms: {100 / wall:.1f}x under);"
-          f" import archprof {imp:.1f} ms")
+          f" import archprof {imp:.1f} ms (archprof from {Path(archprof.__file__).parents[1]})")
 
 
 def sweeps() -> None:
@@ -115,7 +127,7 @@ def sweeps() -> None:
 def process(argv: list[str]) -> tuple[float, float]:
     start = time.perf_counter()
     usage = os.times()
-    subprocess.run(argv, check=True, capture_output=True)
+    fresh_process(argv)
     after = os.times()
     cpu = (after.children_user - usage.children_user) + (after.children_system - usage.children_system)
     return time.perf_counter() - start, cpu
