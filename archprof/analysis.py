@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -171,10 +172,9 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
     # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
     # every node outputs, less those of in-place and view outputs (no memory of their own).
-    nodes = graph.nodes
-    costs = [n.counts() for n in nodes]
-    sums: list[int] = list(map(sum, zip(*costs))) if nodes else [0] * len(COUNTS)
-    shared = sum(c[5] for n, c in zip(nodes, costs) if n.inplace)
+    ops, costs, inplace = graph.columns()
+    sums: list[int] = list(map(sum, zip(*costs))) if costs else [0] * len(COUNTS)
+    shared = sum(c[5] for c, view in zip(costs, inplace) if view)
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["macs"] *= batch
@@ -182,11 +182,11 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     totals["activations"] = (totals["activations"] - shared) * batch + input_elems
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
-                  peak_activations=_peak(graph, costs) * batch, ops=len(nodes),
+                  peak_activations=_peak(graph, costs, inplace) * batch, ops=len(costs),
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
-    uncounted = Counter(n.op.aten for n in graph.nodes if isinstance(n.op, Uncounted))
+    uncounted = Counter(op.aten for op in ops if isinstance(op, Uncounted))
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
     totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:
@@ -274,15 +274,15 @@ def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
-def _peak(graph: Graph, costs: list[Cost]) -> int:
+def _peak(graph: Graph, costs: Sequence[Cost], inplace: Sequence[bool]) -> int:
     """Most activation elements alive at once (per sample), running the ops in order and
     freeing each tensor as `liveness` says."""
     plan = graph.liveness or liveness(graph)
     made = [c[5] for c in costs]
     made.append(numel(graph.input))           # index -1: the input
     live = peak = made[-1]
-    for node, size, freed in zip(graph.nodes, made, plan):
-        if not node.inplace:
+    for view, size, freed in zip(inplace, made, plan):
+        if not view:
             live += size
             if live > peak:
                 peak = live

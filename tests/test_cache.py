@@ -21,6 +21,7 @@ def fresh(name, **kw) -> tuple[Graph, archprof.Analysis]:
 
 
 def assert_same(cached: Graph, reference: Graph) -> None:
+    totals = archprof.analyze(cached).totals   # first: a replay's come before its nodes exist
     assert len(cached.nodes) == len(reference.nodes)
     for a, b in zip(cached.nodes, reference.nodes):
         assert (a.name, a.op, a.inputs, a.ins, a.out, a.line, a.inplace) == (
@@ -28,7 +29,7 @@ def assert_same(cached: Graph, reference: Graph) -> None:
     assert [(e.path, e.line, e.nodes, e.values) for e in cached.expectations] == [
         (e.path, e.line, e.nodes, e.values) for e in reference.expectations]
     a, b = archprof.analyze(cached), archprof.analyze(reference)
-    assert a.totals == b.totals
+    assert totals == a.totals == b.totals
     assert a.layers.equals(b.layers)
 
 
@@ -140,6 +141,41 @@ def test_another_input_shape_replays_the_program() -> None:
     assert all(a.op is b.op for a, b in zip(first.nodes, again.nodes))
     assert again.node("conv5_x.block3.conv3.conv").out == (2048, 6, 6)   # 192 / 32
     assert_same(again, fresh("resnet152", input=(3, 192, 192))[0])
+
+
+def test_copies_of_a_block_are_worked_out_once_per_input_shape() -> None:
+    """ResNet-152's stages hold 2, 7, 35 and 2 copies of the bottleneck that follows each
+    stage's first: at a new input size each of those 4 kinds is worked out once (one entry
+    of shapes and counts per kind), the 46 copies reuse it."""
+    memo.clear()
+    archprof.expand("resnet152")
+    assert not memo.SEGMENTS.entries
+    again = archprof.expand("resnet152", input=(3, 160, 160))
+    assert len(memo.SEGMENTS.entries) == 4
+    assert again.node("conv4_x.block36.conv3.conv").out == (1024, 10, 10)   # 160 / 16
+    assert_same(again, fresh("resnet152", input=(3, 160, 160))[0])
+
+
+SIDE = """
+b:
+  layers:
+    - {conv: 8, k: 3, p: 1, name: a}
+    - {relu: , name: r}
+    - {conv: 2, k: 1, name: side}
+  out: r
+"""
+
+
+def test_a_copy_whose_output_is_not_its_last_node_replays_exactly(write_spec) -> None:
+    """Each copy's output `r` is read by the next copy and `side` by nothing (an output to
+    the end): the replayed copies must pass `r` on and keep every `side` alive in the peak."""
+    path = write_spec("- {block: b, repeat: 3, name: s}\n- {conv: 4, k: 1, name: head}",
+                      blocks=SIDE, input="[8, 8, 8]")
+    memo.clear()
+    for size in (8, 16, 16, 12):
+        graph = archprof.expand(path, input=(8, size, size))
+        assert graph.node("head").ins == [(8, size, size)]
+        assert_same(graph, fresh(path, input=(8, size, size))[0])
 
 
 SWITCHED = """

@@ -93,7 +93,9 @@ def traced_like(name: str) -> Graph:
 
     nodes = [replace(n, name=rename(n.name), inputs=[rename(i) for i in n.inputs])
              for n in graph.nodes]
-    return replace(graph, nodes=nodes)
+    renamed = Graph(graph.spec, graph.input, graph.params)
+    renamed.extend(nodes)
+    return renamed
 
 
 def test_traced_names_fold_by_structure() -> None:

@@ -6,6 +6,7 @@ produced: `source` describes the network (name, title, paper, accuracy, ...) for
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +36,18 @@ class Node:
     cost: Cost | None = None   # see counts(); the copies of a repeated block share one
 
     def counts(self) -> Cost:
-        """The op's params, weights, buffers, MACs, other ops and output elements per sample,
-        asked of its rule once (an in-place or view output allocates none of those elements:
-        the analysis reads `inplace` for that)."""
+        """See `counts`, asked of the op's rule once."""
         if self.cost is None:
-            op, ins, out = self.op, self.ins, self.out
-            self.cost = (op.params(ins, out), op.weights(ins, out), op.buffers(ins, out),
-                         op.macs(ins, out), op.other(ins, out), numel(out))
+            self.cost = counts(self.op, self.ins, self.out)
         return self.cost
+
+
+def counts(op: Op, ins: list[Shape], out: Shape) -> Cost:
+    """An op's params, weights, buffers, MACs, other ops and output elements per sample on
+    these shapes (an in-place or view output allocates none of those elements: the analysis
+    reads the node's `inplace` for that)."""
+    return (op.params(ins, out), op.weights(ins, out), op.buffers(ins, out), op.macs(ins, out),
+            op.other(ins, out), numel(out))
 
 
 @dataclass
@@ -54,12 +59,16 @@ class Expectation:
     values: dict[str, Any]
 
 
+# Per node, in order: the op, its counts (Node.counts) and whether its output is a view or an
+# in-place result; all that totals and the peak need, without the Node objects.
+Columns = tuple[Sequence[Op], Sequence[Cost], Sequence[bool]]
+
+
 @dataclass
 class Graph:
     spec: Spec   # what the graph describes: a spec, or a stand-in naming a traced module
     input: Shape
     params: dict[str, Any]
-    nodes: list[Node] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     # a traced forward's ops with MACs on parameters and buffers alone (a position-bias MLP):
     # work done once per forward whatever the batch, listed apart from the per-sample counts
@@ -67,6 +76,35 @@ class Graph:
     # when each tensor dies (`liveness`): it depends on the wiring and the
     # in-place flags only, so a spec's program computes it once for all its replays
     liveness: Liveness | None = None
+
+    def __post_init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._index: dict[str, Node] = {}
+        # a replayed program's nodes, made when first asked for: the totals of an analysis
+        # need only its columns (archprof.spec.program)
+        self._deferred: tuple[Columns, Callable[[], list[Node]]] | None = None
+
+    @property
+    def nodes(self) -> list[Node]:
+        if self._deferred is not None:
+            self._make()
+        return self._nodes
+
+    def _make(self) -> None:
+        assert self._deferred is not None
+        make = self._deferred[1]
+        self._deferred = None
+        self.extend(make())
+
+    def defer(self, columns: Columns, make: Callable[[], list[Node]]) -> None:
+        """The nodes are `make()`, called on first use; `columns` are theirs already."""
+        self._deferred = (columns, make)
+
+    def columns(self) -> Columns:
+        if self._deferred is not None:
+            return self._deferred[0]
+        nodes = self._nodes
+        return [n.op for n in nodes], [n.counts() for n in nodes], [n.inplace for n in nodes]
 
     @property
     def output(self) -> str:
@@ -88,24 +126,29 @@ class Graph:
         return readers
 
     def shape_of(self, name: str) -> Shape:
-        return self.input if name == INPUT else self._index[name].out
+        return self.input if name == INPUT else self.node(name).out
 
     def node(self, name: str) -> Node:
+        if self._deferred is not None:
+            self._make()
         return self._index[name]
 
     def add(self, node: Node) -> None:
-        self.nodes.append(node)
+        if self._deferred is not None:
+            self._make()
+        self._nodes.append(node)
         self._index[node.name] = node
 
     def extend(self, nodes: list[Node]) -> None:
-        self.nodes += nodes
+        if self._deferred is not None:
+            self._make()
+        self._nodes.extend(nodes)
         self._index.update((node.name, node) for node in nodes)
 
     def __contains__(self, name: str) -> bool:
+        if self._deferred is not None:
+            self._make()
         return name in self._index
-
-    def __post_init__(self) -> None:
-        self._index: dict[str, Node] = {}
 
 
 def liveness(graph: Graph) -> Liveness:

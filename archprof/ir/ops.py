@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
@@ -245,6 +246,24 @@ def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 
 DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+# kernel, stride, dilation per spatial dimension, pads as (before, after) per dimension (None:
+# 'same', which depends on the input size) and the kernel's number of elements
+Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...] | None, int]
+
+
+@lru_cache(maxsize=4096)
+def _geometry(k: Sizes, s: Sizes, p: Any, d: Sizes, rank: int) -> Geometry:
+    kernel, stride, dilation = (per_dim(k, rank, "kernel"), per_dim(s, rank, "stride"),
+                                per_dim(d, rank, "dilation"))
+    if p == "same":
+        return kernel, stride, dilation, None, math.prod(kernel)
+    pads = (p,) * rank if isinstance(p, int) else tuple(p)
+    if len(pads) == rank:
+        pads = tuple(v for x in pads for v in (x, x))
+    elif len(pads) != 2 * rank:
+        raise SpecError(f"padding {dims(pads)} gives {len(pads)} values for {rank} spatial "
+                        f"dimension(s) (give {rank} or {2 * rank})")
+    return kernel, stride, dilation, pads, math.prod(kernel)
 
 
 @dataclass(kw_only=True)
@@ -262,30 +281,27 @@ class Windowed(Op):
         """Spatial rank: the kernel tuple's length, else the input's."""
         return feature_map(self, ins[0], len(self.k) if isinstance(self.k, tuple) else None)
 
+    def fixed(self, ins: list[Shape]) -> Geometry:
+        """The window on inputs of this rank, asked of a table shared by the ops of one
+        configuration: each rule method asks again, on every new input shape."""
+        return _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
+
     def kernel(self, ins: list[Shape]) -> tuple[int, ...]:
-        return per_dim(self.k, self.rank(ins), "kernel")
+        return self.fixed(ins)[0]
 
     def stride(self, ins: list[Shape]) -> tuple[int, ...]:
-        return per_dim(self.s, self.rank(ins), "stride")
+        return self.fixed(ins)[1]
 
     def dilation(self, ins: list[Shape]) -> tuple[int, ...]:
-        return per_dim(self.d, self.rank(ins), "dilation")
+        return self.fixed(ins)[2]
 
     def geometry(self, ins: list[Shape]) -> tuple[tuple[int, ...], ...]:
-        """kernel, stride, dilation and pads (see `pads`) on these inputs, the rank found once."""
-        r = self.rank(ins)
-        k, s, d = (per_dim(self.k, r, "kernel"), per_dim(self.s, r, "stride"),
-                   per_dim(self.d, r, "dilation"))
-        if self.p == "same":
-            return k, s, d, tuple(v for size, *args in zip(ins[0][1:], k, s, d)
-                                  for v in _same_padding(size, *args))
-        p = (self.p,) * r if isinstance(self.p, int) else tuple(self.p)
-        if len(p) == r:
-            return k, s, d, tuple(v for x in p for v in (x, x))
-        if len(p) == 2 * r:
-            return k, s, d, p
-        raise SpecError(f"padding {dims(p)} gives {len(p)} values for {r} spatial dimension(s)"
-                        f" (give {r} or {2 * r})")
+        """kernel, stride, dilation and pads (see `pads`) on these inputs."""
+        k, s, d, pads, _ = self.fixed(ins)
+        if pads is None:      # 'same': the pads depend on the input size
+            pads = tuple(v for size, *args in zip(ins[0][1:], k, s, d)
+                         for v in _same_padding(size, *args))
+        return k, s, d, pads
 
     def pads(self, ins: list[Shape]) -> tuple[int, ...]:
         """(before, after) for each spatial dimension, flat: (top, bottom, left, right) in 2-D."""
@@ -298,8 +314,10 @@ class Windowed(Op):
                 enumerate(zip(ins[0][1:], kernel, stride, dilation))]
 
     def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
-        args = self.dims_args(ins)
-        return tuple([_out_size(*a, self.ceil, what) for a, what in zip(args, DIM_NAMES[len(args)])])
+        k, s, d, pads = self.geometry(ins)
+        sizes, ceil = ins[0][1:], self.ceil
+        return tuple([_out_size(size, k[i], s[i], d[i], pads[2 * i], pads[2 * i + 1], ceil, what)
+                      for i, (size, what) in enumerate(zip(sizes, DIM_NAMES[len(sizes)]))])
 
     def out_text(self, ins: list[Shape], out: Shape) -> str:
         texts, seen = [], set()
@@ -345,13 +363,13 @@ class Conv(Windowed):
         return f"conv {dims(self.kernel(ins))}{group}"
 
     def weights(self, ins: list[Shape], out: Shape) -> int:
-        return self.out * (ins[0][0] // self.g) * numel(self.kernel(ins))
+        return self.out * (ins[0][0] // self.g) * self.fixed(ins)[4]
 
     def params(self, ins: list[Shape], out: Shape) -> int:
         return self.weights(ins, out) + (self.out if self.bias else 0)
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (ins[0][0] // self.g) * numel(self.kernel(ins))
+        return numel(out) * (ins[0][0] // self.g) * self.fixed(ins)[4]
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) if self.bias else 0   # one bias add per output element

@@ -17,7 +17,7 @@ from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, mark_inplac
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import expr, fields, memo
 from archprof.spec.load import Spec, load_spec
-from archprof.spec.program import SHAPE_VARS, Guard, Program, decide, projection_stride, shape_vars
+from archprof.spec.program import SHAPE_VARS, Guard, Instance, Program, decide, projection_stride, shape_vars
 from archprof.units import parse_quantity
 
 MAX_NODES = 100_000
@@ -83,7 +83,8 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
-        program = Program.of(graph, expander.guards, expander.inplace, MAX_ELEMENTS)
+        program = Program.of(graph, expander.guards, expander.inplace, expander.instances,
+                             MAX_ELEMENTS)
         memo.PROGRAMS.put(key, spec, program)
         graph.liveness = program.liveness
         return graph
@@ -140,6 +141,7 @@ class _Expander:
         self.graph = Graph(spec, input, params)
         self.inplace: dict[str, bool] = {}     # `inplace:` rows: node -> flag as written
         self.guards: list[Guard] = []          # what the program for other inputs checks
+        self.instances: list[Instance] = []    # the blocks made, for the program's segments
 
     def run(self) -> Graph:
         scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
@@ -422,7 +424,10 @@ class _Expander:
         prefix = scope.prefix + name + "."
         recording = memo.BLOCKS.get(key)
         if recording is not None:
-            return self.replay(recording, prefix, sources)
+            start = len(self.graph.nodes)
+            result = self.replay(recording, prefix, sources)
+            self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
+            return result
         start, expected, guarded = (len(self.graph.nodes), len(self.graph.expectations),
                                     len(self.guards))
         refs = {"in": sources[0], **dict(zip(names, sources))}
@@ -439,6 +444,7 @@ class _Expander:
         recording = self.record(prefix, sources, (start, expected, guarded), result)
         if recording is not None:
             memo.BLOCKS.put(key, definition, recording)
+            self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
         return result
 
     def record(self, prefix: str, sources: list[str], starts: tuple[int, int, int],

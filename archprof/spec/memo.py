@@ -6,7 +6,8 @@ Process-wide tables, all filled by the ordinary expansion code:
   blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
   in one stage: the first is expanded, the others are copies under their own names;
 - a spec's whole expansion with given parameters, compiled for other input shapes
-  (archprof.spec.program), and the shape and counts of each op on each input shape it met.
+  (archprof.spec.program), the shape and counts of each op on each input shape it met, and
+  those of each block's nodes on each input shape a copy of the block met.
 
 A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
 each entry keeps its row or block definition alive, so that the `id()` in its key cannot be
@@ -55,6 +56,7 @@ BLOCKS = Table()
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
                         # (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
+SEGMENTS = Table()      # (block recording, input shapes) -> its nodes' shapes and counts
 _NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _on = True
@@ -76,6 +78,7 @@ def clear() -> None:
     BLOCKS.entries.clear()
     PROGRAMS.entries.clear()
     RULES.entries.clear()
+    SEGMENTS.entries.clear()
     _NAMES.clear()
     _BLOCK_NAMES.clear()
 

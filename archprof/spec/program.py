@@ -9,14 +9,20 @@ yields the same ops on the same wiring, so the program only runs each op's shape
 new shapes (the op rules are the same objects, asked the same questions). A guard that fails,
 or a rule that refuses a shape, sends the caller back to a full expansion, which also reports
 any error with its file, line and layer path.
+
+Work in blocks, not ops: the copies of a block (same recording: same ops, wiring and guards)
+make the same shapes and counts on inputs of the same shapes, so each block is worked out
+once per input shapes and its copies reuse that. A replay makes what an analysis's totals
+read (per node: op, counts, in-place flag); the Node objects are made when first asked for.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, liveness
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness
 from archprof.ir.ops import Op, Shape, numel
 from archprof.spec import memo
 
@@ -65,52 +71,152 @@ def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, 
     return projection(shapes[0], shapes[1])
 
 
+# A block the expansion made: its nodes [start, end), the recording every copy of it shares
+# (same ops, same wiring, its own guards: archprof.spec.expand) and the names of its inputs.
+Instance = tuple[int, int, Any, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Nodes [start, stop) that copy a block made more than once: on inputs of the same
+    shapes every copy makes the same shapes and counts. `exports`: its nodes (position from
+    start, name) that something after it reads."""
+    stop: int
+    recording: Any = field(repr=False)
+    sources: tuple[str, ...]
+    exports: tuple[tuple[int, str], ...]
+
+
 @dataclass(frozen=True)
 class Program:
     """The expansion of one spec with the parameters its rows read: nodes as (name, op,
     inputs, line, inplace flag, `inplace: true` as written), the guards checked before each
-    node (and after the last), expectations."""
+    node (and after the last), expectations, and segments (see `Segment`), each worked out
+    once per input shapes: ResNet-152's 35 identical bottlenecks in a stage are one, then 34
+    copies. A replay makes the columns an analysis needs; the nodes when first asked for."""
     spec: Spec
     nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...]
     checks: dict[int, list[Guard]]
     expectations: tuple[Expectation, ...]
     max_elements: int
     liveness: Liveness        # the same wiring and in-place flags in every replay
+    ops: tuple[Op, ...]
+    inplace: tuple[bool, ...]
+    instances: list[Instance]
+    guards: list[Guard]
+
+    @cached_property
+    def pieces(self) -> tuple[tuple[int, int, Segment | None], ...]:
+        """The nodes in order as runs [start, stop): a segment, or nodes between segments.
+        Found when first replayed (in a sweep of many parameter values most programs never
+        are)."""
+        pieces: list[tuple[int, int, Segment | None]] = []
+        k = 0
+        for start, segment in sorted(_segments(self.nodes, self.instances, self.guards).items()):
+            if start > k:
+                pieces.append((k, start, None))
+            pieces.append((start, segment.stop, segment))
+            k = segment.stop
+        if k < len(self.nodes):
+            pieces.append((k, len(self.nodes), None))
+        return tuple(pieces)
 
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
-           max_elements: int) -> Program:
+           instances: list[Instance], max_elements: int) -> Program:
         checks: dict[int, list[Guard]] = {}
         for guard in guards:
             checks.setdefault(guard[0], []).append(guard)
+        nodes = graph.nodes
         return cls(graph.spec,
                    tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
-                         for n in graph.nodes),
-                   checks, tuple(graph.expectations), max_elements, liveness(graph))
+                         for n in nodes),
+                   checks, tuple(graph.expectations), max_elements, liveness(graph),
+                   tuple(n.op for n in nodes), tuple(n.inplace for n in nodes), instances, guards)
 
     def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None
         where a decision or a rule differs."""
         shapes: dict[str, Shape] = {INPUT: input}
-        checks, nodes = self.checks, []
-        for k, (name, op, inputs, line, inplace, written) in enumerate(self.nodes):
-            if k in checks and not _hold(checks[k], shapes):
+        checks = self.checks
+        costs: list[Cost] = []
+        made: list[tuple[Shape, ...]] = []       # per node: its input shapes, then its output
+        for start, stop, segment in self.pieces:
+            if start in checks and not _hold(checks[start], shapes):
                 return None
-            ins = [shapes[i] for i in inputs]
-            made = _rule(op, ins, self.max_elements)
-            if made is None or (written and numel(made[0]) != numel(ins[0])):
-                return None
-            shapes[name] = made[0]
-            nodes.append(Node(name, op, inputs, ins, made[0], line, inplace, made[1]))
-        end = len(self.nodes)       # a decision after the last node (a final row switched off)
-        if end in checks and not _hold(checks[end], shapes):
+            if segment is None:
+                if not self._steps(start, stop, shapes, costs, made):
+                    return None
+                continue
+            key = (id(segment.recording), *[shapes[s] for s in segment.sources])
+            hit = memo.SEGMENTS.get(key)
+            if hit is None:
+                if not self._steps(start, stop, shapes, costs, made):
+                    return None
+                hit = (tuple(costs[start:]), tuple(made[start:]))
+                memo.SEGMENTS.put(key, segment.recording, hit)
+            else:       # a copy on inputs seen before: its guards hold, its nodes are known
+                costs.extend(hit[0])
+                made.extend(hit[1])
+                for at, name in segment.exports:
+                    shapes[name] = hit[1][at][-1]
+        end = len(self.nodes)
+        if end in checks and not _hold(checks[end], shapes):   # a final row switched off
             return None
         graph = Graph(self.spec, input, params)
-        graph.extend(nodes)
         graph.expectations = [Expectation(e.path, e.line, e.nodes, dict(e.values))
                               for e in self.expectations]
         graph.liveness = self.liveness
+        graph.defer((self.ops, costs, self.inplace), lambda: [
+            Node(name, op, inputs, list(m[:-1]), m[-1], line, inplace, cost)
+            for (name, op, inputs, line, inplace, _), m, cost in zip(self.nodes, made, costs)])
         return graph
+
+    def _steps(self, start: int, stop: int, shapes: dict[str, Shape], costs: list[Cost],
+               made: list[tuple[Shape, ...]]) -> bool:
+        """Nodes start..stop-1 by their rules (the guards before the first already checked);
+        False where a decision or a rule differs."""
+        checks = self.checks
+        for k in range(start, stop):
+            if k > start and k in checks and not _hold(checks[k], shapes):
+                return False
+            name, op, inputs, _, _, written = self.nodes[k]
+            ins = [shapes[i] for i in inputs]
+            rule = _rule(op, ins, self.max_elements)
+            if rule is None or (written and numel(rule[0]) != numel(ins[0])):
+                return False
+            shapes[name] = rule[0]
+            costs.append(rule[1])
+            made.append((*ins, rule[0]))
+        return True
+
+
+def _segments(nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...],
+              instances: list[Instance], guards: list[Guard]) -> dict[int, Segment]:
+    """The largest blocks of which the program has two copies or more, none overlapping
+    another (a stage made once holds bottlenecks made 35 times)."""
+    copies: dict[int, int] = {}
+    for _, _, recording, _ in instances:
+        copies[id(recording)] = copies.get(id(recording), 0) + 1
+    chosen, reached = [], 0
+    for start, stop, recording, sources in sorted(instances, key=lambda i: (i[0], -i[1])):
+        if start >= reached and copies[id(recording)] > 1 and stop > start:
+            chosen.append((start, stop, recording, sources))
+            reached = stop
+    # what is read after each node: by later nodes' inputs and by the guards of later rows
+    last_read: dict[str, int] = {}
+    for k, (_, _, inputs, _, _, _) in enumerate(nodes):
+        for name in inputs:
+            last_read[name] = k
+    for at, _, _, names, _ in guards:
+        for name in names:
+            last_read[name] = max(last_read.get(name, -1), at)
+    segments = {}
+    for start, stop, recording, sources in chosen:
+        exports = tuple((k - start, nodes[k][0]) for k in range(start, stop)
+                        if last_read.get(nodes[k][0], -1) >= stop)
+        segments[start] = Segment(stop, recording, sources, exports)
+    return segments
 
 
 def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
@@ -129,8 +235,7 @@ def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
         out = op.shape(ins)
     except SpecError:
         return None
-    node = Node("", op, [], ins, out)
-    cost = node.counts()
+    cost = counts(op, ins, out)
     if numel(out) > limit or cost[0] > limit:
         return None
     memo.RULES.put(key, op, (out, cost))
