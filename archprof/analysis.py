@@ -186,7 +186,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
-    uncounted = Counter(op.aten for op in ops if isinstance(op, Uncounted))
+    uncounted = Counter([op.aten for op in ops if isinstance(op, Uncounted)])
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
     totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:

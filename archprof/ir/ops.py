@@ -282,9 +282,15 @@ class Windowed(Op):
         return feature_map(self, ins[0], len(self.k) if isinstance(self.k, tuple) else None)
 
     def fixed(self, ins: list[Shape]) -> Geometry:
-        """The window on inputs of this rank, asked of a table shared by the ops of one
-        configuration: each rule method asks again, on every new input shape."""
-        return _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
+        """The window on inputs of this rank (each rule method asks, on every new input
+        shape): kept for the rank last seen, else asked of a table shared by the ops of one
+        configuration, the rank checked."""
+        seen = self.__dict__.get("_seen")
+        if seen is not None and seen[0] == len(ins[0]):
+            return seen[1]
+        geometry = _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
+        self.__dict__["_seen"] = (len(ins[0]), geometry)
+        return geometry
 
     def kernel(self, ins: list[Shape]) -> tuple[int, ...]:
         return self.fixed(ins)[0]

@@ -175,19 +175,21 @@ class Program:
     def _steps(self, start: int, stop: int, shapes: dict[str, Shape], costs: list[Cost],
                made: list[tuple[Shape, ...]]) -> bool:
         """Nodes start..stop-1 by their rules (the guards before the first already checked);
-        False where a decision or a rule differs."""
-        checks = self.checks
+        False where a decision or a rule differs. The hot loop of a replay: the rule table
+        is read directly (a program runs only while memoisation is on)."""
+        checks, rules, shape_of = self.checks, memo.RULES.entries, shapes.__getitem__
         for k in range(start, stop):
             if k > start and k in checks and not _hold(checks[k], shapes):
                 return False
             name, op, inputs, _, _, written = self.nodes[k]
-            ins = [shapes[i] for i in inputs]
-            rule = _rule(op, ins, self.max_elements)
+            ins = list(map(shape_of, inputs))
+            hit = rules.get((id(op), *ins))
+            rule = hit[1] if hit is not None else _rule(op, ins, self.max_elements)
             if rule is None or (written and numel(rule[0]) != numel(ins[0])):
                 return False
-            shapes[name] = rule[0]
+            out = shapes[name] = rule[0]
             costs.append(rule[1])
-            made.append((*ins, rule[0]))
+            made.append((*ins, out))
         return True
 
 
@@ -225,12 +227,8 @@ def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
 
 
 def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
-    """The op's output shape and counts on these inputs; None where the rule refuses them or
-    they exceed the size limit (the full expansion then says why)."""
-    key = (id(op), *ins)
-    hit = memo.RULES.get(key)
-    if hit is not None:
-        return hit
+    """The op's output shape and counts on these inputs, worked out and kept; None where the
+    rule refuses them or they exceed the size limit (the full expansion then says why)."""
     try:
         out = op.shape(ins)
     except SpecError:
@@ -238,5 +236,5 @@ def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
     cost = counts(op, ins, out)
     if numel(out) > limit or cost[0] > limit:
         return None
-    memo.RULES.put(key, op, (out, cost))
+    memo.RULES.put((id(op), *ins), op, (out, cost))
     return out, cost
