@@ -91,10 +91,9 @@ class Graph:
         return self._nodes
 
     def _make(self) -> None:
-        assert self._deferred is not None
-        make = self._deferred[1]
-        self._deferred = None
-        self.extend(make())
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self.extend(deferred[1]())
 
     def defer(self, columns: Columns, make: Callable[[], list[Node]]) -> None:
         """The nodes are `make()`, called on first use; `columns` are theirs already."""

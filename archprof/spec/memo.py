@@ -56,7 +56,8 @@ BLOCKS = Table()
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
                         # (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
-SEGMENTS = Table()      # (block recording, input shapes) -> its nodes' shapes and counts
+SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
+                        # (kilobytes each; a sweep reuses them within a variant, seldom across)
 _NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 _on = True
