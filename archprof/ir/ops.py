@@ -13,9 +13,11 @@ archprof.model builds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
@@ -56,8 +58,7 @@ def dims(shape: tuple[Any, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def numel(shape: Shape) -> int:
-    return math.prod(shape)
+numel: Callable[[Shape], int] = math.prod      # elements of a shape (a C function: called per op)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def broadcast(kind: str, shapes: list[Shape]) -> Shape:
     """torch's broadcasting of per-sample shapes. Every input carries the batch dimension in
     front, so ranks must agree: right-aligning a shorter one would pair the batch dimension
     with a per-sample one."""
+    if shapes.count(shapes[0]) == len(shapes):     # the common case, e.g. a residual add
+        return shapes[0]
     if len({len(s) for s in shapes}) > 1:
         raise SpecError(f"{kind} of shapes of different rank: " + " vs ".join(map(dims, shapes)))
     out = tuple(max(sizes) for sizes in zip(*shapes))
@@ -321,9 +324,9 @@ class Windowed(Op):
 
     def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
         k, s, d, pads = self.geometry(ins)
-        sizes, ceil = ins[0][1:], self.ceil
-        return tuple([_out_size(size, k[i], s[i], d[i], pads[2 * i], pads[2 * i + 1], ceil, what)
-                      for i, (size, what) in enumerate(zip(sizes, DIM_NAMES[len(sizes)]))])
+        sizes = ins[0][1:]
+        return tuple(map(_out_size, sizes, k, s, d, pads[0::2], pads[1::2],
+                         repeat(self.ceil), DIM_NAMES[len(sizes)]))
 
     def out_text(self, ins: list[Shape], out: Shape) -> str:
         texts, seen = [], set()
@@ -971,7 +974,8 @@ class Pool(Windowed):
 
     def shape(self, ins: list[Shape]) -> Shape:
         pads = self.pads(ins)
-        if any(max(pads[2 * i], pads[2 * i + 1]) * 2 > k for i, k in enumerate(self.kernel(ins))):
+        if any(pads) and any(max(pads[2 * i], pads[2 * i + 1]) * 2 > k
+                             for i, k in enumerate(self.kernel(ins))):
             raise SpecError(f"pool padding {pads} exceeds half the kernel {dims(self.kernel(ins))}")
         return (ins[0][0], *self.out_spatial(ins))
 

@@ -248,8 +248,8 @@ def load_spec(name_or_path: str | Path | Spec) -> Spec:
     file, _, net = text.rpartition(":")
     if not file.endswith((".yaml", ".yml")):
         file, net = text, ""
-    path = Path(file)
-    if path.suffix in (".yaml", ".yml") or "/" in file:
+    if file.endswith((".yaml", ".yml")) or "/" in file:
+        path = Path(file)
         specs = load_file(path)
         if net:
             if net not in specs:

@@ -66,8 +66,7 @@ Guard = tuple[int, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
 def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, ...]:
     """The outcome of a guard's decision on these shapes (its names' shapes, in order)."""
     if kind == "vars":
-        seen = shape_vars(shapes[0])
-        return tuple(seen[v] for v in what)
+        return tuple(map(shape_vars(shapes[0]).__getitem__, what))
     return projection(shapes[0], shapes[1])
 
 
@@ -148,7 +147,7 @@ class Program:
                 if not self._steps(start, stop, shapes, costs, made):
                     return None
                 continue
-            key = (id(segment.recording), *[shapes[s] for s in segment.sources])
+            key = (id(segment.recording), *map(shapes.__getitem__, segment.sources))
             hit = memo.SEGMENTS.get(key)
             if hit is None:
                 if not self._steps(start, stop, shapes, costs, made):
@@ -222,8 +221,10 @@ def _segments(nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ..
 
 
 def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
-    return all(decide(kind, what, [shapes[n] for n in names]) == expected
-               for _, kind, what, names, expected in guards)
+    for _, kind, what, names, expected in guards:
+        if decide(kind, what, list(map(shapes.__getitem__, names))) != expected:
+            return False
+    return True
 
 
 def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
