@@ -1,6 +1,7 @@
 """The CLI through click's CliRunner: output contracts and bad input."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -32,6 +33,9 @@ def test_table_csv_contract_sums_to_totals():
     assert "total" not in set(df["name"])
     # activations: every op's output, plus the input (3x224x224), as the seed's memory column
     assert df["activations"].sum() + 3 * 224 * 224 == 15_237_608
+    # one line per row and the header, each ended once (no empty record at the end)
+    assert out.endswith("\n") and not out.endswith("\n\n")
+    assert len(list(csv.reader(io.StringIO(out)))) == len(df) + 1
 
 
 def test_table_batch_scales_macs_and_depth_collapses():

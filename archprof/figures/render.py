@@ -43,8 +43,8 @@ def cells(df: pd.DataFrame, columns: Sequence[Column]) -> list[list[str]]:
 def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
            footer: Sequence[Sequence[str]] = ()) -> str:
     """`footer` rows (e.g. totals) are shown to people, never written into CSV/JSON."""
-    if fmt == "csv":
-        return df.to_csv(index=False, lineterminator="\n")
+    if fmt == "csv":      # no final newline, as the other formats: the caller's echo ends the line
+        return df.to_csv(index=False, lineterminator="\n").removesuffix("\n")
     if fmt == "json":
         records = df.to_dict(orient="records")
         for key in [c.key for c in columns if c.style == "num" and c.key in df]:
