@@ -100,6 +100,7 @@ class Graph:
         self._deferred = (columns, make)
 
     def columns(self) -> Columns:
+        """What totals and the peak read, per node (a replay has them before its nodes)."""
         if self._deferred is not None:
             return self._deferred[0]
         nodes = self._nodes

@@ -99,9 +99,9 @@ class Program:
     expectations: tuple[Expectation, ...]
     max_elements: int
     liveness: Liveness        # the same wiring and in-place flags in every replay
-    ops: tuple[Op, ...]
+    ops: tuple[Op, ...]       # the columns every replay shares (archprof.ir.graph.Columns)
     inplace: tuple[bool, ...]
-    instances: list[Instance]
+    instances: list[Instance]     # the blocks and guards `pieces` is found from
     guards: list[Guard]
 
     @cached_property
