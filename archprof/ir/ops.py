@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 from itertools import repeat
 from typing import Any, ClassVar
 
@@ -254,7 +253,6 @@ DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "wid
 Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...] | None, int]
 
 
-@lru_cache(maxsize=4096)
 def _geometry(k: Sizes, s: Sizes, p: Any, d: Sizes, rank: int) -> Geometry:
     kernel, stride, dilation = (per_dim(k, rank, "kernel"), per_dim(s, rank, "stride"),
                                 per_dim(d, rank, "dilation"))
@@ -286,8 +284,7 @@ class Windowed(Op):
 
     def fixed(self, ins: list[Shape]) -> Geometry:
         """The window on inputs of this rank (each rule method asks, on every new input
-        shape): kept for the rank last seen, else asked of a table shared by the ops of one
-        configuration, the rank checked."""
+        shape): worked out, the rank checked, once per rank and kept for the rank last seen."""
         seen = self.__dict__.get("_seen")
         if seen is not None and seen[0] == len(ins[0]):
             return seen[1]
