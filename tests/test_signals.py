@@ -17,9 +17,8 @@ import pytest
 
 from archprof.measure.bench import load_results
 
-# Many: a row of this tiny network can take ~20 ms, and the signal must find the sweep
-# unfinished after the test has seen two rows (with 8, a busy machine once let all finish
-# first: exit 0 instead of 130).
+# Many: a row of this tiny network can take ~20 ms once stable, and the signal must find
+# the sweep unfinished after the test has seen two rows.
 BATCHES = list(range(1, 33))
 SPEC = """family: Test
 networks:
@@ -40,8 +39,11 @@ def bench(spec: Path, out: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "archprof", "bench", str(spec), "--device", "cpu",
                "--threads", "1", "--budget", "0.4", "--out", str(out),
                "--batch-sizes", ",".join(map(str, BATCHES))]
+    # SIGINT as a terminal delivers it: a shell's background job (`pytest &`) inherits it
+    # ignored, and the bench process would then never see it (exit 0, not 130)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_rows(out: Path, n: int, proc: subprocess.Popen) -> None:
