@@ -50,9 +50,10 @@ def counts(op: Op, ins: list[Shape], out: Shape) -> Cost:
             op.other(ins, out), numel(out))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Expectation:
-    """Figures a spec row copies from the paper, checked against the nodes the row made."""
+    """Figures a spec row copies from the paper, checked against the nodes the row made
+    (never changed once made: every replay of a spec shares its program's)."""
     path: str
     line: int | None
     nodes: range

@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from fractions import Fraction
-from itertools import repeat
 from typing import Any, ClassVar
 
 from archprof.errors import SpecError, did_you_mean
@@ -277,6 +276,9 @@ class Windowed(Op):
     p: Any = spec_field("padding", 0)
     d: Sizes = spec_field("sizes", 1)
     ceil: bool = spec_field("boolean", False)
+    # the rank last seen and its window (see `fixed`): not part of the op's value
+    _seen: tuple[int, Geometry] | None = field(default=None, init=False, repr=False,
+                                               compare=False)
 
     def rank(self, ins: list[Shape]) -> int:
         """Spatial rank: the kernel tuple's length, else the input's."""
@@ -285,11 +287,11 @@ class Windowed(Op):
     def fixed(self, ins: list[Shape]) -> Geometry:
         """The window on inputs of this rank (each rule method asks, on every new input
         shape): worked out, the rank checked, once per rank and kept for the rank last seen."""
-        seen = self.__dict__.get("_seen")
+        seen = self._seen
         if seen is not None and seen[0] == len(ins[0]):
             return seen[1]
         geometry = _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
-        self.__dict__["_seen"] = (len(ins[0]), geometry)
+        self._seen = (len(ins[0]), geometry)
         return geometry
 
     def kernel(self, ins: list[Shape]) -> tuple[int, ...]:
@@ -320,10 +322,16 @@ class Windowed(Op):
                 enumerate(zip(ins[0][1:], kernel, stride, dilation))]
 
     def out_spatial(self, ins: list[Shape]) -> tuple[int, ...]:
-        k, s, d, pads = self.geometry(ins)
-        sizes = ins[0][1:]
-        return tuple(map(_out_size, sizes, k, s, d, pads[0::2], pads[1::2],
-                         repeat(self.ceil), DIM_NAMES[len(sizes)]))
+        # a plain loop: the hot path of a cold analysis (map over eight iterables, slices
+        # and a repeat() cost more than the arithmetic for two dimensions)
+        kernel, stride, dilation, pads = self.geometry(ins)
+        sizes, ceil = ins[0][1:], self.ceil
+        names = DIM_NAMES[len(sizes)]
+        out = []
+        for i, size in enumerate(sizes):
+            out.append(_out_size(size, kernel[i], stride[i], dilation[i], pads[2 * i],
+                                 pads[2 * i + 1], ceil, names[i]))
+        return tuple(out)
 
     def out_text(self, ins: list[Shape], out: Shape) -> str:
         texts, seen = [], set()
@@ -970,10 +978,10 @@ class Pool(Windowed):
         self.s = self.s or self.k
 
     def shape(self, ins: list[Shape]) -> Shape:
-        pads = self.pads(ins)
+        kernel, _, _, pads = self.geometry(ins)
         if any(pads) and any(max(pads[2 * i], pads[2 * i + 1]) * 2 > k
-                             for i, k in enumerate(self.kernel(ins))):
-            raise SpecError(f"pool padding {pads} exceeds half the kernel {dims(self.kernel(ins))}")
+                             for i, k in enumerate(kernel)):
+            raise SpecError(f"pool padding {pads} exceeds half the kernel {dims(kernel)}")
         return (ins[0][0], *self.out_spatial(ins))
 
     def describe(self, ins: list[Shape]) -> str:

@@ -17,7 +17,16 @@ from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, mark_inplac
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import expr, fields, memo
 from archprof.spec.load import Spec, load_spec
-from archprof.spec.program import SHAPE_VARS, Guard, Instance, Program, decide, projection_stride, shape_vars
+from archprof.spec.program import (
+    SHAPE_VARS,
+    Guard,
+    Instance,
+    Program,
+    decide,
+    projection_stride,
+    rule,
+    shape_vars,
+)
 from archprof.units import parse_quantity
 
 MAX_NODES = 100_000
@@ -357,7 +366,7 @@ class _Expander:
                 known = ", ".join(k for k, c in OPS.items() if issubclass(c, Activation))
                 raise SpecError(f"act must be an activation ({known}), got '{row['act']}'")
             ops.append(act())
-        result = (bool(sugar), tuple(ops), inplace)
+        result = (bool(sugar), tuple(map(memo.canonical, ops)), inplace)
         memo.ROW_OPS.put(key, row, result)
         return result
 
@@ -381,11 +390,11 @@ class _Expander:
             stride = projection_stride(shape, target)
             if stride is None:
                 raise SpecError(f"cannot project {dims(shape)} to {dims(target)}")
-            conv = Conv(out=target[0], k=(1, 1), s=stride, bias=kind == "conv")
+            conv = memo.canonical(Conv(out=target[0], k=(1, 1), s=stride, bias=kind == "conv"))
             prefix = f"{scope.prefix}{name}_proj{'' if k == 1 else k}."
             ref = self.emit(prefix + "conv", conv, [ref], line)
             if kind == "conv_bn":
-                ref = self.emit(prefix + "bn", op_class("bn")(), [ref], line)
+                ref = self.emit(prefix + "bn", memo.canonical(op_class("bn")()), [ref], line)
             out.append(ref)
         return out
 
@@ -506,14 +515,10 @@ class _Expander:
         self.room_for(name)
         ins = [self.graph.shape_of(i) for i in inputs]
         try:
-            out = op.shape(ins)
+            out, cost = rule(op, ins, MAX_ELEMENTS)
         except SpecError as err:
             raise err.located(path=name) from None
-        node = Node(name, op, inputs, ins, out, line)
-        if numel(out) > MAX_ELEMENTS or node.counts()[0] > MAX_ELEMENTS:
-            raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed "
-                            f"{MAX_ELEMENTS:,} elements", path=name)
-        self.graph.add(node)
+        self.graph.add(Node(name, op, inputs, ins, out, line, False, cost))
         return name
 
     def expectation(self, raw: Any, path: str, line: int | None, nodes: range) -> None:

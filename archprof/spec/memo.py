@@ -16,13 +16,16 @@ tests compare both ways for every network).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+T = TypeVar("T")
 LIMIT = 50_000          # entries per table; a full table is emptied (sweeps of many variants)
 
 
@@ -56,6 +59,7 @@ BLOCKS = Table()
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
                         # (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
+OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
                         # (kilobytes each; a sweep reuses them within a variant, seldom across)
 _NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
@@ -79,9 +83,29 @@ def clear() -> None:
     BLOCKS.entries.clear()
     PROGRAMS.entries.clear()
     RULES.entries.clear()
+    OPS.entries.clear()
     SEGMENTS.entries.clear()
     _NAMES.clear()
     _BLOCK_NAMES.clear()
+
+
+def canonical(op: T) -> T:
+    """The one op object of this value (type and fields, with the fields' types). Equal ops
+    are then the same object, so the rule table, keyed on an op's identity, serves all of
+    them: every ReLU, VGG-16's conv5_1 to conv5_3, a DenseNet's identical BatchNorms."""
+    kind: type = type(op)
+    key = (kind, *((type(v), v) for v in map(op.__dict__.__getitem__, _fields(kind))))
+    hit = OPS.get(key)
+    if hit is not None:
+        return hit
+    OPS.put(key, op, op)
+    return op
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[str, ...]:
+    """The fields that make an op's value (not what it caches)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
 
 
 def names_in(value: Any) -> tuple[str, ...]:

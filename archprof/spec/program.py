@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness
-from archprof.ir.ops import Op, Shape, numel
+from archprof.ir.ops import Op, Shape, dims, numel
 from archprof.spec import memo
 
 if TYPE_CHECKING:
@@ -120,6 +120,13 @@ class Program:
             pieces.append((k, len(self.nodes), None))
         return tuple(pieces)
 
+    @cached_property
+    def steps(self) -> tuple[tuple[str, int, Op, list[str], bool, list[Guard] | None], ...]:
+        """What the replay loop reads per node: its name, its op's identity (the rule table's
+        key) and op, its inputs, `inplace: true` as written, and the guards checked before it."""
+        return tuple((name, id(op), op, inputs, written, self.checks.get(k))
+                     for k, (name, op, inputs, _, _, written) in enumerate(self.nodes))
+
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
            instances: list[Instance], max_elements: int) -> Program:
@@ -141,12 +148,12 @@ class Program:
         costs: list[Cost] = []
         made: list[tuple[Shape, ...]] = []       # per node: its input shapes, then its output
         for start, stop, segment in self.pieces:
-            if start in checks and not _hold(checks[start], shapes):
-                return None
             if segment is None:
                 if not self._steps(start, stop, shapes, costs, made):
                     return None
                 continue
+            if start in checks and not _hold(checks[start], shapes):
+                return None
             key = (id(segment.recording), *map(shapes.__getitem__, segment.sources))
             hit = memo.SEGMENTS.get(key)
             if hit is None:
@@ -163,8 +170,7 @@ class Program:
         if end in checks and not _hold(checks[end], shapes):   # a final row switched off
             return None
         graph = Graph(self.spec, input, params)
-        graph.expectations = [Expectation(e.path, e.line, e.nodes, dict(e.values))
-                              for e in self.expectations]
+        graph.expectations = list(self.expectations)
         graph.liveness = self.liveness
         graph.defer((self.ops, costs, self.inplace), lambda: [
             Node(name, op, inputs, list(m[:-1]), m[-1], line, inplace, cost)
@@ -173,21 +179,26 @@ class Program:
 
     def _steps(self, start: int, stop: int, shapes: dict[str, Shape], costs: list[Cost],
                made: list[tuple[Shape, ...]]) -> bool:
-        """Nodes start..stop-1 by their rules (the guards before the first already checked);
-        False where a decision or a rule differs. The hot loop of a replay: the rule table
-        is read directly (a program runs only while memoisation is on)."""
-        checks, rules, shape_of = self.checks, memo.RULES.entries, shapes.__getitem__
-        for k in range(start, stop):
-            if k > start and k in checks and not _hold(checks[k], shapes):
+        """Nodes start..stop-1 by their rules; False where a decision or a rule differs. The
+        hot loop of a replay: the rule table is read directly (a program runs only while
+        memoisation is on)."""
+        rules, shape_of = memo.RULES.entries, shapes.__getitem__
+        for name, key, op, inputs, written, guards in self.steps[start:stop]:
+            if guards is not None and not _hold(guards, shapes):
                 return False
-            name, op, inputs, _, _, written = self.nodes[k]
             ins = list(map(shape_of, inputs))
-            hit = rules.get((id(op), *ins))
-            rule = hit[1] if hit is not None else _rule(op, ins, self.max_elements)
-            if rule is None or (written and numel(rule[0]) != numel(ins[0])):
+            hit = rules.get((key, *ins))
+            if hit is not None:
+                out, cost = hit[1]
+            else:
+                try:        # a refusal: the full expansion says why, with the row's line
+                    out, cost = rule(op, ins, self.max_elements)
+                except SpecError:
+                    return False
+            if written and numel(out) != numel(ins[0]):
                 return False
-            out = shapes[name] = rule[0]
-            costs.append(rule[1])
+            shapes[name] = out
+            costs.append(cost)
             made.append((*ins, out))
         return True
 
@@ -227,15 +238,18 @@ def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
     return True
 
 
-def _rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost] | None:
-    """The op's output shape and counts on these inputs, worked out and kept; None where the
-    rule refuses them or they exceed the size limit (the full expansion then says why)."""
-    try:
-        out = op.shape(ins)
-    except SpecError:
-        return None
+def rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost]:
+    """The op's output shape and counts on these inputs: from the rule table, else worked out
+    and kept there (every producer of a spec's nodes asks here: a full expansion and a
+    replay); a SpecError where the rule refuses them or they exceed `limit` elements."""
+    key = (id(op), *ins)
+    hit = memo.RULES.get(key)
+    if hit is not None:
+        return hit
+    out = op.shape(ins)
     cost = counts(op, ins, out)
     if numel(out) > limit or cost[0] > limit:
-        return None
-    memo.RULES.put((id(op), *ins), op, (out, cost))
+        raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed {limit:,} "
+                        "elements")
+    memo.RULES.put(key, op, (out, cost))
     return out, cost
