@@ -8,6 +8,7 @@ import pytest
 import archprof
 from archprof.errors import SpecError
 from archprof.ir.graph import Graph
+from archprof.ir.ops import Conv
 from archprof.spec import memo
 
 NAMES = sorted(archprof.registry())
@@ -52,6 +53,37 @@ def test_blocks_are_really_copied() -> None:
     assert cached.node(key.format(5)).op is cached.node(key.format(6)).op
     assert reference.node(key.format(5)).op is not reference.node(key.format(6)).op
     assert_same(cached, reference)
+
+
+def test_equal_ops_are_one_object_and_their_rules_are_worked_out_once() -> None:
+    """VGG-16's conv5_1 to conv5_3 (512 -> 512, 3x3, pad 1) are one op object when memoised
+    (not afresh), so the rule table, keyed on an op's identity and input shapes, works out
+    each distinct (op, input shape) once. Hand count at 224x224, 39 ops: 9 distinct convs
+    (1_1, 1_2, 2_1, 2_2, 3_1, 3_2 = 3_3, 4_1, 4_2 = 4_3, 5_1 = 5_2 = 5_3), 5 ReLUs on conv
+    outputs (one per stage: 64@224, 128@112, 256@56, 512@28, 512@14), 5 max pools (one op, 5
+    input shapes), flatten, fc6, then one ReLU and one dropout on 4096 (fc6 and fc7 share
+    them), fc7, fc8: 25. At 256x256 all but the last 4 are new: 21."""
+    memo.clear()
+    graph = archprof.expand("vgg16")
+    assert graph.node("conv5_1.conv").op is graph.node("conv5_3.conv").op
+    assert graph.node("conv1_1.relu").op is graph.node("fc7.relu").op
+    reference, _ = fresh("vgg16")
+    assert reference.node("conv5_1.conv").op is not reference.node("conv5_3.conv").op
+    assert len(memo.RULES.entries) == 25
+    again = archprof.expand("vgg16", input=(3, 256, 256))
+    assert len(memo.RULES.entries) == 25 + 21
+    assert_same(again, fresh("vgg16", input=(3, 256, 256))[0])
+
+
+def test_ops_of_equal_value_but_other_field_types_stay_apart() -> None:
+    """An op's value includes its fields' types: padding 1 and padding True compare equal in
+    Python but are not the same spelling (a bool is refused as a size by the spec parsers;
+    a hand-built op may hold one), so they are not merged."""
+    memo.clear()
+    a, b = Conv(out=8, k=3, p=1), Conv(out=8, k=3, p=1)
+    assert a is not b and memo.canonical(a) is memo.canonical(b) is a
+    assert memo.canonical(Conv(out=8, k=3, p=True)) is not a
+    assert memo.canonical(Conv(out=8, k=3, p=1, bias=False)) is not a
 
 
 CHANGES = [

@@ -192,7 +192,7 @@ class Program:
                 out, cost = hit[1]
             else:
                 try:        # a refusal: the full expansion says why, with the row's line
-                    out, cost = rule(op, ins, self.max_elements)
+                    out, cost = _work(op, ins, self.max_elements)
                 except SpecError:
                     return False
             if written and numel(out) != numel(ins[0]):
@@ -242,14 +242,16 @@ def rule(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost]:
     """The op's output shape and counts on these inputs: from the rule table, else worked out
     and kept there (every producer of a spec's nodes asks here: a full expansion and a
     replay); a SpecError where the rule refuses them or they exceed `limit` elements."""
-    key = (id(op), *ins)
-    hit = memo.RULES.get(key)
-    if hit is not None:
-        return hit
+    hit = memo.RULES.get((id(op), *ins))
+    return hit if hit is not None else _work(op, ins, limit)
+
+
+def _work(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost]:
+    """`rule` on inputs the table does not hold."""
     out = op.shape(ins)
     cost = counts(op, ins, out)
     if numel(out) > limit or cost[0] > limit:
         raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed {limit:,} "
                         "elements")
-    memo.RULES.put(key, op, (out, cost))
+    memo.RULES.put((id(op), *ins), op, (out, cost))
     return out, cost
