@@ -988,7 +988,7 @@ class Pool(Windowed):
         return f"{self.kind} {dims(self.kernel(ins))}"
 
     def other(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * numel(self.kernel(ins))   # one compare/add per window element
+        return numel(out) * self.fixed(ins)[4]   # one compare/add per window element
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         if self.kind == "maxpool":   # the input and where each maximum was (int64)

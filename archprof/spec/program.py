@@ -250,7 +250,7 @@ def _work(op: Op, ins: list[Shape], limit: int) -> tuple[Shape, Cost]:
     """`rule` on inputs the table does not hold."""
     out = op.shape(ins)
     cost = counts(op, ins, out)
-    if numel(out) > limit or cost[0] > limit:
+    if cost[5] > limit or cost[0] > limit:      # output elements, parameters
         raise SpecError(f"{op.kind} output {dims(out)} or its parameters exceed {limit:,} "
                         "elements")
     memo.RULES.put((id(op), *ins), op, (out, cost))
