@@ -16,7 +16,6 @@ Definitions (also in README.md):
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -186,7 +185,10 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
-    uncounted = Counter([op.aten for op in ops if isinstance(op, Uncounted)])
+    uncounted: dict[str, int] = {}
+    for op in ops:
+        if isinstance(op, Uncounted):
+            uncounted[op.aten] = uncounted.get(op.aten, 0) + 1
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
     totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:
