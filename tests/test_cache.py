@@ -258,3 +258,29 @@ def test_an_input_the_program_cannot_take_is_reported_as_by_a_full_expansion() -
     with memo.enabled(False), pytest.raises(SpecError) as reference:
         archprof.expand("vgg16", input=(3, 16, 16))
     assert str(caught.value) == str(reference.value)
+
+
+def test_a_network_looked_up_by_name_follows_its_spec_folder(tmp_path, monkeypatch) -> None:
+    """Looking a network up by name checks two stamps, not every file: its file's (edited in
+    place) and its folder's (files added, removed or renamed). Each change is seen by the very
+    next look-up; the counts are the hand-worked conv params, 3*3*3*c + c."""
+    monkeypatch.setenv("ARCHPROF_SPECS", str(tmp_path))
+
+    def write(file: str, name: str, channels: int) -> None:
+        (tmp_path / file).write_text(f"networks:\n  {name}:\n    input: [3, 8, 8]\n"
+                                     f"    layers:\n      - {{conv: {channels}, k: 3}}\n")
+    write("a.yaml", "n", 4)
+    assert archprof.analyze("n").totals["params"] == 3 * 3 * 3 * 4 + 4            # 112
+    write("a.yaml", "n", 16)                       # edited in place (another size)
+    assert archprof.analyze("n").totals["params"] == 3 * 3 * 3 * 16 + 16          # 448
+    write("b.yaml", "m", 2)                        # a file added
+    assert archprof.analyze("m").totals["params"] == 3 * 3 * 3 * 2 + 2            # 56
+    write("c.yaml", "n", 8)                        # a second definition of n
+    with pytest.raises(SpecError, match="network 'n' is defined twice"):
+        archprof.analyze("n")
+    (tmp_path / "c.yaml").unlink()
+    (tmp_path / "a.yaml").rename(tmp_path / "d.yaml")   # renamed: the folder changes
+    assert archprof.analyze("n").totals["params"] == 448
+    (tmp_path / "d.yaml").unlink()                 # removed
+    with pytest.raises(SpecError, match="unknown network 'n'"):
+        archprof.analyze("n")
