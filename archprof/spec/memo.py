@@ -1,13 +1,15 @@
 """Memoisation of expansion, keyed by exactly what a result depends on.
 
 Process-wide tables, all filled by the ordinary expansion code:
-- the ops a layer row makes depend on the row and the values of the names its fields read;
+- the ops a layer row makes depend on the row and the values of the names its fields read,
+  and ops of equal value are one object (`canonical`);
 - the nodes a block makes depend on the block, the values of the names its rows (and the
   blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
   in one stage: the first is expanded, the others are copies under their own names;
 - a spec's whole expansion with given parameters, compiled for other input shapes
-  (archprof.spec.program), the shape and counts of each op on each input shape it met, and
-  those of each block's nodes on each input shape a copy of the block met.
+  (archprof.spec.program), the shape and counts of each op on each input shape it met (read
+  and filled by full expansions and replays alike), and those of each block's nodes on each
+  input shape a copy of the block met.
 
 A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
 each entry keeps its row or block definition alive, so that the `id()` in its key cannot be
@@ -58,7 +60,7 @@ ROW_OPS = Table()
 BLOCKS = Table()
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
                         # (a whole network each: fewer of them)
-RULES = Table()         # (op, input shapes) -> (output shape, counts), for programs
+RULES = Table()         # (op, input shapes) -> (output shape, counts): program.rule
 OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
                         # (kilobytes each; a sweep reuses them within a variant, seldom across)
@@ -94,7 +96,7 @@ def canonical(op: T) -> T:
     are then the same object, so the rule table, keyed on an op's identity, serves all of
     them: every ReLU, VGG-16's conv5_1 to conv5_3, a DenseNet's identical BatchNorms."""
     kind: type = type(op)
-    key = (kind, *((type(v), v) for v in map(op.__dict__.__getitem__, _fields(kind))))
+    key = (kind, *((type(v), v) for v in (getattr(op, name) for name in _fields(kind))))
     hit = OPS.get(key)
     if hit is not None:
         return hit
