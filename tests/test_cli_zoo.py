@@ -88,6 +88,18 @@ def test_mobilenet_tables_6_and_7_by_sweep():
     assert [round(m / 1e6) for m in res["macs"]] == [569, 418, 291, 186]
 
 
+def test_sweep_is_part_of_the_package_api_and_imports_pandas_only_when_called():
+    """`archprof.sweep(...)` as the README and docstring write it: MobileNet Table 6 by width
+    (569M, 149M mult-adds at alpha 1.0, 0.5); `import archprof` alone loads no pandas."""
+    import subprocess
+    import sys
+    code = ("import sys, archprof; before = 'pandas' in sys.modules; "
+            "df = archprof.sweep('mobilenet_v1', {'alpha': [1.0, 0.5]}); "
+            "print(before, [round(m / 1e6) for m in df['macs']])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False [569, 149]"
+
+
 def test_vgg_configurations_weight_layer_counts():
     # VGG Table 1 (seed 003): "11 weight layers" (A, A-LRN), 13 (B), 16 (C, D), 19 (E);
     # C's three extra layers are 1x1 convolutions

@@ -55,3 +55,18 @@ def test_readme_example(command: str, expected: list[str], monkeypatch: pytest.M
 
 def test_readme_has_examples() -> None:
     assert len(examples()) >= 5
+
+
+def test_the_python_api_example_runs_and_gives_the_readme_numbers() -> None:
+    """README's Python block, run as written; then what it made is checked: ResNet-50 v1 with
+    stride in the 3x3 has torchvision's 25,557,032 params, the meta model the same count, and
+    the sweep one row per (alpha, res) with MobileNet Table 6/7's 569M and 149M mult-adds at
+    224 (alpha 1.0, 0.5)."""
+    [block] = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    scope: dict = {}
+    exec(block, scope)  # noqa: S102 - the project's own README
+    assert scope["a"].totals["params"] == 25_557_032
+    assert sum(p.numel() for p in scope["model"].parameters()) == 25_557_032
+    df = scope["df"]
+    assert len(df) == 4 and list(df["res"]) == [224, 160, 224, 160]
+    assert [round(m / 1e6) for m in df[df["res"] == 224]["macs"]] == [569, 149]
