@@ -43,9 +43,10 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def cold(rounds: int) -> None:
-    print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof")
+    print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof"
+          " (of the medians; `rounds` = each round's own ratio, lowest and highest: the noise)")
     print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'torchinfo':>10} {'ratio':>7} {'target':>7}"
-          f" {'meta build+fwd':>15} {'ratio':>7}")
+          f" {'rounds':>11} {'meta build+fwd':>15} {'ratio':>7}")
     for name, target in COLD_TARGETS.items():
         c, h, w = archprof.expand(name).input
         ours, info, meta, ops = [], [], [], 0
@@ -63,8 +64,10 @@ def cold(rounds: int) -> None:
             info.append(timed(lambda m=model[0], s=shape: torchinfo.summary(
                 m, input_size=(1, *s), device="meta", verbose=0)))
         a, b, m = (statistics.median(x) * 1e3 for x in (ours, info, meta))
-        print(f"{name:<16} {ops:>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x {target:>6}x {m:>15.2f}"
-              f" {m / a:>6.0f}x")
+        paired = [i / o for o, i in zip(ours, info)]
+        spread = f"{min(paired):.0f}-{max(paired):.0f}x"
+        print(f"{name:<16} {ops:>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x {target:>6}x {spread:>11}"
+              f" {m:>15.2f} {m / a:>6.0f}x")
 
 
 ZOO = """
