@@ -23,7 +23,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchinfo
@@ -42,6 +44,10 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def cold_totals(name: str, shape: tuple[int, ...]) -> object:
+    return archprof.analyze(name, input=shape).totals
+
+
 def cold(rounds: int) -> None:
     print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof"
           " (of the medians; `rounds` = each round's own ratio, lowest and highest: the noise)")
@@ -52,7 +58,7 @@ def cold(rounds: int) -> None:
         ours, info, meta, ops = [], [], [], 0
         for k in range(1, rounds + 1):
             shape = (c, h + STEP * (k + 10), w + STEP * (k + 10))   # never analysed before
-            ours.append(timed(lambda n=name, s=shape: archprof.analyze(n, input=s).totals))
+            ours.append(timed(partial(cold_totals, name, shape)))
             graph = archprof.expand(name, input=shape)
             ops = len(graph.nodes)
             model: list[torch.nn.Module] = []
@@ -61,8 +67,8 @@ def cold(rounds: int) -> None:
             with torch.inference_mode():
                 model[0](torch.zeros((1, *shape), device="meta"))
             meta.append(time.perf_counter() - start)
-            info.append(timed(lambda m=model[0], s=shape: torchinfo.summary(
-                m, input_size=(1, *s), device="meta", verbose=0)))
+            info.append(timed(partial(torchinfo.summary, model[0], input_size=(1, *shape),
+                                      device="meta", verbose=0)))
         a, b, m = (statistics.median(x) * 1e3 for x in (ours, info, meta))
         paired = [i / o for o, i in zip(ours, info)]
         spread = f"{min(paired):.0f}-{max(paired):.0f}x"
@@ -105,7 +111,7 @@ def zoo(rounds: int) -> None:
 
 def sweeps() -> None:
     print("\n3. sweep (variants/s, wall and CPU; target 5,000/s)")
-    grids = {
+    grids: dict[str, tuple[str, dict[str, list[Any]]]] = {
         "mobilenet_v1 alpha x res (40 x 25)": (
             "mobilenet_v1", {"alpha": [round(0.25 + 0.025 * i, 3) for i in range(40)],
                              "res": [96 + 8 * i for i in range(25)]}),
