@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from itertools import compress
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from archprof.errors import SpecError
@@ -34,6 +36,7 @@ if TYPE_CHECKING:        # pandas is imported when a table is asked for, not for
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 COUNTS = ["params", "weights", "buffers", "macs", "other_ops", "activations"]
 TRAIN_COUNTS = ["backward_macs", "saved", "saved_bytes"]     # columns of analyze(train=True)
+OUTPUT = itemgetter(5)     # a node's counts (archprof.ir.graph.counts): its output's elements
 
 
 @dataclass
@@ -173,7 +176,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     # every node outputs, less those of in-place and view outputs (no memory of their own).
     ops, costs, inplace = graph.columns()
     sums: list[int] = list(map(sum, zip(*costs))) if costs else [0] * len(COUNTS)
-    shared = sum(c[5] for c, view in zip(costs, inplace) if view)
+    shared = sum(map(OUTPUT, compress(costs, inplace)))
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["macs"] *= batch
@@ -280,7 +283,7 @@ def _peak(graph: Graph, costs: Sequence[Cost], inplace: Sequence[bool]) -> int:
     """Most activation elements alive at once (per sample), running the ops in order and
     freeing each tensor as `liveness` says."""
     plan = graph.liveness or liveness(graph)
-    made = [c[5] for c in costs]
+    made = list(map(OUTPUT, costs))
     made.append(numel(graph.input))           # index -1: the input
     live = peak = made[-1]
     for view, size, freed in zip(inplace, made, plan):
