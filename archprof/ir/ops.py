@@ -276,9 +276,6 @@ class Windowed(Op):
     p: Any = spec_field("padding", 0)
     d: Sizes = spec_field("sizes", 1)
     ceil: bool = spec_field("boolean", False)
-    # the rank last seen and its window (see `fixed`): not part of the op's value
-    _seen: tuple[int, Geometry] | None = field(default=None, init=False, repr=False,
-                                               compare=False)
 
     def rank(self, ins: list[Shape]) -> int:
         """Spatial rank: the kernel tuple's length, else the input's."""
@@ -286,12 +283,13 @@ class Windowed(Op):
 
     def fixed(self, ins: list[Shape]) -> Geometry:
         """The window on inputs of this rank (each rule method asks, on every new input
-        shape): worked out, the rank checked, once per rank and kept for the rank last seen."""
-        seen = self._seen
+        shape): worked out, the rank checked, once per rank and kept for the rank last seen
+        (in the instance's dict, as a cached_property would: not a field of the op's value)."""
+        seen = self.__dict__.get("_seen")
         if seen is not None and seen[0] == len(ins[0]):
             return seen[1]
         geometry = _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
-        self._seen = (len(ins[0]), geometry)
+        self.__dict__["_seen"] = (len(ins[0]), geometry)
         return geometry
 
     def kernel(self, ins: list[Shape]) -> tuple[int, ...]:

@@ -96,7 +96,8 @@ def canonical(op: T) -> T:
     are then the same object, so the rule table, keyed on an op's identity, serves all of
     them: every ReLU, VGG-16's conv5_1 to conv5_3, a DenseNet's identical BatchNorms."""
     kind: type = type(op)
-    key = (kind, *((type(v), v) for v in (getattr(op, name) for name in _fields(kind))))
+    values = [getattr(op, name) for name in _fields(kind)]
+    key = (kind, *map(type, values), *values)
     hit = OPS.get(key)
     if hit is not None:
         return hit
@@ -106,7 +107,7 @@ def canonical(op: T) -> T:
 
 @functools.cache
 def _fields(cls: type) -> tuple[str, ...]:
-    """The fields that make an op's value (not what it caches)."""
+    """The fields that make an op's value (those its `==` compares)."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
 
 

@@ -99,10 +99,18 @@ class Program:
     expectations: tuple[Expectation, ...]
     max_elements: int
     liveness: Liveness        # the same wiring and in-place flags in every replay
-    ops: tuple[Op, ...]       # the columns every replay shares (archprof.ir.graph.Columns)
-    inplace: tuple[bool, ...]
     instances: list[Instance]     # the blocks and guards `pieces` is found from
     guards: list[Guard]
+
+    @cached_property
+    def ops(self) -> tuple[Op, ...]:
+        """A column every replay shares (archprof.ir.graph.Columns)."""
+        return tuple(node[1] for node in self.nodes)
+
+    @cached_property
+    def inplace(self) -> tuple[bool, ...]:
+        """A column every replay shares: each output a view or an in-place result."""
+        return tuple(node[4] for node in self.nodes)
 
     @cached_property
     def pieces(self) -> tuple[tuple[int, int, Segment | None], ...]:
@@ -133,12 +141,11 @@ class Program:
         checks: dict[int, list[Guard]] = {}
         for guard in guards:
             checks.setdefault(guard[0], []).append(guard)
-        nodes = graph.nodes
         return cls(graph.spec,
                    tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
-                         for n in nodes),
-                   checks, tuple(graph.expectations), max_elements, liveness(graph),
-                   tuple(n.op for n in nodes), tuple(n.inplace for n in nodes), instances, guards)
+                         for n in graph.nodes),
+                   checks, tuple(graph.expectations), max_elements, liveness(graph), instances,
+                   guards)
 
     def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None

@@ -526,8 +526,7 @@ def equivalent(a: Op | None, b: Op) -> bool:
         return False
     return all(_exact(getattr(a, f.name)) == _exact(getattr(b, f.name))
                if f.metadata.get("spec") in EXACT
-               else _norm(getattr(a, f.name)) == _norm(getattr(b, f.name))
-               for f in dc_fields(a) if f.compare)      # not what an op caches
+               else _norm(getattr(a, f.name)) == _norm(getattr(b, f.name)) for f in dc_fields(a))
 
 
 def _exact(value: Any) -> Any:
