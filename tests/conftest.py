@@ -1,10 +1,19 @@
-"""Shared helpers: tiny specs written to a temporary file."""
+"""Shared helpers: tiny specs written to a temporary file; a cache folder of the session's."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def spec_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Parsed specs are kept in a folder of the test session's, never in the user's cache."""
+    folder = tmp_path_factory.mktemp("archprof-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARCHPROF_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture

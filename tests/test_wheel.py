@@ -100,3 +100,15 @@ def test_missing_spec_folder_is_one_line(env: Path, tmp_path: Path) -> None:
         done = run([str(env / "archprof"), "list"], cwd=tmp_path, ARCHPROF_SPECS=str(folder))
         assert done.returncode == 2
         assert done.stderr.count("\n") == 1 and str(folder) in done.stderr
+
+
+def test_the_wheel_keeps_parsed_specs_for_the_next_process(env: Path, tmp_path: Path) -> None:
+    """The first process parses the shipped specs and keeps them (archprof.spec.cache), the
+    next reads them back and prints the same."""
+    folder = tmp_path / "cache"
+    first, again = [run([str(env / "archprof"), "list", "--format", "csv"], cwd=tmp_path,
+                        ARCHPROF_CACHE=str(folder)) for _ in range(2)]
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert again.stdout == first.stdout
+    files = {spec.file for spec in archprof.registry().values()}
+    assert len(list(folder.glob("*.pickle"))) == len(files)

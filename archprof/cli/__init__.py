@@ -56,4 +56,10 @@ def main() -> None:
 
     MACs: 1 MAC = one multiply-accumulate (conv and linear layers); everything else is
     reported apart as "other ops". FLOPs as some papers count them = 2 x MACs.
+
+    \b
+    Environment:
+      ARCHPROF_SPECS  the folder of spec files NAME is looked up in (default: the shipped ones)
+      ARCHPROF_CACHE  where parsed spec files are kept for the next process (default
+                      $XDG_CACHE_HOME/archprof or ~/.cache/archprof; `off`: nowhere)
     """

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from archprof.errors import SpecError, did_you_mean
+from archprof.spec import cache
 
 MAX_SPEC_BYTES = 2_000_000
 NETWORK_KEYS = {"title", "paper", "year", "input", "params", "accuracy", "reference", "layers",
@@ -142,8 +143,19 @@ def _unknown(keys: set, allowed: set, what: str, file: str, line: int | None) ->
 
 
 def load_file(path: Path) -> dict[str, Spec]:
-    """All networks of one spec file, by name (parsed once per distinct content)."""
-    return _parse(str(path), read_bytes(path))
+    """All networks of one spec file, by name: parsed once per distinct content, and the
+    parse kept on disk for the next process (archprof.spec.cache)."""
+    return _load(str(path), read_bytes(path))
+
+
+@lru_cache(maxsize=256)
+def _load(file: str, data: bytes) -> dict[str, Spec]:
+    kept = cache.fetch(file, data)
+    if isinstance(kept, dict) and all(isinstance(s, Spec) and s.file == file for s in kept.values()):
+        return kept
+    specs = _parse(file, data)
+    cache.store(file, data, specs)
+    return specs
 
 
 @lru_cache(maxsize=256)

@@ -1,0 +1,114 @@
+"""Parsed spec files kept on disk between processes, as Python keeps bytecode.
+
+Parsing YAML is the slowest step of a look-up in a fresh process: every command reads all
+the spec files (to find a name, and to refuse one defined twice), and the shipped ones take
+~80 ms to parse against ~4 ms to load from a pickle. Only the parse is kept; expansion,
+shapes and counts are worked out in each process as before, so an analysis stays cold.
+
+One file per spec path, starting with a key: the digest of the file's bytes and of the
+parser (archprof.spec.load's source, the YAML library's version, Python's), so an edit, an
+upgrade or another Python misses and rewrites it. Written atomically (a temporary file, then
+os.replace), so concurrent processes never read half of one; whatever cannot be read or
+loaded is parsed again. Loaded by an unpickler that makes no objects but plain data and the
+loader's two classes, so a planted file cannot run code.
+
+$ARCHPROF_CACHE: the folder (default $XDG_CACHE_HOME/archprof, else ~/.cache/archprof);
+`off` turns the cache off. The folder can be deleted at any time.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KEY_BYTES = 32
+# Classes a cached parse may hold (beyond plain data): what archprof.spec.load makes.
+ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located")}
+
+
+def folder() -> Path | None:
+    """Where parses are kept, or None when $ARCHPROF_CACHE is `off`."""
+    chosen = os.environ.get("ARCHPROF_CACHE")
+    if chosen:
+        return None if chosen.lower() == "off" else Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "archprof"
+
+
+def fetch(file: str, data: bytes) -> Any:
+    """The parse kept for this file with these bytes, or None."""
+    where, key = _entry(file), _key(data)
+    if where is None or key is None:
+        return None
+    try:
+        with open(where, "rb") as f:
+            blob = f.read()
+    except OSError:
+        return None
+    if blob[:KEY_BYTES] != key:
+        return None
+    try:
+        return _Unpickler(io.BytesIO(blob[KEY_BYTES:])).load()
+    except Exception:       # truncated, corrupt or planted: parse again (and rewrite)
+        return None
+
+
+def store(file: str, data: bytes, parsed: Any) -> None:
+    """Keep a parse for the next process; a folder that cannot be written is passed over."""
+    where, key = _entry(file), _key(data)
+    if where is None or key is None:
+        return
+    # imported here: a process that finds every parse kept never needs it (6 ms)
+    import tempfile
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            pickle.dump(parsed, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, where)
+    except BaseException as err:        # no temporary file left, even when interrupted
+        Path(tmp).unlink(missing_ok=True)
+        if not isinstance(err, (OSError, pickle.PicklingError, RecursionError)):
+            raise
+
+
+def _entry(file: str) -> Path | None:
+    base = folder()
+    if base is None:
+        return None
+    return base / f"{hashlib.blake2b(os.fsencode(file), digest_size=16).hexdigest()}.pickle"
+
+
+def _key(data: bytes) -> bytes | None:
+    parser = _parser()
+    return None if parser is None else hashlib.blake2b(parser + data, digest_size=KEY_BYTES).digest()
+
+
+@lru_cache(maxsize=1)
+def _parser() -> bytes | None:
+    """What a parse depends on besides the file: the loader's code (None where it cannot be
+    read, e.g. from a zip: then nothing is kept) and the YAML library."""
+    try:
+        source = Path(__file__).with_name("load.py").read_bytes()
+    except OSError:
+        return None
+    return hashlib.blake2b(b"\0".join((source, yaml.__version__.encode(), sys.version.encode(),
+                                       str(hasattr(yaml, "CSafeLoader")).encode()))).digest()
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not spec data")
+        return super().find_class(module, name)
