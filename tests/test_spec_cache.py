@@ -198,3 +198,18 @@ def test_lines_survive_as_located_mappings(write_spec, kept: Path) -> None:
     assert isinstance(spec.layers[0], Located)
     assert spec.layers[0].line == lines.index("      - conv: 8 k3") + 1
     assert spec.line == lines.index("    input: [3, 32, 32]") + 1     # its mapping's first key
+
+
+def test_the_folder_keeps_the_newest_entries(write_spec, kept: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_ENTRIES paths the oldest written quarter goes: 8 allowed, the 9th store
+    leaves 6, the newest among them."""
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 8)
+    paths = [write_spec("- conv: 8 k3", name=f"net{i}") for i in range(9)]
+    for i, path in enumerate(paths):
+        load_file(path)
+        entry = cache._entry(str(path))
+        os.utime(entry, ns=(i * 10**9, i * 10**9))      # written in this order
+        assert len(list(kept.glob("*.pickle"))) == (i + 1 if i < 8 else 6)
+    assert {p.name for p in kept.glob("*.pickle")} == {cache._entry(str(p)).name
+                                                      for p in paths[3:]}

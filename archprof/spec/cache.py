@@ -29,6 +29,8 @@ from typing import Any
 import yaml
 
 KEY_BYTES = 32
+MAX_ENTRIES = 2_000     # spec paths kept; past that the oldest quarter goes (tests write
+                        # specs to new temporary paths every run)
 # Classes a cached parse may hold (beyond plain data): what archprof.spec.load makes.
 ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located")}
 
@@ -81,6 +83,25 @@ def store(file: str, data: bytes, parsed: Any) -> None:
         Path(tmp).unlink(missing_ok=True)
         if not isinstance(err, (OSError, pickle.PicklingError, RecursionError)):
             raise
+        return
+    _prune(where.parent)
+
+
+def _prune(base: Path) -> None:
+    """The oldest written entries removed while there are more than MAX_ENTRIES (another
+    process may remove the same ones: a missing file is no error)."""
+    try:
+        with os.scandir(base) as found:
+            entries = [(e.stat().st_mtime_ns, e.path) for e in found if e.name.endswith(".pickle")]
+    except OSError:
+        return
+    if len(entries) <= MAX_ENTRIES:
+        return
+    try:
+        for _, path in sorted(entries)[:len(entries) - MAX_ENTRIES * 3 // 4]:
+            Path(path).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _entry(file: str) -> Path | None:

@@ -151,7 +151,7 @@ def load_file(path: Path) -> dict[str, Spec]:
 @lru_cache(maxsize=256)
 def _load(file: str, data: bytes) -> dict[str, Spec]:
     kept = cache.fetch(file, data)
-    if isinstance(kept, dict) and all(isinstance(s, Spec) and s.file == file for s in kept.values()):
+    if isinstance(kept, dict) and kept and all(isinstance(s, Spec) and s.file == file for s in kept.values()):
         return kept
     specs = _parse(file, data)
     cache.store(file, data, specs)
