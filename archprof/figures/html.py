@@ -8,7 +8,6 @@ else the DOT text is linked and shown.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from archprof.analysis import analyze
 from archprof.figures.draw import render, to_dot
 from archprof.figures.plot import Chart
 from archprof.figures.render import Column, cells
+from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph, is_callable_ref
 from archprof.units import human, human_bytes
@@ -65,11 +65,9 @@ def _table(df: pd.DataFrame, columns: Sequence[Column], links: dict[str, str] | 
 
 
 def _write(path: Path, text: str) -> None:
-    """Atomically (temp file + os.replace), so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Atomically (archprof.files), so a reader never sees half a page."""
+    with replacing(path) as f:
+        f.write(text)
 
 
 def results_table(results: pd.DataFrame) -> pd.DataFrame:

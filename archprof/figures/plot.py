@@ -19,7 +19,6 @@ of accuracy charts (and the caption says so), never given a value.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from archprof.analysis import DTYPE_BYTES
 from archprof.figures.colors import family, family_color, network_color
 from archprof.figures.place import Marker, freeze_layout, markers, place, polyline
 from archprof.figures.presets import CANZIANI, PRESETS
+from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok, pareto
 from archprof.source import is_callable_ref
 
@@ -652,8 +652,8 @@ def all_charts(results: pd.DataFrame, ops: str = "macs", fit_batch: int = 1,
 
 
 def save(chart: Chart, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write the figure in each format and its data as CSV beside it, atomically (temp file +
-    os.replace). SVG and PDF carry no date and fixed ids, so that a redraw is byte-identical;
+    """Write the figure in each format and its data as CSV beside it, atomically
+    (archprof.files). SVG and PDF carry no date and fixed ids, so that a redraw is byte-identical;
     PDF fonts are embedded as TrueType (Type 42). Returns the paths, images first, CSV last."""
     if chart.figure is None:
         return []
@@ -662,12 +662,10 @@ def save(chart: Chart, out: Path, formats: Sequence[str] = FORMATS) -> list[Path
     with rc_context(SAVE_RC):
         for fmt in formats:
             path = out / f"{chart.name}.{fmt}"
-            tmp = out / f".{chart.name}.{fmt}.tmp"
-            chart.figure.savefig(tmp, format=fmt, dpi=150, metadata=METADATA.get(fmt, {}))
-            os.replace(tmp, path)
+            with replacing(path, binary=True) as f:
+                chart.figure.savefig(f, format=fmt, dpi=150, metadata=METADATA.get(fmt, {}))
             paths.append(path)
     csv = out / f"{chart.name}.csv"
-    tmp = out / f".{chart.name}.csv.tmp"
-    chart.data.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, csv)
+    with replacing(csv) as f:
+        chart.data.to_csv(f, index=False, lineterminator="\n")
     return [*paths, csv]

@@ -30,7 +30,6 @@ import os
 import platform
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,6 +46,7 @@ import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError, short
+from archprof.files import replacing
 from archprof.ir.graph import Graph
 from archprof.ir.ops import dims
 from archprof.progress import progress_bar
@@ -463,35 +463,15 @@ def _cell_problem(column: str, value: str) -> str | None:
 
 
 def write_rows(path: Path, rows: Iterable[Row]) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over."""
+    """Write atomically (archprof.files), on disk before it replaces the old file."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise SpecError(f"cannot write results there: {err.strerror}", file=str(path)) from None
-    try:
-        os.chmod(tmp, _file_mode(path))     # mkstemp's 0600 would hide results from a team
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with replacing(path, sync=True) as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(COLUMNS)
             writer.writerows([r[c] for c in COLUMNS] for r in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode of the file being replaced, or what a plain open() would give a new one."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    except OSError as err:
+        raise SpecError(f"cannot write results there: {err.strerror or err}", file=str(path)) from None
 
 
 def merge_rows(paths: Iterable[str | Path]) -> list[Row]:

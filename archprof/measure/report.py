@@ -21,6 +21,7 @@ import pandas as pd
 
 from archprof.analysis import analyze
 from archprof.figures.render import Column, render
+from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph
 from archprof.spec.load import registry
@@ -143,9 +144,8 @@ def write_readme(out: Path, results: pd.DataFrame, command: str, ops: str = "mac
     out.mkdir(parents=True, exist_ok=True)
     write_site(out, results, charts, files, [f"Measured by: {command}", redraw_hint])
     readme = out / "README.md"
-    tmp = out / ".README.md.tmp"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, readme)
+    with replacing(readme) as f:
+        f.write("\n".join(lines))
     return readme
 
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from archprof.files import replacing
+
 KEY_BYTES = 32
 MAX_ENTRIES = 2_000     # spec paths kept; past that the oldest quarter goes (tests write
                         # specs to new temporary paths every run)
@@ -63,26 +65,16 @@ def fetch(file: str, data: bytes) -> Any:
 
 
 def store(file: str, data: bytes, parsed: Any) -> None:
-    """Keep a parse for the next process; a folder that cannot be written is passed over."""
+    """Keep a parse for the next process, atomically (archprof.files); a folder that cannot
+    be written is passed over."""
     where, key = _entry(file), _key(data)
     if where is None or key is None:
         return
-    # imported here: a process that finds every parse kept never needs it (6 ms)
-    import tempfile
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with replacing(where, binary=True) as f:
             f.write(key)
             pickle.dump(parsed, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, where)
-    except BaseException as err:        # no temporary file left, even when interrupted
-        Path(tmp).unlink(missing_ok=True)
-        if not isinstance(err, (OSError, pickle.PicklingError, RecursionError)):
-            raise
+    except (OSError, pickle.PicklingError, RecursionError):
         return
     _prune(where.parent)
 

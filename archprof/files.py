@@ -1,0 +1,49 @@
+"""Files written whole or not at all: results, charts, pages, kept parses.
+
+Each write goes to a temporary file of its own beside the target (so concurrent writers never
+share one), which then replaces the target in one rename: a reader sees the old file or the
+new one, never half of one, and a failed or interrupted write leaves the old file as it was
+and no temporary file behind.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextmanager
+def replacing(path: Path, binary: bool = False, sync: bool = False) -> Iterator[IO[Any]]:
+    """A file to write `path`'s new content to (text: UTF-8, newlines as written). `sync`:
+    on disk before the rename (results a crash must not lose). The new file gets the mode of
+    the one it replaces, else what a plain open() gives (not mkstemp's owner-only 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create(path)
+    try:
+        with (os.fdopen(fd, "wb") if binary
+              else os.fdopen(fd, "w", encoding="utf-8", newline="")) as f:
+            try:
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            except FileNotFoundError:
+                pass
+            yield f
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _create(path: Path) -> tuple[int, Path]:
+    """A new file of a name no other writer has, with open()'s mode (0666 less the umask)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o666), tmp
+        except FileExistsError:
+            continue
