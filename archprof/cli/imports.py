@@ -1,10 +1,13 @@
 """`archprof import`: a torch module (or any NAME) written as a spec that reproduces it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from archprof.cli.options import parse_input, parse_params
 from archprof.errors import SpecError
+from archprof.files import replacing
 from archprof.source import graph, is_callable_ref
 
 
@@ -34,7 +37,7 @@ def import_spec(name: str, output: str | None, input_shape: tuple | None, params
         click.echo(text, nl=False)
         return
     try:
-        with open(output, "w", encoding="utf-8") as f:
+        with replacing(Path(output)) as f:     # a spec folder's readers never see half
             f.write(text)
     except OSError as err:
         raise SpecError(f"cannot write {output}: {err.strerror}") from None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archprof.analysis import Analysis
+from archprof.files import replacing
 from archprof.ir.graph import INPUT, Node
 from archprof.ir.ops import Add, Concat, Mul, dims
 from archprof.units import human
@@ -238,19 +239,22 @@ def _run_keys(key: str, folds: _Folds) -> set[str]:
 
 
 def render(dot: str, path: Path) -> Path:
-    """Write DOT text, or what Graphviz renders from it, by the file's suffix."""
+    """Write DOT text, or what Graphviz renders from it, by the file's suffix (atomically:
+    archprof.files)."""
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"{path}: the diagram's format is the file suffix, one of "
                          f"{', '.join('.' + f for f in FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(dot)
+        with replacing(path) as f:
+            f.write(dot)
         return path
     exe = shutil.which("dot")
     if exe is None:
         raise GraphvizMissing(f"{path}: drawing .{fmt} needs Graphviz's 'dot' (Debian: apt-get "
                               "install graphviz); -o NAME.dot writes the DOT text without it")
-    subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot.encode(), check=True,
-                   capture_output=True)
+    drawn = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), check=True,
+                           capture_output=True).stdout
+    with replacing(path, binary=True) as f:
+        f.write(drawn)
     return path
