@@ -22,7 +22,7 @@ from fractions import Fraction
 from functools import cached_property
 from itertools import compress
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Cost, Graph, liveness
@@ -59,11 +59,20 @@ class Analysis:
     def layers(self) -> pd.DataFrame:
         """One row per op: name, type, layer label, output shape, the counts, receptive field
         and jump, spec line, and shares of the totals."""
-        return _shares(self.table(), self.totals)
+        import pandas as pd
+        return pd.DataFrame(self.columns)
+
+    @cached_property
+    def columns(self) -> dict[str, list[Any]]:
+        """`layers` as plain columns (what a text table needs, without pandas)."""
+        return _shares(self._columns(), self.totals)
 
     def table(self) -> pd.DataFrame:
         """`layers` without the shares of the totals."""
         import pandas as pd
+        return pd.DataFrame(self._columns())
+
+    def _columns(self) -> dict[str, list[Any]]:
         nodes = self.graph.nodes
         columns: dict[str, list[Any]] = {
             "name": [n.name for n in nodes], "type": [n.op.kind for n in nodes],
@@ -74,7 +83,7 @@ class Analysis:
         columns["rf"] = [fields[n.name][0] for n in nodes]
         columns["jump"] = [fields[n.name][1] for n in nodes]
         columns["line"] = [n.line for n in nodes]
-        return pd.DataFrame(columns)
+        return columns
 
     def collapsed(self, depth: int) -> pd.DataFrame:
         """Rows merged to the first `depth` levels of their names (blocks summed)."""
@@ -271,12 +280,18 @@ def _sizes(values: tuple[Fraction, ...]) -> str:
     return text[0] if len(set(text)) == 1 else "x".join(text)
 
 
-def _shares(df: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
-    df["pct_params"] = 100 * df["params"] / max(totals["params"], 1)
-    if "weights" in df:   # paper tables (MobileNet Table 2) often count kernel weights only
-        df["pct_weights"] = 100 * df["weights"] / max(totals["weights"], 1)
-    df["pct_macs"] = 100 * df["macs"] / max(totals["macs"], 1)
-    return df
+T = TypeVar("T", "pd.DataFrame", dict[str, list[Any]])
+
+
+def _shares(table: T, totals: dict[str, Any]) -> T:
+    """Each row's percentage of the total params, weights (where a column; paper tables such
+    as MobileNet's Table 2 often count kernel weights only) and MACs, as new columns of a
+    DataFrame or of plain columns alike."""
+    for key in ("params", "weights", "macs"):
+        if key in table:
+            whole = max(totals[key], 1)
+            table[f"pct_{key}"] = [100 * v / whole for v in table[key]]
+    return table
 
 
 def _peak(graph: Graph, costs: Sequence[Cost], inplace: Sequence[bool]) -> int:

@@ -6,9 +6,13 @@ import io
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
+import archprof
 from archprof.cli import main
+from archprof.cli.analysis import layer_columns
+from archprof.figures.render import render
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -99,11 +103,28 @@ def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
     assert "Traceback" not in out and blocker.read_text() == "not a folder"
 
 
-def test_table_imports_neither_matplotlib_nor_fvcore_nor_torch():
+@pytest.mark.parametrize("args", [["table", "resnet50"], ["table", "resnet50", "--format", "markdown"]])
+def test_table_imports_neither_matplotlib_nor_fvcore_nor_torch_nor_pandas(args: list[str]):
+    """The plain table is printed from plain columns: pandas alone is half a second to import."""
     import subprocess
     import sys
     code = ("import sys; from click.testing import CliRunner; from archprof.cli import main; "
-            "r = CliRunner().invoke(main, ['table', 'resnet50']); assert r.exit_code == 0; "
-            "print(sorted(m for m in ('matplotlib', 'fvcore', 'torch') if m in sys.modules))")
+            f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0; "
+            "print(sorted(m for m in ('matplotlib', 'fvcore', 'torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(archprof.registry()))
+def test_plain_columns_print_as_the_dataframe_does(name: str):
+    """`table` prints a network's plain columns; the DataFrame of the same rows (`.layers`,
+    what CSV and JSON are written from) prints the very same text, Markdown and LaTeX, every
+    share and NaN-free cell included."""
+    a = archprof.analyze(name)
+    columns = layer_columns(a.graph.input)
+    assert list(a.layers.columns) == list(a.columns)
+    for fmt in ("text", "markdown", "latex"):
+        assert render(a.columns, columns, fmt, [["total"] + [""] * 9]) == \
+            render(a.layers, columns, fmt, [["total"] + [""] * 9])
+    for key in ("pct_params", "pct_macs"):        # each row's share of its total
+        assert abs(sum(a.columns[key]) - 100) < 1e-9

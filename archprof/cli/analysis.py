@@ -59,18 +59,20 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
             click.echo(header(a))
         click.echo(render(a.by_type(), TYPE_COLUMNS, fmt))
         return
-    rows = a.collapsed(depth) if depth else a.layers
     t = a.totals
     columns = layer_columns(a.graph.input) + (TRAIN_COLUMNS if train else [])
     if fmt in ("csv", "json"):
+        rows = a.collapsed(depth) if depth else a.layers
         click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), columns, fmt))
         return
+    # the plain table as plain columns: a process that prints it never imports pandas
+    table = a.collapsed(depth) if depth else a.layers if train else a.columns
     footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
                "", "", "100.00", "100.00"]
-              + ([f"{t['backward_macs']:,}", f"{int(rows['saved'].sum()):,}"] if train else [])]
+              + ([f"{t['backward_macs']:,}", f"{int(sum(table['saved'])):,}"] if train else [])]
     if fmt == "text":
         click.echo(header(a))
-    click.echo(render(rows, columns, fmt, footer))
+    click.echo(render(table, columns, fmt, footer))
     if fmt == "text":
         click.echo(summary(a))
         if train:

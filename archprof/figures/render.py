@@ -1,16 +1,21 @@
-"""DataFrames as text for people (aligned, thousands separators, M/G suffixes), Markdown,
-LaTeX, and as CSV/JSON for machines (raw integers, no totals rows)."""
+"""Tables as text for people (aligned, thousands separators, M/G suffixes), Markdown, LaTeX,
+and as CSV/JSON for machines (raw integers, no totals rows). A table is a DataFrame or plain
+columns (name -> values): `archprof table` prints the latter without importing pandas."""
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Union
 
 from archprof.units import human
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Table = Union["pd.DataFrame", Mapping[str, Sequence[Any]]]
 
 FORMATS = ("text", "markdown", "csv", "json", "latex")
 
@@ -22,7 +27,7 @@ class Column:
     style: str = "str"    # str | num (right-aligned str) | int (1,234) | human (1.23M) | pct | float
 
     def cell(self, value: Any) -> str:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""
         if self.style == "int":
             return f"{int(value):,}"
@@ -35,23 +40,20 @@ class Column:
         return str(value)
 
 
-def cells(df: pd.DataFrame, columns: Sequence[Column]) -> list[list[str]]:
-    return [[c.cell(v) for c, v in zip(columns, row)]
-            for row in df[[c.key for c in columns]].itertuples(index=False)]
+def cells(table: Table, columns: Sequence[Column]) -> list[list[str]]:
+    if isinstance(table, Mapping):
+        rows: Any = zip(*(table[c.key] for c in columns))
+    else:
+        rows = table[[c.key for c in columns]].itertuples(index=False)
+    return [[c.cell(v) for c, v in zip(columns, row)] for row in rows]
 
 
-def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
+def render(table: Table, columns: Sequence[Column], fmt: str,
            footer: Sequence[Sequence[str]] = ()) -> str:
     """`footer` rows (e.g. totals) are shown to people, never written into CSV/JSON."""
-    if fmt == "csv":      # no final newline, as the other formats: the caller's echo ends the line
-        return df.to_csv(index=False, lineterminator="\n").removesuffix("\n")
-    if fmt == "json":
-        records = df.to_dict(orient="records")
-        for key in [c.key for c in columns if c.style == "num" and c.key in df]:
-            for record in records:
-                record[key] = _json_size(record[key])
-        return json.dumps(records, indent=1, default=_plain)
-    body = cells(df, columns) + [list(r) for r in footer]
+    if fmt in ("csv", "json"):
+        return _for_machines(table, columns, fmt)
+    body = cells(table, columns) + [list(r) for r in footer]
     headers = [c.header for c in columns]
     numeric = [c.style != "str" for c in columns]
     if fmt == "markdown":
@@ -74,6 +76,19 @@ def render(df: pd.DataFrame, columns: Sequence[Column], fmt: str,
     if footer:
         lines += [rule, *map(fmt_row, body[len(body) - len(footer):])]
     return "\n".join(lines)
+
+
+def _for_machines(table: Table, columns: Sequence[Column], fmt: str) -> str:
+    """CSV or JSON of every column the table has (not only those shown to people)."""
+    import pandas as pd
+    df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    if fmt == "csv":      # no final newline, as the other formats: the caller's echo ends the line
+        return df.to_csv(index=False, lineterminator="\n").removesuffix("\n")
+    records = df.to_dict(orient="records")
+    for key in [c.key for c in columns if c.style == "num" and c.key in df]:
+        for record in records:
+            record[key] = _json_size(record[key])
+    return json.dumps(records, indent=1, default=_plain)
 
 
 SIZE = re.compile(r"\d+(x\d+)*\Z")
