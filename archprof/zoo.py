@@ -4,9 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from itertools import product
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from archprof.analysis import analyze
 from archprof.progress import progress_bar
@@ -15,21 +13,33 @@ from archprof.spec import memo
 from archprof.spec.expand import expand
 from archprof.spec.load import IMAGENET, load_spec, registry
 
+if TYPE_CHECKING:        # pandas is imported by what returns a DataFrame, not by `list`
+    import pandas as pd
+
 
 def overview() -> pd.DataFrame:
-    rows = []
+    import pandas as pd
+    return pd.DataFrame(overview_columns())
+
+
+def overview_columns() -> dict[str, list[Any]]:
+    """`overview` as plain columns (what `archprof list` prints, without pandas)."""
+    columns: dict[str, list[Any]] = {}
     for name, spec in sorted(registry().items()):
         t = analyze(spec).totals
-        rows.append({"name": name, "title": spec.title, "year": spec.year, "input": t["input"],
-                     "params": t["params"], "macs": t["macs"], "activations": t["activations"],
-                     "peak_activations": t["peak_activations"],
-                     "top1": spec.accuracy.get("top1"), "top5": spec.accuracy.get("top5"),
-                     "dataset": spec.accuracy.get("dataset", IMAGENET) if spec.accuracy else None})
-    return pd.DataFrame(rows)
+        row = {"name": name, "title": spec.title, "year": spec.year, "input": t["input"],
+               "params": t["params"], "macs": t["macs"], "activations": t["activations"],
+               "peak_activations": t["peak_activations"],
+               "top1": spec.accuracy.get("top1"), "top5": spec.accuracy.get("top5"),
+               "dataset": spec.accuracy.get("dataset", IMAGENET) if spec.accuracy else None}
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+    return columns
 
 
 def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
     """Totals of several networks side by side, with ratios to the first."""
+    import pandas as pd
     rows = []
     for name in names:
         a = analyze(graph(name, _known(name, params)))
@@ -51,6 +61,7 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     """One row per combination of parameter values (and input shapes). A spec is loaded once;
     blocks and rows repeated across variants are expanded once (archprof.spec.memo).
     `progress`: a bar on stderr (when it is a terminal); by default for long grids."""
+    import pandas as pd
     source: Any = name if is_callable_ref(name) else load_spec(name)
     keys = list(grid)
     shapes: list[tuple | None] = list(inputs) if inputs else [None]

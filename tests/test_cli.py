@@ -103,9 +103,10 @@ def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
     assert "Traceback" not in out and blocker.read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("args", [["table", "resnet50"], ["table", "resnet50", "--format", "markdown"]])
-def test_table_imports_neither_matplotlib_nor_fvcore_nor_torch_nor_pandas(args: list[str]):
-    """The plain table is printed from plain columns: pandas alone is half a second to import."""
+@pytest.mark.parametrize("args", [["table", "resnet50"], ["table", "resnet50", "--format", "markdown"],
+                                  ["list"]])
+def test_plain_tables_import_neither_matplotlib_nor_fvcore_nor_torch_nor_pandas(args: list[str]):
+    """Plain tables are printed from plain columns: pandas alone is half a second to import."""
     import subprocess
     import sys
     code = ("import sys; from click.testing import CliRunner; from archprof.cli import main; "

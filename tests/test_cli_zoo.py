@@ -139,3 +139,16 @@ def test_sweep_pauses_the_cyclic_collector_and_restores_it(monkeypatch) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_overview_is_the_listed_columns_as_a_dataframe():
+    """`archprof list` prints `overview_columns()`; the API's `overview()` is the same rows as
+    a DataFrame. Checked against the models' own counts: torchvision's VGG16_Weights and
+    ResNet50_Weights num_params."""
+    from archprof.zoo import overview, overview_columns
+    columns, df = overview_columns(), overview()
+    assert list(df.columns) == list(columns)
+    assert df["name"].tolist() == columns["name"] == sorted(columns["name"])
+    params = dict(zip(columns["name"], columns["params"]))
+    assert params["vgg16"] == 138_357_544 and params["resnet50"] == 25_557_032
+    assert df.set_index("name")["params"].to_dict() == params

@@ -157,11 +157,11 @@ LIST_COLUMNS = [Column("name", "name"), Column("title", "title"), Column("year",
 @format_option
 def list_networks(fmt: str) -> None:
     """Every network in specs/ with its totals and published accuracy."""
-    from archprof.zoo import overview
-    df = overview()
+    from archprof.zoo import overview_columns
+    columns = overview_columns()
     if fmt == "text":
         click.echo(f"({MAC_NOTE}; activations in elements per image)\n")
-    click.echo(render(df, LIST_COLUMNS, fmt))
+    click.echo(render(columns, LIST_COLUMNS, fmt))
 
 
 # --- explain --------------------------------------------------------------------------------
