@@ -64,7 +64,8 @@ class Analysis:
 
     @cached_property
     def columns(self) -> dict[str, list[Any]]:
-        """`layers` as plain columns (what a text table needs, without pandas)."""
+        """`layers` as plain columns (what a text table needs, without pandas); without the
+        training columns that `analyze(train=True)` adds to `layers`."""
         return _shares(self._columns(), self.totals)
 
     def table(self) -> pd.DataFrame:

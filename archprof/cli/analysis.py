@@ -16,7 +16,7 @@ from archprof.cli.options import (
     parse_params,
 )
 from archprof.errors import SpecError
-from archprof.figures.render import Column, render
+from archprof.figures.render import Column, Table, render
 from archprof.source import graph, parameters
 from archprof.units import human, human_bytes
 
@@ -65,8 +65,12 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
         rows = a.collapsed(depth) if depth else a.layers
         click.echo(render(rows.drop(columns=CSV_DROP, errors="ignore"), columns, fmt))
         return
-    # the plain table as plain columns: a process that prints it never imports pandas
-    table = a.collapsed(depth) if depth else a.layers if train else a.columns
+    if depth:
+        table: Table = a.collapsed(depth)
+    elif train:
+        table = a.layers        # the training columns are added to the DataFrame
+    else:
+        table = a.columns       # plain columns: printing them never imports pandas
     footer = [["total", "", "", f"{t['params']:,}", f"{t['macs']:,}", f"{t['activations']:,}",
                "", "", "100.00", "100.00"]
               + ([f"{t['backward_macs']:,}", f"{int(sum(table['saved'])):,}"] if train else [])]

@@ -7,10 +7,10 @@ shapes and counts are worked out in each process as before, so an analysis stays
 
 One file per spec path, starting with a key: the digest of the file's bytes and of the
 parser (archprof.spec.load's source, the YAML library's version, Python's), so an edit, an
-upgrade or another Python misses and rewrites it. Written atomically (a temporary file, then
-os.replace), so concurrent processes never read half of one; whatever cannot be read or
-loaded is parsed again. Loaded by an unpickler that makes no objects but plain data and the
-loader's two classes, so a planted file cannot run code.
+upgrade or another Python misses and rewrites it. Written atomically (archprof.files), so
+concurrent processes never read half of one; whatever cannot be read or loaded is parsed
+again. Loaded by an unpickler that makes no objects but plain data and the loader's two
+classes, so a planted file cannot run code.
 
 $ARCHPROF_CACHE: the folder (default $XDG_CACHE_HOME/archprof, else ~/.cache/archprof);
 `off` turns the cache off. The folder can be deleted at any time.
@@ -48,9 +48,10 @@ def folder() -> Path | None:
 
 def fetch(file: str, data: bytes) -> Any:
     """The parse kept for this file with these bytes, or None."""
-    where, key = _entry(file), _key(data)
-    if where is None or key is None:
+    place = _place(file, data)
+    if place is None:
         return None
+    where, key = place
     try:
         with open(where, "rb") as f:
             blob = f.read()
@@ -67,9 +68,10 @@ def fetch(file: str, data: bytes) -> Any:
 def store(file: str, data: bytes, parsed: Any) -> None:
     """Keep a parse for the next process, atomically (archprof.files); a folder that cannot
     be written is passed over."""
-    where, key = _entry(file), _key(data)
-    if where is None or key is None:
+    place = _place(file, data)
+    if place is None:
         return
+    where, key = place
     try:
         with replacing(where, binary=True) as f:
             f.write(key)
@@ -94,6 +96,13 @@ def _prune(base: Path) -> None:
             Path(path).unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _place(file: str, data: bytes) -> tuple[Path, bytes] | None:
+    """The entry's path and the key it must start with; None where nothing is kept."""
+    where = _entry(file)
+    key = None if where is None else _key(data)
+    return None if where is None or key is None else (where, key)
 
 
 def _entry(file: str) -> Path | None:
