@@ -14,6 +14,13 @@ from archprof.spec import memo
 NAMES = sorted(archprof.registry())
 
 
+@pytest.fixture(autouse=True)
+def nothing_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """memo.clear() then stands for a new process with nothing kept: a first expansion is a
+    full one (the programs kept on disk are tested in test_kept_programs.py)."""
+    monkeypatch.setenv("ARCHPROF_CACHE", "off")
+
+
 def fresh(name, **kw) -> tuple[Graph, archprof.Analysis]:
     """The uncached reference: nothing memoised is read or written."""
     with memo.enabled(False):

@@ -1,16 +1,21 @@
-"""Parsed spec files kept on disk between processes, as Python keeps bytecode.
+"""Parsed spec files and compiled programs kept on disk between processes, as Python keeps
+bytecode.
 
 Parsing YAML is the slowest step of a look-up in a fresh process: every command reads all
 the spec files (to find a name, and to refuse one defined twice), and the shipped ones take
-~80 ms to parse against ~4 ms to load from a pickle. Only the parse is kept; expansion,
-shapes and counts are worked out in each process as before, so an analysis stays cold.
+~80 ms to parse against ~4 ms to load from a pickle. Expanding a network's rows (expressions,
+blocks, names) is the slowest step of its first analysis; what it compiles to, a program
+(archprof.spec.program: ops, wiring, the decisions its rows made), is kept for the network's
+default parameters. Shapes and counts are never kept: each process works them out by the op
+rules, so an analysis stays cold.
 
-One file per spec path, starting with a key: the digest of the file's bytes and of the
-parser (archprof.spec.load's source, the YAML library's version, Python's), so an edit, an
-upgrade or another Python misses and rewrites it. Written atomically (archprof.files), so
-concurrent processes never read half of one; whatever cannot be read or loaded is parsed
-again. Loaded by an unpickler that makes no objects but plain data and the loader's two
-classes, so a planted file cannot run code.
+One file per spec path (its parse) and per network (its program), each starting with a key:
+the digest of what made it (the file's bytes, the code that parses or expands it, the YAML
+library's and Python's versions, the parameter values), so an edit, an upgrade or another
+Python misses and rewrites it. Written atomically (archprof.files), so concurrent processes
+never read half of one; whatever cannot be read or loaded is made again. Loaded by an
+unpickler that makes no objects but plain data, the loader's two classes and the op classes,
+so a planted file cannot run code.
 
 $ARCHPROF_CACHE: the folder (default $XDG_CACHE_HOME/archprof, else ~/.cache/archprof);
 `off` turns the cache off. The folder can be deleted at any time.
@@ -29,16 +34,19 @@ from typing import Any
 import yaml
 
 from archprof.files import replacing
+from archprof.ir.ops import OPS
 
 KEY_BYTES = 32
-MAX_ENTRIES = 2_000     # spec paths kept; past that the oldest quarter goes (tests write
+MAX_ENTRIES = 2_000     # files kept per folder; past that the oldest quarter goes (tests write
                         # specs to new temporary paths every run)
-# Classes a cached parse may hold (beyond plain data): what archprof.spec.load makes.
-ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located")}
+PROGRAMS = "programs"   # the subfolder of programs
+# Classes a kept entry may hold (beyond plain data): what archprof.spec.load makes, and ops.
+ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located"),
+           *(("archprof.ir.ops", cls.__name__) for cls in OPS.values())}
 
 
 def folder() -> Path | None:
-    """Where parses are kept, or None when $ARCHPROF_CACHE is `off`."""
+    """Where entries are kept, or None when $ARCHPROF_CACHE is `off`."""
     chosen = os.environ.get("ARCHPROF_CACHE")
     if chosen:
         return None if chosen.lower() == "off" else Path(chosen)
@@ -48,10 +56,34 @@ def folder() -> Path | None:
 
 def fetch(file: str, data: bytes) -> Any:
     """The parse kept for this file with these bytes, or None."""
-    place = _place(file, data)
-    if place is None:
-        return None
-    where, key = place
+    where, parser = _entry(file), _parser()
+    return None if where is None or parser is None else _read(where, _key(parser, data))
+
+
+def store(file: str, data: bytes, parsed: Any) -> None:
+    """Keep a parse for the next process."""
+    where, parser = _entry(file), _parser()
+    if where is not None and parser is not None:
+        _write(where, _key(parser, data), parsed)
+
+
+def fetch_program(file: str, digest: bytes, name: str, values: tuple) -> Any:
+    """The program kept for network `name` of spec file `file` whose bytes hash to `digest`,
+    made with these parameter values (archprof.spec.memo.env_key), as Program.portable()
+    gave it; or None."""
+    where, key = _program_place(file, digest, name, values)
+    return None if where is None else _read(where, key)
+
+
+def store_program(file: str, digest: bytes, name: str, values: tuple, portable: Any) -> None:
+    """Keep a network's program for the next process (one per network of a file: the last
+    made)."""
+    where, key = _program_place(file, digest, name, values)
+    if where is not None:
+        _write(where, key, portable)
+
+
+def _read(where: Path, key: bytes) -> Any:
     try:
         with open(where, "rb") as f:
             blob = f.read()
@@ -61,21 +93,16 @@ def fetch(file: str, data: bytes) -> Any:
         return None
     try:
         return _Unpickler(io.BytesIO(blob[KEY_BYTES:])).load()
-    except Exception:       # truncated, corrupt or planted: parse again (and rewrite)
+    except Exception:       # truncated, corrupt or planted: made again (and rewritten)
         return None
 
 
-def store(file: str, data: bytes, parsed: Any) -> None:
-    """Keep a parse for the next process, atomically (archprof.files); a folder that cannot
-    be written is passed over."""
-    place = _place(file, data)
-    if place is None:
-        return
-    where, key = place
+def _write(where: Path, key: bytes, value: Any) -> None:
+    """Atomically (archprof.files); a folder that cannot be written is passed over."""
     try:
         with replacing(where, binary=True) as f:
             f.write(key)
-            pickle.dump(parsed, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
     except (OSError, pickle.PicklingError, RecursionError):
         return
     _prune(where.parent)
@@ -98,35 +125,54 @@ def _prune(base: Path) -> None:
         pass
 
 
-def _place(file: str, data: bytes) -> tuple[Path, bytes] | None:
-    """The entry's path and the key it must start with; None where nothing is kept."""
-    where = _entry(file)
-    key = None if where is None else _key(data)
-    return None if where is None or key is None else (where, key)
-
-
 def _entry(file: str) -> Path | None:
+    """Where a spec file's parse is kept (None where nothing is kept)."""
     base = folder()
-    if base is None:
-        return None
-    return base / f"{hashlib.blake2b(os.fsencode(file), digest_size=16).hexdigest()}.pickle"
+    return None if base is None else base / f"{_digest(os.fsencode(file), 16).hex()}.pickle"
 
 
-def _key(data: bytes) -> bytes | None:
-    parser = _parser()
-    return None if parser is None else hashlib.blake2b(parser + data, digest_size=KEY_BYTES).digest()
+def _program_place(file: str, digest: bytes, name: str, values: tuple
+                   ) -> tuple[Path | None, bytes]:
+    """Where a network's program is kept (None where nothing is kept), and its key."""
+    base, compiler = folder(), _compiler()
+    if base is None or compiler is None or not digest:
+        return None, b""
+    network = b"\0".join((os.fsencode(file), name.encode()))
+    where = base / PROGRAMS / f"{_digest(network, 16).hex()}.pickle"
+    return where, _key(compiler, b"\0".join((digest, network, repr(values).encode())))
+
+
+def _key(code: bytes, data: bytes) -> bytes:
+    return _digest(code + data, KEY_BYTES)
+
+
+def _digest(data: bytes, size: int = 64) -> bytes:
+    return hashlib.blake2b(data, digest_size=size).digest()
 
 
 @lru_cache(maxsize=1)
 def _parser() -> bytes | None:
     """What a parse depends on besides the file: the loader's code (None where it cannot be
     read, e.g. from a zip: then nothing is kept) and the YAML library."""
+    return _code(Path(__file__).with_name("load.py"))
+
+
+@lru_cache(maxsize=1)
+def _compiler() -> bytes | None:
+    """What a program depends on besides the spec file: the code of the spec language and of
+    the IR (parsing, expansion, op rules)."""
+    package = Path(__file__).parents[1]
+    return _code(*sorted(package.glob("spec/*.py")), *sorted(package.glob("ir/*.py")),
+                 package / "units.py", package / "errors.py")
+
+
+def _code(*files: Path) -> bytes | None:
     try:
-        source = Path(__file__).with_name("load.py").read_bytes()
+        sources = [file.read_bytes() for file in files]
     except OSError:
         return None
-    return hashlib.blake2b(b"\0".join((source, yaml.__version__.encode(), sys.version.encode(),
-                                       str(hasattr(yaml, "CSafeLoader")).encode()))).digest()
+    return _digest(b"\0".join((*sources, yaml.__version__.encode(), sys.version.encode(),
+                               str(hasattr(yaml, "CSafeLoader")).encode())))
 
 
 class _Unpickler(pickle.Unpickler):

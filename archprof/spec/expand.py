@@ -15,7 +15,7 @@ from typing import Any
 from archprof.errors import SpecError, did_you_mean, short
 from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, mark_inplace
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
-from archprof.spec import expr, fields, memo
+from archprof.spec import cache, expr, fields, memo
 from archprof.spec.load import Spec, load_spec
 from archprof.spec.program import (
     SHAPE_VARS,
@@ -84,10 +84,18 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
             input or tuple(_Expander.value(v, values) for v in _as_list(spec.input)))
         # The program depends on the parameters that the rows read (not, e.g., a resolution
         # read by `input:` alone); it is keyed on their values after evaluation.
-        key = (id(spec), *memo.env_key(memo.network_names(spec.blocks, spec.layers), values))
+        read = memo.env_key(memo.network_names(spec.blocks, spec.layers), values)
+        key = (id(spec), *read)
+        # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
+        # disk for the next process (archprof.spec.cache); a sweep's variants are not
+        kept = not params and memo.active() and bool(spec.digest)
         program: Program | None = memo.PROGRAMS.get(key)
+        if program is None and kept:
+            program = _kept(spec, read)
+            if program is not None:
+                memo.PROGRAMS.put(key, spec, program)
         if program is not None:
-            graph = program.run(shape, values)
+            graph = program.run(spec, shape, values)
             if graph is not None:
                 return graph
         expander = _Expander(spec, values, shape)
@@ -95,10 +103,21 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         program = Program.of(graph, expander.guards, expander.inplace, expander.instances,
                              MAX_ELEMENTS)
         memo.PROGRAMS.put(key, spec, program)
+        if kept:
+            cache.store_program(spec.file, spec.digest, spec.name, read, program.portable())
         graph.liveness = program.liveness
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
+
+
+def _kept(spec: Spec, read: tuple) -> Program | None:
+    """The program kept on disk for this spec with these values, if any and whole."""
+    data = cache.fetch_program(spec.file, spec.digest, spec.name, read)
+    try:
+        return None if data is None else Program.restore(data)
+    except (TypeError, ValueError):     # not a program's parts: expanded and rewritten
+        return None
 
 
 def _checked_input(shape: Any) -> Shape:

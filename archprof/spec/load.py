@@ -5,6 +5,7 @@ with metadata (title, paper, year, input, accuracy, reference) and its `layers:`
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -64,6 +65,9 @@ class Spec:
     reference: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     line: int | None = None
+    # its file's bytes hashed: what the programs kept for it are found by (archprof.spec.cache);
+    # empty for a spec not read from a file
+    digest: bytes = field(default=b"", compare=False, repr=False)
 
 
 IMAGENET = "ImageNet"
@@ -152,9 +156,13 @@ def load_file(path: Path) -> dict[str, Spec]:
 def _load(file: str, data: bytes) -> dict[str, Spec]:
     kept = cache.fetch(file, data)
     if isinstance(kept, dict) and kept and all(isinstance(s, Spec) and s.file == file for s in kept.values()):
-        return kept
-    specs = _parse(file, data)
-    cache.store(file, data, specs)
+        specs = kept
+    else:
+        specs = _parse(file, data)
+        cache.store(file, data, specs)
+    digest = hashlib.blake2b(data).digest()
+    for spec in specs.values():
+        spec.digest = digest
     return specs
 
 

@@ -80,6 +80,10 @@ def enabled(on: bool) -> Iterator[None]:
         _on = before
 
 
+def active() -> bool:
+    return _on
+
+
 def clear() -> None:
     ROW_OPS.entries.clear()
     BLOCKS.entries.clear()

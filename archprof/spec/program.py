@@ -61,6 +61,9 @@ def projection(shape: Shape, target: Shape) -> tuple[Any, ...]:
 # A decision made before the node at `position` was emitted: `kind` "vars" read the shape
 # variables `what` of node `names[0]`; "proj" projected `names[0]` onto `names[1]`'s shape.
 Guard = tuple[int, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
+# The same decision in a program: kind, what, the places of those nodes' shapes in a replay
+# (0: the network input, k + 1: node k) and the outcome.
+Check = tuple[str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]]
 
 
 def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, ...]:
@@ -78,123 +81,150 @@ Instance = tuple[int, int, Any, tuple[str, ...]]
 @dataclass(frozen=True)
 class Segment:
     """Nodes [start, stop) that copy a block made more than once: on inputs of the same
-    shapes every copy makes the same shapes and counts. `exports`: its nodes (position from
-    start, name) that something after it reads."""
+    shapes every copy makes the same shapes and counts. `block`: one object that all copies
+    share (their recording); `sources`: the places of its inputs."""
     stop: int
-    recording: Any = field(repr=False)
-    sources: tuple[str, ...]
-    exports: tuple[tuple[int, str], ...]
+    block: object = field(repr=False)
+    sources: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class Program:
-    """The expansion of one spec with the parameters its rows read: nodes as (name, op,
-    inputs, line, inplace flag, `inplace: true` as written), the guards checked before each
-    node (and after the last), expectations, and segments (see `Segment`), each worked out
-    once per input shapes: ResNet-152's 35 identical bottlenecks in a stage are one, then 34
-    copies. A replay makes the columns an analysis needs; the nodes when first asked for."""
-    spec: Spec
-    nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...]
-    checks: dict[int, list[Guard]]
+    """The expansion of one spec with the parameters its rows read, by position: per node its
+    name, spec line, op and the places of its inputs in a replay's shapes (0: the network
+    input, k + 1: node k), whether its output is a view or in-place result, the nodes written
+    `inplace: true`, the checks made before each node (and after the last), the runs of nodes
+    in order (`pieces`: a segment, see `Segment`, or nodes between segments) and
+    expectations. ResNet-152's 35 identical bottlenecks in a stage are one segment, worked
+    out once per input shapes, then 34 copies. A replay makes the columns an analysis needs;
+    the nodes when first asked for. Nothing in it depends on the process (archprof.spec.kept
+    writes it to disk)."""
+    names: tuple[str, ...]
+    lines: tuple[int | None, ...]
+    ops: tuple[Op, ...]
+    inputs: tuple[tuple[int, ...], ...]
+    inplace: tuple[bool, ...]
+    written: frozenset[int]
+    checks: dict[int, tuple[Check, ...]]
+    pieces: tuple[tuple[int, int, Segment | None], ...]
     expectations: tuple[Expectation, ...]
-    max_elements: int
     liveness: Liveness        # the same wiring and in-place flags in every replay
-    instances: list[Instance]     # the blocks and guards `pieces` is found from
-    guards: list[Guard]
+    max_elements: int
 
     @cached_property
-    def ops(self) -> tuple[Op, ...]:
-        """A column every replay shares (archprof.ir.graph.Columns)."""
-        return tuple(node[1] for node in self.nodes)
-
-    @cached_property
-    def inplace(self) -> tuple[bool, ...]:
-        """A column every replay shares: each output a view or an in-place result."""
-        return tuple(node[4] for node in self.nodes)
-
-    @cached_property
-    def pieces(self) -> tuple[tuple[int, int, Segment | None], ...]:
-        """The nodes in order as runs [start, stop): a segment, or nodes between segments.
-        Found when first replayed (in a sweep of many parameter values most programs never
-        are)."""
-        pieces: list[tuple[int, int, Segment | None]] = []
-        k = 0
-        for start, segment in sorted(_segments(self.nodes, self.instances, self.guards).items()):
-            if start > k:
-                pieces.append((k, start, None))
-            pieces.append((start, segment.stop, segment))
-            k = segment.stop
-        if k < len(self.nodes):
-            pieces.append((k, len(self.nodes), None))
-        return tuple(pieces)
-
-    @cached_property
-    def steps(self) -> tuple[tuple[str, int, Op, list[str], bool, list[Guard] | None], ...]:
-        """What the replay loop reads per node: its name, its op's identity (the rule table's
-        key) and op, its inputs, `inplace: true` as written, and the guards checked before it."""
-        return tuple((name, id(op), op, inputs, written, self.checks.get(k))
-                     for k, (name, op, inputs, _, _, written) in enumerate(self.nodes))
+    def steps(self) -> tuple[tuple[Op, tuple[int, ...], bool, tuple[Check, ...] | None], ...]:
+        """What the replay loop reads per node: its op, its inputs' places, `inplace: true` as
+        written, and the checks made before it."""
+        count = len(self.ops)
+        written = [False] * count
+        for k in self.written:
+            written[k] = True
+        checks: list[tuple[Check, ...] | None] = [None] * count
+        for k, found in self.checks.items():
+            if k < count:
+                checks[k] = found
+        return tuple(zip(self.ops, self.inputs, written, checks))
 
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
            instances: list[Instance], max_elements: int) -> Program:
-        checks: dict[int, list[Guard]] = {}
-        for guard in guards:
-            checks.setdefault(guard[0], []).append(guard)
-        return cls(graph.spec,
-                   tuple((n.name, n.op, n.inputs, n.line, n.inplace, written.get(n.name, False))
-                         for n in graph.nodes),
-                   checks, tuple(graph.expectations), max_elements, liveness(graph), instances,
-                   guards)
+        nodes = graph.nodes
+        place = {INPUT: 0} | {node.name: k + 1 for k, node in enumerate(nodes)}
+        checks: dict[int, list[Check]] = {}
+        for at, kind, what, names, value in guards:
+            checks.setdefault(at, []).append((kind, what, tuple(map(place.__getitem__, names)),
+                                              value))
+        return cls(tuple(n.name for n in nodes), tuple(n.line for n in nodes),
+                   tuple(n.op for n in nodes),
+                   tuple(tuple(map(place.__getitem__, n.inputs)) for n in nodes),
+                   tuple(n.inplace for n in nodes),
+                   frozenset(k for k, n in enumerate(nodes) if written.get(n.name, False)),
+                   {at: tuple(found) for at, found in checks.items()},
+                   _pieces(len(nodes), instances, place), tuple(graph.expectations),
+                   liveness(graph), max_elements)
 
-    def run(self, input: Shape, params: dict[str, Any]) -> Graph | None:
+    def portable(self) -> tuple[Any, ...]:
+        """The program as plain data and ops, what archprof.spec.cache keeps on disk: a
+        segment's block by number, an expectation's nodes as start and stop."""
+        blocks: dict[int, int] = {}
+        pieces = tuple((start, stop, None if s is None else (
+            s.stop, blocks.setdefault(id(s.block), len(blocks)), s.sources))
+            for start, stop, s in self.pieces)
+        expectations = tuple((e.path, e.line, e.nodes.start, e.nodes.stop, e.values)
+                             for e in self.expectations)
+        return (self.names, self.lines, self.ops, self.inputs, self.inplace, self.written,
+                self.checks, pieces, expectations, self.liveness, self.max_elements)
+
+    @classmethod
+    def restore(cls, data: tuple[Any, ...]) -> Program:
+        """The program `portable` gave (its ops made the process's canonical ones, each block
+        a new object that its copies share); a ValueError where the parts do not fit."""
+        names, lines, ops, inputs, inplace, written, checks, pieces, expectations, live, limit \
+            = data
+        count = len(names)
+        if not count or any(len(column) != count for column in (lines, ops, inputs, inplace, live)):
+            raise ValueError("a kept program's columns differ in length")
+        blocks: dict[int, object] = {}
+        distinct = {id(op): op for op in ops}       # pickle kept each shared op once
+        canonical = {k: memo.canonical(op) for k, op in distinct.items()}
+        return cls(names, lines, tuple(canonical[id(op)] for op in ops), inputs, inplace, written,
+                   checks, tuple((start, stop, None if s is None else Segment(
+                       s[0], blocks.setdefault(s[1], object()), s[2]))
+                       for start, stop, s in pieces),
+                   tuple(Expectation(path, line, range(first, stop), values)
+                         for path, line, first, stop, values in expectations),
+                   live, limit)
+
+    def run(self, spec: Spec, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None
         where a decision or a rule differs."""
-        shapes: dict[str, Shape] = {INPUT: input}
-        checks = self.checks
+        shapes: list[Shape] = [input]       # the network input's, then each node's output's
         costs: list[Cost] = []
-        made: list[tuple[Shape, ...]] = []       # per node: its input shapes, then its output
+        checks = self.checks
         for start, stop, segment in self.pieces:
             if segment is None:
-                if not self._steps(start, stop, shapes, costs, made):
+                if not self._steps(start, stop, shapes, costs):
                     return None
                 continue
             if start in checks and not _hold(checks[start], shapes):
                 return None
-            key = (id(segment.recording), *map(shapes.__getitem__, segment.sources))
+            key = (id(segment.block), *map(shapes.__getitem__, segment.sources))
             hit = memo.SEGMENTS.get(key)
             if hit is None:
-                if not self._steps(start, stop, shapes, costs, made):
+                if not self._steps(start, stop, shapes, costs):
                     return None
-                hit = (tuple(costs[start:]), tuple(made[start:]))
-                memo.SEGMENTS.put(key, segment.recording, hit)
-            else:       # a copy on inputs seen before: its guards hold, its nodes are known
+                memo.SEGMENTS.put(key, segment.block,
+                                  (tuple(costs[start:]), tuple(shapes[start + 1:])))
+            else:       # a copy on inputs seen before: its checks hold, its nodes are known
                 costs.extend(hit[0])
-                made.extend(hit[1])
-                for at, name in segment.exports:
-                    shapes[name] = hit[1][at][-1]
-        end = len(self.nodes)
+                shapes.extend(hit[1])
+        end = len(self.ops)
         if end in checks and not _hold(checks[end], shapes):   # a final row switched off
             return None
-        graph = Graph(self.spec, input, params)
+        graph = Graph(spec, input, params)
         graph.expectations = list(self.expectations)
         graph.liveness = self.liveness
-        graph.defer((self.ops, costs, self.inplace), lambda: [
-            Node(name, op, inputs, list(m[:-1]), m[-1], line, inplace, cost)
-            for (name, op, inputs, line, inplace, _), m, cost in zip(self.nodes, made, costs)])
+        graph.defer((self.ops, costs, self.inplace), lambda: self._nodes(shapes, costs))
         return graph
 
-    def _steps(self, start: int, stop: int, shapes: dict[str, Shape], costs: list[Cost],
-               made: list[tuple[Shape, ...]]) -> bool:
+    def _nodes(self, shapes: list[Shape], costs: list[Cost]) -> list[Node]:
+        names = (INPUT, *self.names)
+        return [Node(name, op, [names[p] for p in places], [shapes[p] for p in places], out,
+                     line, inplace, cost)
+                for name, line, op, places, inplace, out, cost in zip(
+                    self.names, self.lines, self.ops, self.inputs, self.inplace, shapes[1:],
+                    costs)]
+
+    def _steps(self, start: int, stop: int, shapes: list[Shape], costs: list[Cost]) -> bool:
         """Nodes start..stop-1 by their rules; False where a decision or a rule differs. The
         hot loop of a replay: the rule table is read directly (a program runs only while
         memoisation is on)."""
-        rules, shape_of = memo.RULES.entries, shapes.__getitem__
-        for name, key, op, inputs, written, guards in self.steps[start:stop]:
-            if guards is not None and not _hold(guards, shapes):
+        rules, shape_at = memo.RULES.entries, shapes.__getitem__
+        for op, places, written, checks in self.steps[start:stop]:
+            if checks is not None and not _hold(checks, shapes):
                 return False
-            ins = list(map(shape_of, inputs))
-            hit = rules.get((key, *ins))
+            ins = list(map(shape_at, places))
+            hit = rules.get((id(op), *ins))
             if hit is not None:
                 out, cost = hit[1]
             else:
@@ -204,43 +234,36 @@ class Program:
                     return False
             if written and numel(out) != numel(ins[0]):
                 return False
-            shapes[name] = out
+            shapes.append(out)
             costs.append(cost)
-            made.append((*ins, out))
         return True
 
 
-def _segments(nodes: tuple[tuple[str, Op, list[str], int | None, bool, bool], ...],
-              instances: list[Instance], guards: list[Guard]) -> dict[int, Segment]:
-    """The largest blocks of which the program has two copies or more, none overlapping
-    another (a stage made once holds bottlenecks made 35 times)."""
+def _pieces(count: int, instances: list[Instance], place: dict[str, int]
+            ) -> tuple[tuple[int, int, Segment | None], ...]:
+    """Nodes 0..count-1 as runs: the largest blocks of which the program has two copies or
+    more, none overlapping another (a stage made once holds bottlenecks made 35 times), and
+    the nodes between them."""
     copies: dict[int, int] = {}
     for _, _, recording, _ in instances:
         copies[id(recording)] = copies.get(id(recording), 0) + 1
-    chosen, reached = [], 0
+    pieces: list[tuple[int, int, Segment | None]] = []
+    k = 0
     for start, stop, recording, sources in sorted(instances, key=lambda i: (i[0], -i[1])):
-        if start >= reached and copies[id(recording)] > 1 and stop > start:
-            chosen.append((start, stop, recording, sources))
-            reached = stop
-    # what is read after each node: by later nodes' inputs and by the guards of later rows
-    last_read: dict[str, int] = {}
-    for k, (_, _, inputs, _, _, _) in enumerate(nodes):
-        for name in inputs:
-            last_read[name] = k
-    for at, _, _, names, _ in guards:
-        for name in names:
-            last_read[name] = max(last_read.get(name, -1), at)
-    segments = {}
-    for start, stop, recording, sources in chosen:
-        exports = tuple((k - start, nodes[k][0]) for k in range(start, stop)
-                        if last_read.get(nodes[k][0], -1) >= stop)
-        segments[start] = Segment(stop, recording, sources, exports)
-    return segments
+        if start >= k and copies[id(recording)] > 1 and stop > start:
+            if start > k:
+                pieces.append((k, start, None))
+            pieces.append((start, stop, Segment(stop, recording,
+                                                tuple(map(place.__getitem__, sources)))))
+            k = stop
+    if k < count:
+        pieces.append((k, count, None))
+    return tuple(pieces)
 
 
-def _hold(guards: list[Guard], shapes: dict[str, Shape]) -> bool:
-    for _, kind, what, names, expected in guards:
-        if decide(kind, what, list(map(shapes.__getitem__, names))) != expected:
+def _hold(checks: tuple[Check, ...], shapes: list[Shape]) -> bool:
+    for kind, what, places, expected in checks:
+        if decide(kind, what, [shapes[p] for p in places]) != expected:
             return False
     return True
 
