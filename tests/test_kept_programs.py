@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,11 +170,23 @@ def test_off_keeps_nothing(kept: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not kept.parent.exists()
 
 
-def test_a_spec_not_read_from_a_file_keeps_nothing(kept: Path) -> None:
+def test_a_spec_given_other_rows_neither_reads_nor_keeps(kept: Path) -> None:
+    """A copy of a spec with its own rows or blocks (made in code, not read from the file)
+    is not the file's network: the program kept for the file is not replayed for it, and
+    nothing is kept for it."""
     spec = load_spec("lenet5")
-    copy = type(spec)(**{**spec.__dict__, "digest": b""})
-    archprof.expand(copy)
-    assert not kept.exists()
+    archprof.expand(spec)
+    (entry,) = kept.glob("*.pickle")
+    before = entry.read_bytes()
+    rows = [*spec.layers[:-1], {"linear": 7}]
+    for other in (replace(spec, layers=rows), replace(spec, blocks=dict(spec.blocks)),
+                  replace(spec, origin=None)):
+        new_process()
+        graph = archprof.expand(other)
+        assert_same(graph, fresh(other)[0])
+    assert graph.nodes[-1].out == (10,)
+    assert archprof.expand(replace(spec, layers=rows)).nodes[-1].out == (7,)
+    assert list(kept.glob("*.pickle")) == [entry] and entry.read_bytes() == before
 
 
 FRESH_PROCESS = """

@@ -60,6 +60,7 @@ def main() -> None:
     \b
     Environment:
       ARCHPROF_SPECS  the folder of spec files NAME is looked up in (default: the shipped ones)
-      ARCHPROF_CACHE  where parsed spec files are kept for the next process (default
-                      $XDG_CACHE_HOME/archprof or ~/.cache/archprof; `off`: nowhere)
+      ARCHPROF_CACHE  where parsed spec files and compiled networks are kept for the
+                      next process (default $XDG_CACHE_HOME/archprof or
+                      ~/.cache/archprof; `off`: nowhere)
     """

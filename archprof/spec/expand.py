@@ -88,10 +88,10 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         key = (id(spec), *read)
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
         # disk for the next process (archprof.spec.cache); a sweep's variants are not
-        kept = not params and memo.active() and bool(spec.digest)
+        digest = spec.digest() if not params and memo.active() else b""
         program: Program | None = memo.PROGRAMS.get(key)
-        if program is None and kept:
-            program = _kept(spec, read)
+        if program is None and digest:
+            program = _kept(spec, digest, read)
             if program is not None:
                 memo.PROGRAMS.put(key, spec, program)
         if program is not None:
@@ -103,17 +103,17 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         program = Program.of(graph, expander.guards, expander.inplace, expander.instances,
                              MAX_ELEMENTS)
         memo.PROGRAMS.put(key, spec, program)
-        if kept:
-            cache.store_program(spec.file, spec.digest, spec.name, read, program.portable())
+        if digest:
+            cache.store_program(spec.file, digest, spec.name, read, program.portable())
         graph.liveness = program.liveness
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
 
 
-def _kept(spec: Spec, read: tuple) -> Program | None:
+def _kept(spec: Spec, digest: bytes, read: tuple) -> Program | None:
     """The program kept on disk for this spec with these values, if any and whole."""
-    data = cache.fetch_program(spec.file, spec.digest, spec.name, read)
+    data = cache.fetch_program(spec.file, digest, spec.name, read)
     try:
         return None if data is None else Program.restore(data)
     except (TypeError, ValueError):     # not a program's parts: expanded and rewritten

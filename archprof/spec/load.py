@@ -65,9 +65,17 @@ class Spec:
     reference: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     line: int | None = None
-    # its file's bytes hashed: what the programs kept for it are found by (archprof.spec.cache);
-    # empty for a spec not read from a file
-    digest: bytes = field(default=b"", compare=False, repr=False)
+    # the hash of the file's bytes it was read from, with the rows and blocks read (`digest`)
+    origin: tuple[bytes, Any, Any] | None = field(default=None, compare=False, repr=False)
+
+    def digest(self) -> bytes:
+        """The hash of the file this spec was read from, while its rows and blocks are the
+        ones read from it (the programs kept for it are found by it: archprof.spec.cache);
+        empty for a spec made otherwise or given other rows or blocks."""
+        origin = self.origin
+        if origin is None or origin[1] is not self.layers or origin[2] is not self.blocks:
+            return b""
+        return origin[0]
 
 
 IMAGENET = "ImageNet"
@@ -162,7 +170,7 @@ def _load(file: str, data: bytes) -> dict[str, Spec]:
         cache.store(file, data, specs)
     digest = hashlib.blake2b(data).digest()
     for spec in specs.values():
-        spec.digest = digest
+        spec.origin = (digest, spec.layers, spec.blocks)
     return specs
 
 
