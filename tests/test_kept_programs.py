@@ -70,6 +70,17 @@ def test_every_network_replays_its_kept_program_exactly(name: str, kept: Path,
     assert_same(replayed, reference)
 
 
+def test_the_names_found_when_parsed_are_those_the_rows_read() -> None:
+    """A spec read from a file carries the names its rows (and blocks) read, found when it
+    was parsed and kept with the parse: the programs are keyed on their values, so they must
+    be the names found in its rows now."""
+    for name in NAMES:
+        spec = load_spec(name)
+        memo.clear()
+        assert spec.reads == memo.network_names(spec.blocks, spec.layers), name
+    assert {"alpha"} <= set(load_spec("mobilenet_v1").reads or ())
+
+
 def test_a_kept_program_takes_another_input_shape(kept: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The kept program's guards let ResNet-152 at 160x160 replay it (no rows expanded), with

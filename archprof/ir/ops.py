@@ -868,8 +868,7 @@ ACTIVATIONS = {"relu": ("ReLU", True, "output"), "relu6": ("ReLU6", True, "input
                "tanh": ("Tanh", False, "output"), "silu": ("SiLU", True, "input"),
                "hardsigmoid": ("Hardsigmoid", True, "input")}
 for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
-    # a module attribute like the classes written out, so that pickle finds it by name
-    globals()[_torch_name] = register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
+    register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
         "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate, "needs": _needs,
         "inplace": "mutate" if _mutate else None, "__module__": __name__})))
 

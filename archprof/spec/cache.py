@@ -14,8 +14,8 @@ the digest of what made it (the file's bytes, the code that parses or expands it
 library's and Python's versions, the parameter values), so an edit, an upgrade or another
 Python misses and rewrites it. Written atomically (archprof.files), so concurrent processes
 never read half of one; whatever cannot be read or loaded is made again. Loaded by an
-unpickler that makes no objects but plain data, the loader's two classes and the op classes,
-so a planted file cannot run code.
+unpickler that makes no objects but plain data and the loader's two classes, so a planted
+file cannot run code.
 
 $ARCHPROF_CACHE: the folder (default $XDG_CACHE_HOME/archprof, else ~/.cache/archprof);
 `off` turns the cache off. The folder can be deleted at any time.
@@ -34,15 +34,14 @@ from typing import Any
 import yaml
 
 from archprof.files import replacing
-from archprof.ir.ops import OPS
 
 KEY_BYTES = 32
 MAX_ENTRIES = 2_000     # files kept per folder; past that the oldest quarter goes (tests write
                         # specs to new temporary paths every run)
 PROGRAMS = "programs"   # the subfolder of programs
-# Classes a kept entry may hold (beyond plain data): what archprof.spec.load makes, and ops.
-ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located"),
-           *(("archprof.ir.ops", cls.__name__) for cls in OPS.values())}
+# Classes a kept entry may hold (beyond plain data): what archprof.spec.load makes (a program
+# is plain data: archprof.spec.program.Program.portable).
+ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located")}
 
 
 def folder() -> Path | None:
@@ -152,9 +151,10 @@ def _digest(data: bytes, size: int = 64) -> bytes:
 
 @lru_cache(maxsize=1)
 def _parser() -> bytes | None:
-    """What a parse depends on besides the file: the loader's code (None where it cannot be
-    read, e.g. from a zip: then nothing is kept) and the YAML library."""
-    return _code(Path(__file__).with_name("load.py"))
+    """What a parse depends on besides the file: the loader's code and the names it finds
+    (None where they cannot be read, e.g. from a zip: then nothing is kept) and the YAML
+    library."""
+    return _code(Path(__file__).with_name("load.py"), Path(__file__).with_name("memo.py"))
 
 
 @lru_cache(maxsize=1)

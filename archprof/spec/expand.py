@@ -84,11 +84,14 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
             input or tuple(_Expander.value(v, values) for v in _as_list(spec.input)))
         # The program depends on the parameters that the rows read (not, e.g., a resolution
         # read by `input:` alone); it is keyed on their values after evaluation.
-        read = memo.env_key(memo.network_names(spec.blocks, spec.layers), values)
+        origin = spec.digest()      # empty unless the rows and blocks are a file's, as read
+        names = spec.reads if origin and spec.reads is not None else memo.network_names(
+            spec.blocks, spec.layers)
+        read = memo.env_key(names, values)
         key = (id(spec), *read)
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
         # disk for the next process (archprof.spec.cache); a sweep's variants are not
-        digest = spec.digest() if not params and memo.active() else b""
+        digest = origin if not params and memo.active() else b""
         program: Program | None = memo.PROGRAMS.get(key)
         if program is None and digest:
             program = _kept(spec, digest, read)
@@ -116,7 +119,7 @@ def _kept(spec: Spec, digest: bytes, read: tuple) -> Program | None:
     data = cache.fetch_program(spec.file, digest, spec.name, read)
     try:
         return None if data is None else Program.restore(data)
-    except (TypeError, ValueError):     # not a program's parts: expanded and rewritten
+    except (TypeError, ValueError, KeyError, SpecError):    # not a program: made again
         return None
 
 

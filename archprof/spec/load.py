@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from archprof.errors import SpecError, did_you_mean
-from archprof.spec import cache
+from archprof.spec import cache, memo
 
 MAX_SPEC_BYTES = 2_000_000
 NETWORK_KEYS = {"title", "paper", "year", "input", "params", "accuracy", "reference", "layers",
@@ -65,6 +65,8 @@ class Spec:
     reference: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     line: int | None = None
+    # the names its rows read (archprof.spec.memo.network_names), found when parsed
+    reads: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     # the hash of the file's bytes it was read from, with the rows and blocks read (`digest`)
     origin: tuple[bytes, Any, Any] | None = field(default=None, compare=False, repr=False)
 
@@ -202,7 +204,7 @@ def _parse(file: str, data: bytes) -> dict[str, Spec]:
             accuracy=_mapping(net.get("accuracy"), "accuracy", file, line),
             reference=_mapping(net.get("reference"), "reference", file, line),
             notes=_text(net.get("notes", doc.get("notes", "")) or "", "notes", file, line),
-            line=line)
+            line=line, reads=memo.network_names(blocks, layers))
     return specs
 
 

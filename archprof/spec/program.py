@@ -17,13 +17,13 @@ read (per node: op, counts, in-place flag); the Node objects are made when first
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness
-from archprof.ir.ops import Op, Shape, dims, numel
+from archprof.ir.ops import OPS, Op, Shape, dims, numel
 from archprof.spec import memo
 
 if TYPE_CHECKING:
@@ -78,13 +78,12 @@ def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, 
 Instance = tuple[int, int, Any, tuple[str, ...]]
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """Nodes [start, stop) that copy a block made more than once: on inputs of the same
     shapes every copy makes the same shapes and counts. `block`: one object that all copies
     share (their recording); `sources`: the places of its inputs."""
     stop: int
-    block: object = field(repr=False)
+    block: object
     sources: tuple[int, ...]
 
 
@@ -152,22 +151,28 @@ class Program:
             for start, stop, s in self.pieces)
         expectations = tuple((e.path, e.line, e.nodes.start, e.nodes.stop, e.values)
                              for e in self.expectations)
-        return (self.names, self.lines, self.ops, self.inputs, self.inplace, self.written,
+        distinct: dict[int, int] = {}
+        index = tuple(distinct.setdefault(id(op), len(distinct)) for op in self.ops)
+        made = {id(op): op for op in self.ops}
+        ops = tuple((op.kind, {f.name: getattr(op, f.name) for f in fields(op) if f.init})
+                    for op in made.values())
+        return (self.names, self.lines, (ops, index), self.inputs, self.inplace, self.written,
                 self.checks, pieces, expectations, self.liveness, self.max_elements)
 
     @classmethod
     def restore(cls, data: tuple[Any, ...]) -> Program:
-        """The program `portable` gave (its ops made the process's canonical ones, each block
-        a new object that its copies share); a ValueError where the parts do not fit."""
-        names, lines, ops, inputs, inplace, written, checks, pieces, expectations, live, limit \
-            = data
+        """The program `portable` gave (its ops made again by their registered classes, and
+        made the process's canonical ones; each block a new object that its copies share); a
+        ValueError, TypeError, KeyError or SpecError where the parts do not fit."""
+        names, lines, (made, index), inputs, inplace, written, checks, pieces, expectations, \
+            live, limit = data
         count = len(names)
-        if not count or any(len(column) != count for column in (lines, ops, inputs, inplace, live)):
+        if not count or any(len(column) != count
+                            for column in (lines, index, inputs, inplace, live)):
             raise ValueError("a kept program's columns differ in length")
+        ops = [memo.canonical(OPS[kind](**values)) for kind, values in made]
         blocks: dict[int, object] = {}
-        distinct = {id(op): op for op in ops}       # pickle kept each shared op once
-        canonical = {k: memo.canonical(op) for k, op in distinct.items()}
-        return cls(names, lines, tuple(canonical[id(op)] for op in ops), inputs, inplace, written,
+        return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
                    checks, tuple((start, stop, None if s is None else Segment(
                        s[0], blocks.setdefault(s[1], object()), s[2]))
                        for start, stop, s in pieces),
