@@ -96,8 +96,8 @@ class Program:
     in order (`pieces`: a segment, see `Segment`, or nodes between segments) and
     expectations. ResNet-152's 35 identical bottlenecks in a stage are one segment, worked
     out once per input shapes, then 34 copies. A replay makes the columns an analysis needs;
-    the nodes when first asked for. Nothing in it depends on the process (archprof.spec.kept
-    writes it to disk)."""
+    the nodes when first asked for. Nothing in it depends on the process: archprof.spec.cache
+    keeps it on disk (`portable`)."""
     names: tuple[str, ...]
     lines: tuple[int | None, ...]
     ops: tuple[Op, ...]
@@ -143,19 +143,20 @@ class Program:
                    liveness(graph), max_elements)
 
     def portable(self) -> tuple[Any, ...]:
-        """The program as plain data and ops, what archprof.spec.cache keeps on disk: a
-        segment's block by number, an expectation's nodes as start and stop."""
+        """The program as plain data, what archprof.spec.cache keeps on disk: each distinct op
+        as its kind and fields and each node's op by number, a segment's block by number, an
+        expectation's nodes as start and stop."""
         blocks: dict[int, int] = {}
         pieces = tuple((start, stop, None if s is None else (
             s.stop, blocks.setdefault(id(s.block), len(blocks)), s.sources))
             for start, stop, s in self.pieces)
         expectations = tuple((e.path, e.line, e.nodes.start, e.nodes.stop, e.values)
                              for e in self.expectations)
-        distinct: dict[int, int] = {}
-        index = tuple(distinct.setdefault(id(op), len(distinct)) for op in self.ops)
-        made = {id(op): op for op in self.ops}
+        number: dict[int, int] = {}
+        index = tuple(number.setdefault(id(op), len(number)) for op in self.ops)
+        first = {id(op): op for op in self.ops}         # in the order they were numbered
         ops = tuple((op.kind, {f.name: getattr(op, f.name) for f in fields(op) if f.init})
-                    for op in made.values())
+                    for op in first.values())
         return (self.names, self.lines, (ops, index), self.inputs, self.inplace, self.written,
                 self.checks, pieces, expectations, self.liveness, self.max_elements)
 
