@@ -106,7 +106,8 @@ def fresh_process(argv: list[str], **extra: str) -> subprocess.CompletedProcess[
 def zoo(rounds: int) -> None:
     """Each run in a new cache folder (archprof.spec.cache): empty, then with the parses the
     run before kept (its programs removed), then with parses and programs kept. Cold all three
-    ways: shapes and counts are worked out by the op rules in the process."""
+    ways: shapes and counts are worked out by the op rules in the process. The first two runs
+    also write the programs (a network's first analysis after an install or an edit)."""
     cases: dict[str, list[list[float]]] = {"cache empty": [], "parses kept": [],
                                            "parses, programs kept": []}
     for _ in range(rounds):

@@ -112,13 +112,11 @@ def _prune(base: Path) -> None:
     process may remove the same ones: a missing file is no error)."""
     try:
         with os.scandir(base) as found:
-            entries = [(e.stat().st_mtime_ns, e.path) for e in found if e.name.endswith(".pickle")]
-    except OSError:
-        return
-    if len(entries) <= MAX_ENTRIES:
-        return
-    try:
-        for _, path in sorted(entries)[:len(entries) - MAX_ENTRIES * 3 // 4]:
+            entries = [e for e in found if e.name.endswith(".pickle")]
+        if len(entries) <= MAX_ENTRIES:     # (the names alone: no stat per entry per write)
+            return
+        by_age = sorted((e.stat().st_mtime_ns, e.path) for e in entries)
+        for _, path in by_age[:len(entries) - MAX_ENTRIES * 3 // 4]:
             Path(path).unlink(missing_ok=True)
     except OSError:
         pass
