@@ -81,6 +81,7 @@ def enabled(on: bool) -> Iterator[None]:
 
 
 def active() -> bool:
+    """Whether memoisation is on (see `enabled`)."""
     return _on
 
 
