@@ -111,8 +111,8 @@ class Program:
     max_elements: int
 
     @cached_property
-    def steps(self) -> tuple[tuple[Op, tuple[int, ...], bool, tuple[Check, ...] | None], ...]:
-        """What the replay loop reads per node: its op, its inputs' places, `inplace: true` as
+    def flags(self) -> tuple[list[bool], list[tuple[Check, ...] | None]]:
+        """What the replay loop reads per node beside its op and inputs: `inplace: true` as
         written, and the checks made before it."""
         count = len(self.ops)
         written = [False] * count
@@ -122,7 +122,7 @@ class Program:
         for k, found in self.checks.items():
             if k < count:
                 checks[k] = found
-        return tuple(zip(self.ops, self.inputs, written, checks))
+        return written, checks
 
     @classmethod
     def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
@@ -226,7 +226,9 @@ class Program:
         hot loop of a replay: the rule table is read directly (a program runs only while
         memoisation is on)."""
         rules, shape_at = memo.RULES.entries, shapes.__getitem__
-        for op, places, written, checks in self.steps[start:stop]:
+        flagged, checked = self.flags
+        for op, places, written, checks in zip(self.ops[start:stop], self.inputs[start:stop],
+                                               flagged[start:stop], checked[start:stop]):
             if checks is not None and not _hold(checks, shapes):
                 return False
             ins = list(map(shape_at, places))
