@@ -1,5 +1,5 @@
 """Files written whole or not at all: results, charts, pages, diagrams, imported specs, kept
-parses.
+parses and programs.
 
 Each write goes to a temporary file of its own beside the target (so concurrent writers never
 share one), which then replaces the target in one rename: a reader sees the old file or the
