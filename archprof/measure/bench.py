@@ -281,7 +281,7 @@ def _interrupts_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM take effect when the block ends, not inside it. A KeyboardInterrupt
     raised while torch.profiler starts or stops leaves its callbacks half removed ("Requested
     callback is not found"), and the process then dies of SIGSEGV at exit instead of exiting
-    with 130 (about 1 run in 20 when interrupted during profiled forwards). The signal is
+    with 130 (2 of ~94 runs interrupted during profiled forwards). The signal is
     delivered again afterwards, to whatever handler was there before."""
     if threading.current_thread() is not threading.main_thread():
         yield
