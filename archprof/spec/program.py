@@ -79,10 +79,9 @@ Instance = tuple[int, int, Any, tuple[str, ...]]
 
 
 class Segment(NamedTuple):
-    """Nodes [start, stop) that copy a block made more than once: on inputs of the same
-    shapes every copy makes the same shapes and counts. `block`: one object that all copies
-    share (their recording); `sources`: the places of its inputs."""
-    stop: int
+    """A run of nodes (a piece of a program) that copies a block made more than once: on
+    inputs of the same shapes every copy makes the same shapes and counts. `block`: one
+    object that all copies share (their recording); `sources`: the places of its inputs."""
     block: object
     sources: tuple[int, ...]
 
@@ -148,7 +147,7 @@ class Program:
         expectation's nodes as start and stop."""
         blocks: dict[int, int] = {}
         pieces = tuple((start, stop, None if s is None else (
-            s.stop, blocks.setdefault(id(s.block), len(blocks)), s.sources))
+            blocks.setdefault(id(s.block), len(blocks)), s.sources))
             for start, stop, s in self.pieces)
         expectations = tuple((e.path, e.line, e.nodes.start, e.nodes.stop, e.values)
                              for e in self.expectations)
@@ -175,7 +174,7 @@ class Program:
         blocks: dict[int, object] = {}
         return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
                    checks, tuple((start, stop, None if s is None else Segment(
-                       s[0], blocks.setdefault(s[1], object()), s[2]))
+                       blocks.setdefault(s[0], object()), s[1]))
                        for start, stop, s in pieces),
                    tuple(Expectation(path, line, range(first, stop), values)
                          for path, line, first, stop, values in expectations),
@@ -261,7 +260,7 @@ def _pieces(count: int, instances: list[Instance], place: dict[str, int]
         if start >= k and copies[id(recording)] > 1 and stop > start:
             if start > k:
                 pieces.append((k, start, None))
-            pieces.append((start, stop, Segment(stop, recording,
+            pieces.append((start, stop, Segment(recording,
                                                 tuple(map(place.__getitem__, sources)))))
             k = stop
     if k < count:
