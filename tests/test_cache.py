@@ -150,6 +150,28 @@ def test_values_equal_but_of_another_type_are_not_confused(write_spec) -> None:
         archprof.expand(path, params={"w": True})
 
 
+REPEATED = """
+- {conv: 8, k: 1, name: a}
+- {conv: 8, k: 3, p: 1, repeat: 3, from: a, name: r}
+- {conv: w, k: 1, name: head}
+"""
+
+
+def test_a_repeated_row_is_one_row_to_the_tables(write_spec) -> None:
+    """The copies of `repeat: 3` run one row for the first copy (it reads `from: a`) and one
+    for the others (each reads the copy before): two ROW_OPS entries, made once, however
+    many expansions follow (each copy used to be a new row object, a new entry every time)."""
+    path = write_spec(REPEATED, input="[3, 8, 8]", params="{w: 4}")
+    memo.clear()
+    for w in (4, 8, 4, 16):
+        graph = archprof.expand(path, params={"w": w})
+        assert [n.inputs for n in graph.nodes[1:4]] == [["a"], ["r.conv1"], ["r.conv2"]]
+        assert graph.node("head").out == (w, 8, 8)
+        assert_same(graph, fresh(path, params={"w": w})[0])
+    # a, the repeated row's two forms, and head at w = 4, 8, 16
+    assert len(memo.ROW_OPS.entries) == 1 + 2 + 3
+
+
 FLAGGED = """
 b:
   layers:

@@ -254,11 +254,9 @@ class _Expander:
             child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
                           self.inputs(row, head, scope)[0], set(), scope.depth)
             unit = "block" if head == "block" else head
-            body = {k: v for k, v in row.items() if k not in ("repeat", "name", "expect", "if")}
+            first, rest = _repeated(row)
             for i in range(n):
-                if i:
-                    body.pop("from", None)
-                self.single(body, head, f"{unit}{i + 1}", child, line, index=i)
+                self.single(rest if i else first, head, f"{unit}{i + 1}", child, line, index=i)
             scope.refs[name] = scope.last = child.last
         else:
             self.single(row, head, name, scope, line)
@@ -544,37 +542,58 @@ class _Expander:
         return name
 
     def expectation(self, raw: Any, path: str, line: int | None, nodes: range) -> None:
-        if not isinstance(raw, dict):
-            raise SpecError("expect must be a mapping like {shape: 96x55x55, params: 34944}")
-        for key in raw:
-            if key not in EXPECT_KEYS:
-                raise SpecError(f"unknown expect key '{key}'", hint=did_you_mean(str(key), EXPECT_KEYS))
-            value = raw[key]
-            if key == "shape":
-                ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-                    isinstance(value, str) and all(p.isdigit() for p in value.split("x"))) or (
-                    isinstance(value, list) and 0 < len(value) <= 4
-                    and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
-                if not ok:
-                    raise SpecError(f"cannot read expect shape {short(value)} "
-                                    "(write CxHxW, e.g. 96x55x55)")
-            elif key == "tol":
-                fields.number(value, lambda v: v)
-            else:
-                parse_quantity(value if isinstance(value, (int, float, str)) else short(value))
+        if _CHECKED.get(raw) is None:
+            _check_expectation(raw)
+            _CHECKED.put(raw, True)
         self.graph.expectations.append(Expectation(path, line, nodes, dict(raw)))
+
+
+def _check_expectation(raw: Any) -> None:
+    """An `expect:` mapping's keys and values readable (checked once per mapping)."""
+    if not isinstance(raw, dict):
+        raise SpecError("expect must be a mapping like {shape: 96x55x55, params: 34944}")
+    for key in raw:
+        if key not in EXPECT_KEYS:
+            raise SpecError(f"unknown expect key '{key}'", hint=did_you_mean(str(key), EXPECT_KEYS))
+        value = raw[key]
+        if key == "shape":
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, str) and all(p.isdigit() for p in value.split("x"))) or (
+                isinstance(value, list) and 0 < len(value) <= 4
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+            if not ok:
+                raise SpecError(f"cannot read expect shape {short(value)} "
+                                "(write CxHxW, e.g. 96x55x55)")
+        elif key == "tol":
+            fields.number(value, lambda v: v)
+        else:
+            parse_quantity(value if isinstance(value, (int, float, str)) else short(value))
 
 
 BLOCK_KEYS = ["args", "let", "layers", "out", "inputs", "doc"]
 BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
-_BLOCK_PARTS: dict[int, tuple[Any, tuple[list[str], dict[str, Any], dict[str, Any]]]] = {}
+_BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] = memo.PerObject()
+_REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
+_CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
+
+
+def _repeated(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row that each copy of a `repeat:` row runs: the first reads the row's `from:`,
+    the others the copy before. The same objects every time, so that what is memoised per
+    row (its ops, the names it reads) serves every copy in every expansion."""
+    hit = _REPEATED.get(row)
+    if hit is not None:
+        return hit
+    first = {k: v for k, v in row.items() if k not in ("repeat", "name", "expect", "if")}
+    rest = {k: v for k, v in first.items() if k != "from"}
+    return _REPEATED.put(row, (first, rest))
 
 
 def _block_parts(name: str, definition: Any) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
     """A block definition's input names, args and let, checked once per definition."""
-    hit = _BLOCK_PARTS.get(id(definition))
-    if hit is not None and hit[0] is definition:
-        return hit[1]
+    hit = _BLOCK_PARTS.get(definition)
+    if hit is not None:
+        return hit
     if not isinstance(definition, dict) or not isinstance(definition.get("layers"), list):
         raise SpecError(f"block '{name}' needs a 'layers:' list")
     for key in set(definition) - set(BLOCK_KEYS):
@@ -588,10 +607,7 @@ def _block_parts(name: str, definition: Any) -> tuple[list[str], dict[str, Any],
     let = definition.get("let") or {}
     if not isinstance(let, dict):
         raise SpecError(f"block '{name}' let must be a mapping")
-    if len(_BLOCK_PARTS) >= memo.LIMIT:
-        _BLOCK_PARTS.clear()
-    _BLOCK_PARTS[id(definition)] = (definition, (names, declared, let))
-    return names, declared, let
+    return _BLOCK_PARTS.put(definition, (names, declared, let))
 
 
 def _as_list(value: Any) -> list[Any]:

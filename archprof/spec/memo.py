@@ -24,7 +24,7 @@ import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 T = TypeVar("T")
@@ -56,6 +56,25 @@ class Table:
             pass
 
 
+class PerObject(Generic[T]):
+    """What is worked out from one object of a spec (a row, a block definition), once while
+    the object lives: keyed by its id, each entry keeps the object alive so that its id
+    cannot be reused by another. Derived forms, not results: kept whether memoisation is on."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[Any, T]] = {}
+
+    def get(self, owner: Any) -> T | None:
+        hit = self.entries.get(id(owner))
+        return hit[1] if hit is not None and hit[0] is owner else None
+
+    def put(self, owner: Any, value: T) -> T:
+        if len(self.entries) >= LIMIT:
+            self.entries.clear()
+        self.entries[id(owner)] = (owner, value)
+        return value
+
+
 ROW_OPS = Table()
 BLOCKS = Table()
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
@@ -64,8 +83,8 @@ RULES = Table()         # (op, input shapes) -> (output shape, counts): program.
 OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
                         # (kilobytes each; a sweep reuses them within a variant, seldom across)
-_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
-_BLOCK_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
+_NAMES: PerObject[tuple[str, ...]] = PerObject()
+_BLOCK_NAMES: PerObject[tuple[str, ...]] = PerObject()
 _on = True
 
 
@@ -92,8 +111,8 @@ def clear() -> None:
     RULES.entries.clear()
     OPS.entries.clear()
     SEGMENTS.entries.clear()
-    _NAMES.clear()
-    _BLOCK_NAMES.clear()
+    _NAMES.entries.clear()
+    _BLOCK_NAMES.entries.clear()
 
 
 def canonical(op: T) -> T:
@@ -119,16 +138,12 @@ def _fields(cls: type) -> tuple[str, ...]:
 def names_in(value: Any) -> tuple[str, ...]:
     """Every identifier in every string value inside `value` (a row, a block definition): the
     names an expression in it could read, a superset that is safe to key on. Cached per object."""
-    hit = _NAMES.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
+    hit = _NAMES.get(value)
+    if hit is not None:
+        return hit
     found: set[str] = set()
     _collect(value, found, set())
-    names = tuple(sorted(found))
-    if len(_NAMES) >= LIMIT:
-        _NAMES.clear()
-    _NAMES[id(value)] = (value, names)
-    return names
+    return _NAMES.put(value, tuple(sorted(found)))
 
 
 def _collect(value: Any, found: set[str], seen: set[int]) -> None:
@@ -156,9 +171,9 @@ def network_names(blocks: dict[str, Any], layers: list[Any]) -> tuple[str, ...]:
 
 
 def _reads(blocks: dict[str, Any], owner: Any, parts: tuple[Any, ...]) -> tuple[str, ...]:
-    hit = _BLOCK_NAMES.get(id(owner))
-    if hit is not None and hit[0] is owner:
-        return hit[1]
+    hit = _BLOCK_NAMES.get(owner)
+    if hit is not None:
+        return hit
     names = {name for part in parts for name in names_in(part)}
     seen: set[str] = set()
     todo = [n for n in names if n in blocks]
@@ -169,11 +184,7 @@ def _reads(blocks: dict[str, Any], owner: Any, parts: tuple[Any, ...]) -> tuple[
             inner = names_in(blocks[name])
             names.update(inner)
             todo.extend(n for n in inner if n in blocks)
-    result = tuple(sorted(names))
-    if len(_BLOCK_NAMES) >= LIMIT:
-        _BLOCK_NAMES.clear()
-    _BLOCK_NAMES[id(owner)] = (owner, result)
-    return result
+    return _BLOCK_NAMES.put(owner, tuple(sorted(names)))
 
 
 def env_key(names: tuple[str, ...], env: dict[str, Any]) -> tuple:
