@@ -219,6 +219,16 @@ def test_wrn_depth_and_width_are_parameters():
     assert (a["params"], a["macs"]) == (b["params"], b["macs"])
 
 
+def test_a_wrn_depth_not_of_the_form_6n_plus_4_is_refused():
+    """d = 6N + 4 (three groups of N two-conv blocks, the first conv and the fc): depth 11
+    has no N (the authors' code asserts (depth - 4) % 6 == 0). Flooring it would print
+    WRN-10's numbers under the label depth 11."""
+    with pytest.raises(archprof.SpecError, match=r"wide_resnet.yaml:\d+: conv2: repeat: value "
+                       r"must be a whole number, got 1.1666"):
+        archprof.expand("wrn_28_10", params={"depth": 11})
+    assert totals("wrn_28_10", depth=10, k=1)["params"] == wrn_params(10, 1)
+
+
 def test_wide_resnet50_2_params():
     total, cin = STEM + HEAD, 64
     for c, n in zip((64, 128, 256, 512), (3, 4, 6, 3)):

@@ -248,7 +248,11 @@ class _Expander:
         name = name or self.auto_name(kind, scope)
         start = len(self.graph.nodes)
         if "repeat" in row:
-            n = fields.positive(row["repeat"], lambda v: self.value(v, scope.env))
+            try:
+                n = fields.positive(row["repeat"], lambda v: self.value(v, scope.env))
+            except SpecError as err:
+                err.message = f"repeat: {err.message}"
+                raise
             if n > MAX_NODES:     # fail now rather than after expanding MAX_NODES ops
                 raise SpecError(f"repeat {n:,} exceeds the limit of {MAX_NODES:,} ops")
             child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
