@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness_of
 from archprof.ir.ops import OPS, Op, Shape, dims, numel
 from archprof.spec import memo
 
@@ -132,14 +132,14 @@ class Program:
         for at, kind, what, names, value in guards:
             checks.setdefault(at, []).append((kind, what, tuple(map(place.__getitem__, names)),
                                               value))
+        inputs = tuple(tuple(map(place.__getitem__, n.inputs)) for n in nodes)
+        inplace = tuple(n.inplace for n in nodes)
         return cls(tuple(n.name for n in nodes), tuple(n.line for n in nodes),
-                   tuple(n.op for n in nodes),
-                   tuple(tuple(map(place.__getitem__, n.inputs)) for n in nodes),
-                   tuple(n.inplace for n in nodes),
+                   tuple(n.op for n in nodes), inputs, inplace,
                    frozenset(k for k, n in enumerate(nodes) if written.get(n.name, False)),
                    {at: tuple(found) for at, found in checks.items()},
                    _pieces(len(nodes), instances, place), tuple(graph.expectations),
-                   liveness(graph), max_elements)
+                   liveness_of(range(1, len(nodes) + 1), inputs, inplace, 0), max_elements)
 
     def portable(self) -> tuple[Any, ...]:
         """The program as plain data, what archprof.spec.cache keeps on disk: each distinct op
