@@ -128,15 +128,17 @@ class Program:
            instances: list[Instance], max_elements: int) -> Program:
         nodes = graph.nodes
         place = {INPUT: 0} | {node.name: k + 1 for k, node in enumerate(nodes)}
+        place_of = place.__getitem__
         checks: dict[int, list[Check]] = {}
         for at, kind, what, names, value in guards:
-            checks.setdefault(at, []).append((kind, what, tuple(map(place.__getitem__, names)),
-                                              value))
-        inputs = tuple(tuple(map(place.__getitem__, n.inputs)) for n in nodes)
-        inplace = tuple(n.inplace for n in nodes)
-        return cls(tuple(n.name for n in nodes), tuple(n.line for n in nodes),
-                   tuple(n.op for n in nodes), inputs, inplace,
-                   frozenset(k for k, n in enumerate(nodes) if written.get(n.name, False)),
+            checks.setdefault(at, []).append((kind, what, tuple(map(place_of, names)), value))
+        # list comprehensions, not generator expressions: cheaper, and a sweep of parameters
+        # makes one program per variant
+        inputs = tuple([tuple(map(place_of, n.inputs)) for n in nodes])
+        inplace = tuple([n.inplace for n in nodes])
+        return cls(tuple([n.name for n in nodes]), tuple([n.line for n in nodes]),
+                   tuple([n.op for n in nodes]), inputs, inplace,
+                   frozenset(place[name] - 1 for name, flag in written.items() if flag),
                    {at: tuple(found) for at, found in checks.items()},
                    _pieces(len(nodes), instances, place), tuple(graph.expectations),
                    liveness_of(range(1, len(nodes) + 1), inputs, inplace, 0), max_elements)
