@@ -283,19 +283,29 @@ def _interrupts_held() -> Iterator[None]:
     callback is not found"), and the process then dies of SIGSEGV at exit instead of exiting
     with 130 (2 of ~94 runs interrupted during profiled forwards). The signal is
     delivered again afterwards, to whatever handler was there before."""
+    caught: list[int] = []
+    try:
+        with _handling((signal.SIGINT, signal.SIGTERM), lambda signum, _: caught.append(signum)):
+            yield
+    finally:        # also after an error in the block: the interrupt is what was asked for
+        for signum in caught[:1]:
+            signal.raise_signal(signum)
+
+
+@contextmanager
+def _handling(signals: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` for `signals` within the block, then the handlers before it again (one
+    installed from C reads as None: the default then). Only the main thread may set them;
+    elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    before = {s: signal.signal(s, lambda signum, _: caught.append(signum)) for s in held}
+    before = {s: signal.signal(s, handler) for s in signals}
     try:
         yield
     finally:
-        for s, handler in before.items():
-            signal.signal(s, signal.SIG_DFL if handler is None else handler)
-        for signum in caught[:1]:
-            signal.raise_signal(signum)
+        for s, old in before.items():
+            signal.signal(s, signal.SIG_DFL if old is None else old)
 
 
 @contextmanager
@@ -793,13 +803,7 @@ def _device_name(dev: torch.device) -> str:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops the sweep like Ctrl-C does: between atomic writes, keeping every row."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    def handler(signum: int, frame: Any) -> None:
+    def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
+    with _handling((signal.SIGTERM,), interrupt):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
