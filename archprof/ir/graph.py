@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from archprof.ir.ops import Op, Shape, numel
 
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from archprof.spec.load import Spec
 
 INPUT = "input"
-K = TypeVar("K", str, int)
 
 
 Cost = tuple[int, int, int, int, int, int]
@@ -159,26 +158,18 @@ def liveness(graph: Graph) -> Liveness:
     view or in-place result of it; the network input lives from the start, the outputs
     (auxiliary heads too) to the end."""
     nodes = graph.nodes
-    return liveness_of([n.name for n in nodes], [n.inputs for n in nodes],
-                       [n.inplace for n in nodes], INPUT)
-
-
-def liveness_of(keys: Sequence[K], inputs: Sequence[Sequence[K]], inplace: Sequence[bool],
-                first: K) -> Liveness:
-    """`liveness` of nodes known by any keys (a graph's names; a spec program's places,
-    which are numbers): each node's key, its inputs' keys and its in-place flag, and the key
-    of the network input."""
-    owner: dict[K, int] = {first: -1}      # whose memory each tensor is (-1: the input's)
+    owner: dict[str, int] = {INPUT: -1}     # whose memory each tensor is (-1: the input's)
     last_read: dict[int, int] = {}
-    read: set[K] = set()
-    for t, (key, ins, view) in enumerate(zip(keys, inputs, inplace)):
-        for k in ins:
-            last_read[owner[k]] = t     # t only grows: the last write is the last read
+    read: set[str] = set()
+    for t, node in enumerate(nodes):
+        ins = node.inputs
+        for name in ins:
+            last_read[owner[name]] = t  # t only grows: the last write is the last read
         read.update(ins)
-        owner[key] = owner[ins[0]] if view else t
-    for out in [keys[-1]] + [k for k in keys[:-1] if k not in read]:
+        owner[node.name] = owner[ins[0]] if node.inplace else t
+    for out in [nodes[-1].name] + [n.name for n in nodes[:-1] if n.name not in read]:
         last_read.pop(owner[out], None)     # an output lives to the end
-    freed: list[list[int]] = [[] for _ in keys]
+    freed: list[list[int]] = [[] for _ in nodes]
     for tensor, t in last_read.items():
         freed[t].append(tensor)
     return tuple(map(tuple, freed))

@@ -13,12 +13,13 @@ from dataclasses import MISSING, dataclass
 from typing import Any
 
 from archprof.errors import SpecError, did_you_mean, short
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, mark_inplace
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, liveness, mark_inplace
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import cache, expr, fields, memo
 from archprof.spec.load import Spec, load_spec
 from archprof.spec.program import (
     SHAPE_VARS,
+    Draft,
     Guard,
     Instance,
     Program,
@@ -92,23 +93,29 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
         # disk for the next process (archprof.spec.cache); a sweep's variants are not
         digest = origin if not params and memo.active() else b""
-        program: Program | None = memo.PROGRAMS.get(key)
+        program: Program | Draft | None = memo.PROGRAMS.get(key)
         if program is None and digest:
             program = _kept(spec, digest, read)
             if program is not None:
                 memo.PROGRAMS.put(key, spec, program)
+        if isinstance(program, Draft):      # the second input shape with these parameters
+            program = Program.of(program)
+            memo.PROGRAMS.put(key, spec, program)
         if program is not None:
             graph = program.run(spec, shape, values)
             if graph is not None:
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
-        program = Program.of(graph, expander.guards, expander.inplace, expander.instances,
-                             MAX_ELEMENTS)
-        memo.PROGRAMS.put(key, spec, program)
+        graph.liveness = liveness(graph)
+        draft = Draft(list(graph.nodes), list(graph.expectations), expander.guards,
+                      expander.inplace, expander.instances, graph.liveness, MAX_ELEMENTS)
         if digest:
+            program = Program.of(draft)
+            memo.PROGRAMS.put(key, spec, program)
             cache.store_program(spec.file, digest, spec.name, read, program.portable())
-        graph.liveness = program.liveness
+        else:
+            memo.PROGRAMS.put(key, spec, draft)
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None

@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts, liveness_of
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts
 from archprof.ir.ops import OPS, Op, Shape, dims, numel
 from archprof.spec import memo
 
@@ -87,6 +87,21 @@ class Segment(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Draft:
+    """What a full expansion leaves for its program: the program is made from it when another
+    input shape first asks for one (most variants of a parameter sweep never do). The nodes
+    as expanded and their expectations, the expansion's guards, `inplace:` rows (node ->
+    flag as written) and blocks made, and the graph's liveness (the analysis needed it)."""
+    nodes: list[Node]
+    expectations: list[Expectation]
+    guards: list[Guard]
+    written: dict[str, bool]
+    instances: list[Instance]
+    liveness: Liveness
+    max_elements: int
+
+
+@dataclass(frozen=True)
 class Program:
     """The expansion of one spec with the parameters its rows read, by position: per node its
     name, spec line, op and the places of its inputs in a replay's shapes (0: the network
@@ -124,24 +139,22 @@ class Program:
         return written, checks
 
     @classmethod
-    def of(cls, graph: Graph, guards: list[Guard], written: dict[str, bool],
-           instances: list[Instance], max_elements: int) -> Program:
-        nodes = graph.nodes
+    def of(cls, draft: Draft) -> Program:
+        nodes = draft.nodes
         place = {INPUT: 0} | {node.name: k + 1 for k, node in enumerate(nodes)}
         place_of = place.__getitem__
         checks: dict[int, list[Check]] = {}
-        for at, kind, what, names, value in guards:
+        for at, kind, what, names, value in draft.guards:
             checks.setdefault(at, []).append((kind, what, tuple(map(place_of, names)), value))
-        # list comprehensions, not generator expressions: cheaper, and a sweep of parameters
-        # makes one program per variant
-        inputs = tuple([tuple(map(place_of, n.inputs)) for n in nodes])
-        inplace = tuple([n.inplace for n in nodes])
+        # list comprehensions, not generator expressions: cheaper
         return cls(tuple([n.name for n in nodes]), tuple([n.line for n in nodes]),
-                   tuple([n.op for n in nodes]), inputs, inplace,
-                   frozenset(place[name] - 1 for name, flag in written.items() if flag),
+                   tuple([n.op for n in nodes]),
+                   tuple([tuple(map(place_of, n.inputs)) for n in nodes]),
+                   tuple([n.inplace for n in nodes]),
+                   frozenset(place[name] - 1 for name, flag in draft.written.items() if flag),
                    {at: tuple(found) for at, found in checks.items()},
-                   _pieces(len(nodes), instances, place), tuple(graph.expectations),
-                   liveness_of(range(1, len(nodes) + 1), inputs, inplace, 0), max_elements)
+                   _pieces(len(nodes), draft.instances, place), tuple(draft.expectations),
+                   draft.liveness, draft.max_elements)
 
     def portable(self) -> tuple[Any, ...]:
         """The program as plain data, what archprof.spec.cache keeps on disk: each distinct op
