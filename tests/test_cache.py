@@ -10,6 +10,7 @@ from archprof.errors import SpecError
 from archprof.ir.graph import Graph
 from archprof.ir.ops import Conv
 from archprof.spec import memo
+from archprof.spec.program import Draft, Program
 
 NAMES = sorted(archprof.registry())
 
@@ -202,6 +203,21 @@ def test_another_input_shape_replays_the_program() -> None:
     assert all(a.op is b.op for a, b in zip(first.nodes, again.nodes))
     assert again.node("conv5_x.block3.conv3.conv").out == (2048, 6, 6)   # 192 / 32
     assert_same(again, fresh("resnet152", input=(3, 192, 192))[0])
+
+
+def test_a_variant_gets_its_program_when_a_second_input_shape_asks() -> None:
+    """A parameter variant's first expansion leaves a draft, not a program (a sweep over
+    parameters replays few variants); the next input shape with the same parameters makes
+    the program from that draft and replays it, equal to a fresh expansion."""
+    memo.clear()
+    params = {"depth": 16, "k": 2}
+    archprof.expand("wrn_28_10", params=params)
+    kinds = lambda: [type(entry[1]) for entry in memo.PROGRAMS.entries.values()]  # noqa: E731
+    assert kinds() == [Draft]
+    again = archprof.expand("wrn_28_10", params=params, input=(3, 48, 48))
+    assert kinds() == [Program]
+    assert again.node("conv4.block2.conv2").out == (128, 12, 12)    # 48 / 4
+    assert_same(again, fresh("wrn_28_10", params=params, input=(3, 48, 48))[0])
 
 
 def test_copies_of_a_block_are_worked_out_once_per_input_shape() -> None:
