@@ -7,8 +7,9 @@ Process-wide tables, all filled by the ordinary expansion code:
   blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
   in one stage: the first is expanded, the others are copies under their own names;
 - a spec's whole expansion with given parameters, compiled for other input shapes
-  (archprof.spec.program), the shape and counts of each op on each input shape it met (read
-  and filled by full expansions and replays alike), and those of each block's nodes on each
+  (archprof.spec.program; kept as a draft until a second input shape asks), the shape and
+  counts of each op on each input shape it met (read and filled by full expansions and
+  replays alike), and those of each block's nodes on each
   input shape a copy of the block met.
 
 A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
@@ -77,8 +78,8 @@ class PerObject(Generic[T]):
 
 ROW_OPS = Table()
 BLOCKS = Table()
-PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
-                        # (a whole network each: fewer of them)
+PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes,
+                        # a Program or its Draft (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts): program.rule
 OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
