@@ -311,7 +311,7 @@ class _Expander:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
-        env = {**scope.env, "i": index, **self.seen_shape(inputs[0], self.reads(row, head))}
+        env = {**scope.env, "i": index, **self.seen_shape(inputs[0], self.shape_reads(row, head))}
         if head == "block":
             out = self.block(row, name, inputs, scope, env)
         else:
@@ -319,25 +319,29 @@ class _Expander:
         scope.refs[name] = scope.last = out
         scope.taken.add(name)
 
-    def seen_shape(self, node: str, names: tuple[str, ...]) -> dict[str, int]:
+    def seen_shape(self, node: str, read: tuple[str, ...]) -> dict[str, int]:
         """The shape of a row's (first) input as its expressions see it (program.shape_vars);
-        the values the row reads (`names`) are recorded as a guard of the compiled program."""
+        the shape variables the row reads (`read`) are recorded as a guard of the compiled
+        program."""
         seen = shape_vars(self.graph.shape_of(node))
-        read = tuple(sorted(SHAPE_VARS.intersection(names)))
         if read:
             self.guards.append((len(self.graph.nodes), "vars", read, (node,),
                                 tuple(seen[v] for v in read)))
         return seen
 
-    def reads(self, row: dict, head: str) -> tuple[str, ...]:
-        """The names a row's expressions may read: its own, and for a block everything inside
-        it (its args and let, and rows that read the scope it is called in, as `repeat:`)."""
+    def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
+        """The shape variables a row's expressions may read: in its own fields, and for a block
+        anywhere inside it (its args and let, and rows that read the scope it is called in, as
+        `repeat:`). Worked out once per row (and the blocks it is read against)."""
+        blocks = self.spec.blocks
+        hit = _SHAPE_READS.get(row)
+        if hit is not None and hit[0] is blocks:
+            return hit[1]
         block = row["block"] if head == "block" else None
-        definition = self.spec.blocks.get(block) if isinstance(block, str) else None
-        if not isinstance(definition, dict):
-            return memo.names_in(row)
-        return (*memo.names_in(row), *memo.names_in(definition),
-                *memo.block_names(self.spec.blocks, definition))
+        definition = blocks.get(block) if isinstance(block, str) else None
+        names = memo.names_in(row) if not isinstance(definition, dict) else (
+            *memo.names_in(row), *memo.names_in(definition), *memo.block_names(blocks, definition))
+        return _SHAPE_READS.put(row, (blocks, _shape_vars_in(names)))[1]
 
     def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row
@@ -346,7 +350,7 @@ class _Expander:
             source = self.inputs(row, head, scope)[0]
         except SpecError:
             return scope.env
-        return {**scope.env, **self.seen_shape(source, memo.names_in(row["if"]))}
+        return {**scope.env, **self.seen_shape(source, _shape_vars_in(memo.names_in(row["if"])))}
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
                env: dict[str, Any], line: int | None) -> str:
@@ -586,6 +590,11 @@ BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
 _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
+_SHAPE_READS: memo.PerObject[tuple[dict[str, Any], tuple[str, ...]]] = memo.PerObject()
+
+
+def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(SHAPE_VARS.intersection(names)))
 
 
 def _repeated(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
