@@ -274,6 +274,29 @@ def test_a_row_reading_its_input_shape_guards_the_program(write_spec) -> None:
         assert_same(graph, fresh(path, input=(3, size, size))[0])
 
 
+POOLED = """
+b:
+  let: {big: "hin > 8"}
+  layers:
+    - {conv: 4, k: 1, name: a}
+    - {maxpool: 2, if: big, name: pool}
+"""
+
+
+def test_a_block_reading_its_input_shape_guards_the_program(write_spec) -> None:
+    """`big` is worked out from the block's input (`hin`, in its let): the rows inside read
+    `big`, not the shape, so only the block row records the guard, at every copy (the second
+    copy's input is pooled: at 32x32 the first copy pools and the second does too; at 16x16
+    only the first). A program compiled at one size must not replay at another."""
+    path = write_spec("- {block: b, repeat: 2, name: s}", blocks=POOLED, input="[3, 32, 32]")
+    memo.clear()
+    for size, pooled in [(32, [True, True]), (16, [True, False]), (8, [False, False]),
+                         (32, [True, True]), (16, [True, False])]:
+        graph = archprof.expand(path, input=(3, size, size))
+        assert [f"s.block{i}.pool" in graph for i in (1, 2)] == pooled
+        assert_same(graph, fresh(path, input=(3, size, size))[0])
+
+
 PROJECTED = """
 - {conv: 8, k: 1, name: a}
 - {adaptive_avgpool: 4, name: b}
