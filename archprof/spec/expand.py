@@ -332,16 +332,17 @@ class _Expander:
     def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
         """The shape variables a row's expressions may read: in its own fields, and for a block
         anywhere inside it (its args and let, and rows that read the scope it is called in, as
-        `repeat:`). Worked out once per row (and the blocks it is read against)."""
-        blocks = self.spec.blocks
+        `repeat:`). Worked out once per row: a row is read against its own file's blocks only,
+        as memo.block_names assumes."""
         hit = _SHAPE_READS.get(row)
-        if hit is not None and hit[0] is blocks:
-            return hit[1]
+        if hit is not None:
+            return hit
+        blocks = self.spec.blocks
         block = row["block"] if head == "block" else None
         definition = blocks.get(block) if isinstance(block, str) else None
         names = memo.names_in(row) if not isinstance(definition, dict) else (
             *memo.names_in(row), *memo.names_in(definition), *memo.block_names(blocks, definition))
-        return _SHAPE_READS.put(row, (blocks, _shape_vars_in(names)))[1]
+        return _SHAPE_READS.put(row, _shape_vars_in(names))
 
     def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row
@@ -590,7 +591,7 @@ BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
 _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
-_SHAPE_READS: memo.PerObject[tuple[dict[str, Any], tuple[str, ...]]] = memo.PerObject()
+_SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
