@@ -297,6 +297,34 @@ def test_a_block_reading_its_input_shape_guards_the_program(write_spec) -> None:
         assert_same(graph, fresh(path, input=(3, size, size))[0])
 
 
+SIZED = """
+- {conv: 4, k: 1, if: "hin > 4", name: tall}
+- {conv: 4, k: 1, if: "win > 4", name: wide}
+- {conv: 4, k: 1, if: "din > 1", name: deep}
+- {conv: "fin", k: 1, name: last}
+"""
+
+
+def test_each_shape_variable_guards_the_program_at_every_rank(write_spec) -> None:
+    """hin, win and din are the sizes at their own places of a (C, L), (C, H, W) or
+    (C, D, H, W) input, 1 where it has no such dimension, and fin is the last size: a
+    replay tests each where the expansion read it. The program is the last full
+    expansion's: 5x8x2 takes every decision 3x8x2 took (cin is not read) and 3x1x8 every one
+    3x8 took (hin 1, win 8, din 1), so both replay; every other shape switches a row."""
+    path = write_spec(SIZED, input="[3, 8, 2]")
+    memo.clear()
+    replays = []
+    for shape, on in [((3, 8, 2), ["tall"]), ((5, 8, 2), ["tall"]), ((3, 2, 8), ["wide"]),
+                      ((3, 8), ["wide"]), ((3, 1, 8), ["wide"]), ((3, 2, 8, 2), ["tall", "deep"]),
+                      ((3, 8, 2), ["tall"]), ((3, 1, 2, 8), ["wide"])]:
+        graph = archprof.expand(path, input=shape)
+        replays.append(graph._deferred is not None)     # a replay makes its nodes when asked
+        assert [n.name for n in graph.nodes] == [*on, "last"], shape
+        assert graph.nodes[-1].out[0] == graph.nodes[-1].ins[0][-1]     # conv: fin
+        assert_same(graph, fresh(path, input=shape)[0])
+    assert replays == [False, True, False, False, True, False, False, False]
+
+
 PROJECTED = """
 - {conv: 8, k: 1, name: a}
 - {adaptive_avgpool: 4, name: b}

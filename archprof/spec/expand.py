@@ -23,7 +23,7 @@ from archprof.spec.program import (
     Guard,
     Instance,
     Program,
-    decide,
+    projection,
     projection_stride,
     rule,
     shape_vars,
@@ -320,13 +320,12 @@ class _Expander:
         scope.taken.add(name)
 
     def seen_shape(self, node: str, read: tuple[str, ...]) -> dict[str, int]:
-        """The shape of a row's (first) input as its expressions see it (program.shape_vars);
-        the shape variables the row reads (`read`) are recorded as a guard of the compiled
-        program."""
-        seen = shape_vars(self.graph.shape_of(node))
-        if read:
-            self.guards.append((len(self.graph.nodes), "vars", read, (node,),
-                                tuple(seen[v] for v in read)))
+        """The shape variables a row's expressions read (`read`: program.SHAPE_VARS) of its
+        (first) input, recorded as a guard of the compiled program."""
+        if not read:
+            return {}
+        seen = shape_vars(self.graph.shape_of(node), read)
+        self.guards.append((len(self.graph.nodes), "vars", read, (node,), tuple(seen.values())))
         return seen
 
     def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
@@ -419,7 +418,7 @@ class _Expander:
         for k, ref in enumerate(inputs[1:], 1):
             shape = self.graph.shape_of(ref)
             self.guards.append((len(self.graph.nodes), "proj", (), (ref, inputs[0]),
-                                decide("proj", (), [shape, target])))
+                                projection(shape, target)))
             if shape == target:
                 out.append(ref)
                 continue
@@ -595,7 +594,7 @@ _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> sha
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(SHAPE_VARS.intersection(names)))
+    return tuple(sorted(SHAPE_VARS.keys() & names))
 
 
 def _repeated(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -29,16 +29,21 @@ from archprof.spec import memo
 if TYPE_CHECKING:
     from archprof.spec.load import Spec
 
-SHAPE_VARS = frozenset({"cin", "din", "hin", "win", "fin"})
+# What a row's expressions see of its (first) input, by name: the size at `index` where the
+# input has at least `rank` dimensions, else 1. cin = the first size; din, hin, win = the
+# spatial sizes of a (C, D, H, W) / (C, H, W) / (C, W) map; fin = the last size (a linear
+# row's in_features).
+SHAPE_VARS: dict[str, tuple[int, int]] = {
+    "cin": (0, 1), "din": (-3, 4), "hin": (-2, 3), "win": (-1, 2), "fin": (-1, 1)}
 
 
-def shape_vars(s: Shape) -> dict[str, int]:
-    """What a row's expressions see of its (first) input: cin = the first size, din, hin,
-    win = the spatial sizes of a (C, D, H, W) / (C, H, W) / (C, W) map (1 where absent),
-    fin = the last size (a linear row's in_features)."""
-    return {"cin": s[0], "din": s[-3] if len(s) >= 4 else 1,
-            "hin": s[-2] if len(s) >= 3 else 1, "win": s[-1] if len(s) >= 2 else 1,
-            "fin": s[-1]}
+def shape_vars(s: Shape, names: tuple[str, ...]) -> dict[str, int]:
+    """The shape variables `names` (of SHAPE_VARS) of an input of shape `s`."""
+    found = {}
+    for name in names:
+        index, rank = SHAPE_VARS[name]
+        found[name] = s[index] if len(s) >= rank else 1
+    return found
 
 
 def projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
@@ -64,13 +69,23 @@ Guard = tuple[int, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
 # The same decision in a program: kind, what, the places of those nodes' shapes in a replay
 # (0: the network input, k + 1: node k) and the outcome.
 Check = tuple[str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]]
+# The checks made at one position as a replay tests them, without a call per check: each
+# shape variable read as (place, index, rank, value) (see SHAPE_VARS), each projection as
+# (place, target's place, outcome); None where there are none.
+Tests = tuple[tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int, tuple[Any, ...]], ...]]
 
 
-def decide(kind: str, what: tuple[str, ...], shapes: list[Shape]) -> tuple[Any, ...]:
-    """The outcome of a guard's decision on these shapes (its names' shapes, in order)."""
-    if kind == "vars":
-        return tuple(map(shape_vars(shapes[0]).__getitem__, what))
-    return projection(shapes[0], shapes[1])
+def _tests(checks: list[Check]) -> Tests:
+    sizes: dict[tuple[int, int, int, int], None] = {}       # a dict: each test once, in order
+    projections: dict[tuple[int, int, tuple[Any, ...]], None] = {}
+    for kind, what, places, outcome in checks:
+        if kind == "vars":
+            for name, value in zip(what, outcome):
+                index, rank = SHAPE_VARS[name]
+                sizes[(places[0], index, rank, value)] = None
+        else:
+            projections[(places[0], places[1], outcome)] = None
+    return tuple(sizes), tuple(projections)
 
 
 # A block the expansion made: its nodes [start, end), the recording every copy of it shares
@@ -118,25 +133,24 @@ class Program:
     inputs: tuple[tuple[int, ...], ...]
     inplace: tuple[bool, ...]
     written: frozenset[int]
-    checks: dict[int, tuple[Check, ...]]
+    checks: dict[int, Tests]
     pieces: tuple[tuple[int, int, Segment | None], ...]
     expectations: tuple[Expectation, ...]
     liveness: Liveness        # the same wiring and in-place flags in every replay
     max_elements: int
 
     @cached_property
-    def flags(self) -> tuple[list[bool], list[tuple[Check, ...] | None]]:
+    def flags(self) -> tuple[list[bool], list[Tests | None]]:
         """What the replay loop reads per node beside its op and inputs: `inplace: true` as
-        written, and the checks made before it."""
+        written, and the checks made before it (and, last, those after the last node)."""
         count = len(self.ops)
         written = [False] * count
         for k in self.written:
             written[k] = True
-        checks: list[tuple[Check, ...] | None] = [None] * count
+        tests: list[Tests | None] = [None] * (count + 1)
         for k, found in self.checks.items():
-            if k < count:
-                checks[k] = found
-        return written, checks
+            tests[k] = found
+        return written, tests
 
     @classmethod
     def of(cls, draft: Draft) -> Program:
@@ -152,7 +166,7 @@ class Program:
                    tuple([tuple(map(place_of, n.inputs)) for n in nodes]),
                    tuple([n.inplace for n in nodes]),
                    frozenset(place[name] - 1 for name, flag in draft.written.items() if flag),
-                   {at: tuple(found) for at, found in checks.items()},
+                   {at: _tests(found) for at, found in checks.items()},
                    _pieces(len(nodes), draft.instances, place), tuple(draft.expectations),
                    draft.liveness, draft.max_elements)
 
@@ -185,6 +199,8 @@ class Program:
         if not count or any(len(column) != count
                             for column in (lines, index, inputs, inplace, live)):
             raise ValueError("a kept program's columns differ in length")
+        if any(not 0 <= at <= count for at in checks):
+            raise ValueError("a kept program checks past its end")
         ops = [memo.canonical(OPS[kind](**values)) for kind, values in made]
         blocks: dict[int, object] = {}
         return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
@@ -200,13 +216,14 @@ class Program:
         where a decision or a rule differs."""
         shapes: list[Shape] = [input]       # the network input's, then each node's output's
         costs: list[Cost] = []
-        checks = self.checks
+        tests = self.flags[1]
         for start, stop, segment in self.pieces:
             if segment is None:
                 if not self._steps(start, stop, shapes, costs):
                     return None
                 continue
-            if start in checks and not _hold(checks[start], shapes):
+            found = tests[start]
+            if found is not None and not _hold(found, shapes):
                 return None
             key = (id(segment.block), *map(shapes.__getitem__, segment.sources))
             hit = memo.SEGMENTS.get(key)
@@ -218,8 +235,8 @@ class Program:
             else:       # a copy on inputs seen before: its checks hold, its nodes are known
                 costs.extend(hit[0])
                 shapes.extend(hit[1])
-        end = len(self.ops)
-        if end in checks and not _hold(checks[end], shapes):   # a final row switched off
+        end = tests[-1]
+        if end is not None and not _hold(end, shapes):     # a final row switched off
             return None
         graph = Graph(spec, input, params)
         graph.expectations = list(self.expectations)
@@ -240,10 +257,10 @@ class Program:
         hot loop of a replay: the rule table is read directly (a program runs only while
         memoisation is on)."""
         rules, shape_at = memo.RULES.entries, shapes.__getitem__
-        flagged, checked = self.flags
-        for op, places, written, checks in zip(self.ops[start:stop], self.inputs[start:stop],
-                                               flagged[start:stop], checked[start:stop]):
-            if checks is not None and not _hold(checks, shapes):
+        flagged, tested = self.flags
+        for op, places, written, tests in zip(self.ops[start:stop], self.inputs[start:stop],
+                                              flagged[start:stop], tested[start:stop]):
+            if tests is not None and not _hold(tests, shapes):
                 return False
             ins = list(map(shape_at, places))
             hit = rules.get((id(op), *ins))
@@ -283,9 +300,15 @@ def _pieces(count: int, instances: list[Instance], place: dict[str, int]
     return tuple(pieces)
 
 
-def _hold(checks: tuple[Check, ...], shapes: list[Shape]) -> bool:
-    for kind, what, places, expected in checks:
-        if decide(kind, what, [shapes[p] for p in places]) != expected:
+def _hold(tests: Tests, shapes: list[Shape]) -> bool:
+    """Whether these shapes take the decisions a program's checks recorded (`Tests`)."""
+    sizes, projections = tests
+    for place, index, rank, value in sizes:
+        s = shapes[place]
+        if (s[index] if len(s) >= rank else 1) != value:
+            return False
+    for place, target, outcome in projections:
+        if projection(shapes[place], shapes[target]) != outcome:
             return False
     return True
 
