@@ -105,6 +105,13 @@ def test_params_override_and_unknown_param(write_spec):
         archprof.analyze(path, params={"widht": 5})
 
 
+def test_an_unknown_name_is_hinted_with_the_shape_variables(write_spec):
+    """Every row sees its input's shape variables, read or not, so a misspelt one is named."""
+    path = write_spec("- {conv: 8, k: 1, name: a}\n- {conv: \"cinn * 2\", k: 1, name: b}")
+    with pytest.raises(SpecError, match=r"unknown name 'cinn'.*did you mean 'cin'\?"):
+        archprof.analyze(path)
+
+
 def test_output_size_floor_ceil_same_and_dilation(write_spec):
     layers = """
 - {maxpool: 3, s: 2, name: floor_pool}

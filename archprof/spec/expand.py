@@ -320,12 +320,13 @@ class _Expander:
         scope.taken.add(name)
 
     def seen_shape(self, node: str, read: tuple[str, ...]) -> dict[str, int]:
-        """The shape variables a row's expressions read (`read`: program.SHAPE_VARS) of its
-        (first) input, recorded as a guard of the compiled program."""
-        if not read:
-            return {}
-        seen = shape_vars(self.graph.shape_of(node), read)
-        self.guards.append((len(self.graph.nodes), "vars", read, (node,), tuple(seen.values())))
+        """The shape of a row's (first) input as its expressions see it (program.SHAPE_VARS,
+        all of them: an unknown name's hint may be one); those the row reads (`read`) are
+        recorded as a guard of the compiled program."""
+        seen = shape_vars(self.graph.shape_of(node), SHAPE_NAMES)
+        if read:
+            self.guards.append((len(self.graph.nodes), "vars", read, (node,),
+                                tuple(seen[v] for v in read)))
         return seen
 
     def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
@@ -591,6 +592,9 @@ _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] =
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
 _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
+
+
+SHAPE_NAMES = tuple(SHAPE_VARS)
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
