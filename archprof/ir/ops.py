@@ -276,6 +276,7 @@ class Windowed(Op):
     p: Any = spec_field("padding", 0)
     d: Sizes = spec_field("sizes", 1)
     ceil: bool = spec_field("boolean", False)
+    _seen = None        # see `fixed` (no annotation: not a field)
 
     def rank(self, ins: list[Shape]) -> int:
         """Spatial rank: the kernel tuple's length, else the input's."""
@@ -285,7 +286,7 @@ class Windowed(Op):
         """The window on inputs of this rank (each rule method asks, on every new input
         shape): worked out, the rank checked, once per rank and kept for the rank last seen
         (in the instance's dict, as a cached_property would: not a field of the op's value)."""
-        seen = self.__dict__.get("_seen")
+        seen = self._seen
         if seen is not None and seen[0] == len(ins[0]):
             return seen[1]
         geometry = _geometry(self.k, self.s, self.p, self.d, self.rank(ins))
