@@ -65,18 +65,24 @@ def program(work: Workload) -> str:
     return f"import sys\n{work.setup}\nfor n in range(int(sys.argv[1])):\n{loop}\n"
 
 
-def count(checkout: Path, work: Workload, loops: int, cache: Path) -> int:
-    """Instructions of one process running the workload's loop `loops` times (from a neutral
-    folder: `-c` puts the current folder first on sys.path, which would pick a checkout there
-    over PYTHONPATH)."""
+def run(checkout: Path, work: Workload, loops: int, cache: Path, folder: str,
+        wrap: tuple[str, ...] = ()) -> None:
+    """One process (under `wrap`) running the workload's loop `loops` times, from `folder`, a
+    neutral one: `-c` puts the current folder first on sys.path, which would pick a checkout
+    there over PYTHONPATH."""
     env = dict(os.environ, PYTHONPATH=str(checkout), PYTHONHASHSEED="0",
                OPENBLAS_NUM_THREADS="1", ARCHPROF_CACHE=str(cache))
-    fixed = ["setarch", platform.machine(), "-R"] if shutil.which("setarch") else []
+    subprocess.run([*wrap, sys.executable, "-c", program(work), str(loops)], check=True,
+                   env=env, cwd=folder, capture_output=True)
+
+
+def count(checkout: Path, work: Workload, loops: int, cache: Path) -> int:
+    """Instructions of one process running the workload's loop `loops` times."""
+    fixed = ("setarch", platform.machine(), "-R") if shutil.which("setarch") else ()
     with tempfile.TemporaryDirectory() as out:
         profile = Path(out) / "callgrind.out"
-        subprocess.run([*fixed, "valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}",
-                        sys.executable, "-c", program(work), str(loops)], check=True, env=env,
-                       cwd=out, capture_output=True)
+        run(checkout, work, loops, cache, out,
+            (*fixed, "valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}"))
         for line in profile.read_text().splitlines():
             if line.startswith("summary:"):
                 return int(line.split()[1])
@@ -89,10 +95,7 @@ def per_iteration(checkout: Path, work: Workload) -> float:
         for cache in caches:
             cache.mkdir()
             if work.kept:       # the parses and programs a first process leaves
-                subprocess.run([sys.executable, "-c", program(work), "1"], check=True,
-                               env=dict(os.environ, PYTHONPATH=str(checkout),
-                                        ARCHPROF_CACHE=str(cache)), cwd=base,
-                               capture_output=True)
+                run(checkout, work, 1, cache, base)
         with ThreadPoolExecutor(2) as pool:
             idle, busy = pool.map(lambda args: count(checkout, work, *args),
                                   [(0, caches[0]), (work.n, caches[1])])

@@ -323,7 +323,7 @@ class _Expander:
         """The shape of a row's (first) input as its expressions see it (program.SHAPE_VARS,
         all of them: an unknown name's hint may be one); those the row reads (`read`) are
         recorded as a guard of the compiled program."""
-        seen = shape_vars(self.graph.shape_of(node), SHAPE_NAMES)
+        seen = shape_vars(self.graph.shape_of(node))
         if read:
             self.guards.append((len(self.graph.nodes), "vars", read, (node,),
                                 tuple(seen[v] for v in read)))
@@ -592,9 +592,6 @@ _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] =
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
 _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
-
-
-SHAPE_NAMES = tuple(SHAPE_VARS)
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:

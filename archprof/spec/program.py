@@ -37,11 +37,10 @@ SHAPE_VARS: dict[str, tuple[int, int]] = {
     "cin": (0, 1), "din": (-3, 4), "hin": (-2, 3), "win": (-1, 2), "fin": (-1, 1)}
 
 
-def shape_vars(s: Shape, names: tuple[str, ...]) -> dict[str, int]:
-    """The shape variables `names` (of SHAPE_VARS) of an input of shape `s`."""
+def shape_vars(s: Shape) -> dict[str, int]:
+    """Every shape variable of an input of shape `s` (a replay's `_hold` reads them alike)."""
     found = {}
-    for name in names:
-        index, rank = SHAPE_VARS[name]
+    for name, (index, rank) in SHAPE_VARS.items():      # a loop: faster than a comprehension
         found[name] = s[index] if len(s) >= rank else 1
     return found
 
@@ -71,7 +70,7 @@ Guard = tuple[int, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
 Check = tuple[str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]]
 # The checks made at one position as a replay tests them, without a call per check: each
 # shape variable read as (place, index, rank, value) (see SHAPE_VARS), each projection as
-# (place, target's place, outcome); None where there are none.
+# (place, target's place, outcome).
 Tests = tuple[tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int, tuple[Any, ...]], ...]]
 
 
@@ -305,7 +304,7 @@ def _hold(tests: Tests, shapes: list[Shape]) -> bool:
     sizes, projections = tests
     for place, index, rank, value in sizes:
         s = shapes[place]
-        if (s[index] if len(s) >= rank else 1) != value:
+        if (s[index] if len(s) >= rank else 1) != value:     # shape_vars' rule, inline
             return False
     for place, target, outcome in projections:
         if projection(shapes[place], shapes[target]) != outcome:
