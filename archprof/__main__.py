@@ -1,4 +1,5 @@
 """python -m archprof: the same CLI as the archprof command."""
 from archprof.cli import main
 
-main()
+if __name__ == "__main__":      # a sweep's worker processes import this module again
+    main()

@@ -1,12 +1,17 @@
 """The whole zoo at a glance: one row per network of specs/."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
 from archprof.analysis import analyze
+from archprof.errors import SpecError
+from archprof.ir.ops import dims
 from archprof.progress import progress_bar
 from archprof.source import graph, is_callable_ref, parameters
 from archprof.spec import memo
@@ -54,32 +59,116 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
 
 
 PROGRESS_FROM = 2_000     # variants: a grid this long shows a progress bar (on a terminal)
+# variants: a shorter grid runs in this process whatever `jobs` says (starting workers, each
+# expanding the spec afresh, costs more than it saves: ~0.1-0.4 s)
+PARALLEL_FROM = 2_000
+PARTS_PER_JOB = 8         # a grid in parallel is cut into this many contiguous parts per worker,
+PART_MOST = 1_000         # of at most this many variants (a bar's step; Ctrl-C waits for a part)
+
+Variant = tuple[dict[str, Any], "tuple | None"]
 
 
 def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | None = None,
-          progress: bool | None = None) -> pd.DataFrame:
-    """One row per combination of parameter values (and input shapes). A spec is loaded once;
-    blocks and rows repeated across variants are expanded once (archprof.spec.memo).
-    `progress`: a bar on stderr (when it is a terminal); by default for long grids."""
+          progress: bool | None = None, jobs: int = 1) -> pd.DataFrame:
+    """One row per combination of parameter values (and input shapes), in grid order. A spec
+    is loaded once; blocks and rows repeated across variants are expanded once
+    (archprof.spec.memo). `progress`: a bar on stderr (when it is a terminal); by default for
+    long grids. `jobs`: worker processes (0: one per CPU), each analysing contiguous parts of
+    the grid, for a grid of PARALLEL_FROM variants or more; as with any use of
+    multiprocessing, a script that asks for them calls this under `if __name__ == "__main__":`
+    (where workers are spawned, each imports the script's main module again)."""
     import pandas as pd
-    source: Any = name if is_callable_ref(name) else load_spec(name)
+    source: Any = name if is_callable_ref(name) else load_spec(name)    # errors here, once
     keys = list(grid)
     shapes: list[tuple | None] = list(inputs) if inputs else [None]
-    variants = [(dict(zip(keys, values)), shape)
-                for values in product(*grid.values()) for shape in shapes]
+    variants: list[Variant] = [(dict(zip(keys, values)), shape)
+                               for values in product(*grid.values()) for shape in shapes]
+    workers = min(jobs if jobs > 0 else cpus(), -(-len(variants) // PARTS_PER_JOB))
+    with progress_bar(len(variants), f"sweep {name}", unit="variant",
+                      enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
+        if workers > 1 and len(variants) >= PARALLEL_FROM:
+            outer = len(next(iter(grid.values()), [None]))
+            rows = _in_parallel(name, variants, len(variants) // max(outer, 1), workers, bar.update)
+        else:
+            rows = _rows(source, variants, bar.update)
+    return pd.DataFrame(rows)
+
+
+def cpus() -> int:
+    """The CPUs this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _rows(source: Any, variants: list[Variant], advance: Callable[[int], object]) -> list[dict]:
+    """Each variant's totals, one after the other in this process."""
     rows = []
     traced = isinstance(source, str)        # a module's trace makes cycles: collect as usual
-    with progress_bar(len(variants), f"sweep {name}", unit="variant",
-                      enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar, \
-            (nullcontext() if traced else memo.collector_paused()):
+    with nullcontext() if traced else memo.collector_paused():
         for params, shape in variants:
-            made = (graph(source, params, shape) if isinstance(source, str)
-                    else expand(source, params, shape))
+            try:
+                made = graph(source, params, shape) if traced else expand(source, params, shape)
+            except SpecError as err:        # which of the grid's variants it is
+                err.message += " (in the variant " + ", ".join(
+                    [f"{k}={v}" for k, v in params.items()]
+                    + ([f"input {dims(shape)}"] if shape else [])) + ")"
+                raise err.located() from None
             t = analyze(made).totals
             rows.append({**params, "input": t["input"], "params": t["params"], "macs": t["macs"],
                          "activations": t["activations"], "peak_activations": t["peak_activations"]})
-            bar.update()
-    return pd.DataFrame(rows)
+            advance(1)
+    return rows
+
+
+def _part(name: str, variants: list[Variant]) -> list[dict]:
+    """A worker's part of a parallel sweep."""
+    return _rows(name if is_callable_ref(name) else load_spec(name), variants, lambda n: None)
+
+
+def _quiet() -> None:
+    """A worker leaves Ctrl-C to the parent, which stops handing out parts and waits for the
+    running ones (a part is short) rather than each worker printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
+                 advance: Callable[[int], object]) -> list[dict]:
+    """The grid cut into contiguous parts for a pool of worker processes; the rows are
+    gathered in grid order, and the first part to fail in that order raises its error. A part
+    holds whole runs of the `inner` variants that share the first parameter's value where it
+    can: they share an expansion (MobileNet's resolutions of one width), which a run cut in two
+    would make twice. On Linux the workers are forked: they start at once, with the spec and
+    what this process has memoised. A fork copies only the calling thread, and the workers run
+    archprof's pure-Python expansion alone, never the code of other threads (torch's, BLAS's,
+    tqdm's) whose locks they hold. Elsewhere they are spawned (fork is unsafe on macOS), and
+    each imports the caller's main module again, which must keep its work under
+    `if __name__ == "__main__":`."""
+    import multiprocessing
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    size = min(-(-len(variants) // (workers * PARTS_PER_JOB)), PART_MOST)
+    if size > inner:
+        size = -(-size // inner) * inner
+    parts = [variants[k:k + size] for k in range(0, len(variants), size)]
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
+    rows: list[dict] = []
+    try:
+        with warnings.catch_warnings():     # Python 3.12+ on a fork with threads: see above
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded",
+                                    DeprecationWarning)
+            futures = [pool.submit(_part, name, part) for part in parts]    # forks the workers
+        for part, future in zip(parts, futures):
+            rows.extend(future.result())
+            advance(len(part))
+    except BrokenProcessPool as err:     # its own stderr says why, if it could
+        raise SpecError("a worker process of the sweep died (killed? out of memory? a script "
+                        "that starts workers outside `if __name__ == '__main__':`?); jobs=1 "
+                        "runs the sweep in this process") from err
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return rows
 
 
 def _known(name: str, params: dict | None) -> dict:

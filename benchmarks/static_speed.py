@@ -7,7 +7,8 @@
 2. The whole zoo analysed cold in a fresh process (target < 100 ms), with the cache
    (archprof.spec.cache) empty, holding the parses, and holding parses and programs.
 3. `archprof.sweep` variants per second on a MobileNet v1 alpha x resolution grid and a
-   Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-variant grid.
+   Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-variant grid; grids of
+   PARALLEL_FROM variants or more also with one worker process per CPU.
 4. `archprof table vgg16` as a process against `python -c "import torch"` (target < 1/2).
 
 Wall and CPU time are both shown where the machine may be shared: CPU time is what the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,8 +35,8 @@ import torch
 import torchinfo
 
 import archprof
-from archprof.spec import cache
-from archprof.zoo import sweep
+from archprof.spec import cache, memo
+from archprof.zoo import PARALLEL_FROM, cpus, sweep
 
 COLD_TARGETS = {"vgg16": 50, "resnet152": 200, "densenet201": 100, "inception_v3": 100,
                 "nasnet_a_mobile": 100}
@@ -128,12 +130,21 @@ def zoo(rounds: int) -> None:
 
 def sweeps() -> None:
     # A sweep's table is a DataFrame and its bar tqdm: imported once per process, the first
-    # sweep's; timed apart so that the first grid's rate is a rate like the others'.
+    # sweep's; timed apart so that the first grid's rate is a rate like the others'. So is a
+    # first parallel sweep (multiprocessing's first use).
     start = time.perf_counter()
     import pandas  # noqa: F401
     import tqdm  # noqa: F401
-    print(f"\n3. sweep (variants/s, wall and CPU; target 5,000/s); before the first: importing "
-          f"pandas and tqdm, {(time.perf_counter() - start) * 1e3:.0f} ms once per process")
+    imports = time.perf_counter() - start
+    workers = cpus()
+    start = time.perf_counter()
+    sweep("lenet5", {}, [(1, 32 + k, 32) for k in range(PARALLEL_FROM)], progress=False,
+          jobs=workers)
+    print(f"\n3. sweep (variants/s, wall and CPU of all processes; target 5,000/s), each grid "
+          f"with nothing memoised, in one process and, for a grid of {PARALLEL_FROM:,} variants "
+          f"or more, with jobs={workers} (one worker per CPU). Once per process before the "
+          f"first: importing pandas and tqdm, {imports * 1e3:.0f} ms; a first parallel sweep "
+          f"({PARALLEL_FROM:,} LeNet-5 inputs), {(time.perf_counter() - start) * 1e3:.0f} ms")
     grids: dict[str, tuple[str, dict[str, list[Any]]]] = {
         "mobilenet_v1 alpha x res (40 x 25)": (
             "mobilenet_v1", {"alpha": [round(0.25 + 0.025 * i, 3) for i in range(40)],
@@ -143,17 +154,28 @@ def sweeps() -> None:
         "mobilenet_v1 10,000 variants (100 x 100)": (
             "mobilenet_v1", {"alpha": [round(0.25 + 0.01 * i, 3) for i in range(100)],
                              "res": [64 + 4 * i for i in range(100)]}),
+        "wrn_28_10 depth x width (16 x 128)": (
+            "wrn_28_10", {"depth": [10 + 6 * i for i in range(16)], "k": list(range(1, 129))}),
     }
     for label, (name, grid) in grids.items():
         n = 1
         for values in grid.values():
             n *= len(values)
-        start, cpu = time.perf_counter(), time.process_time()
-        df = sweep(name, grid, progress=False)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        assert len(df) == n
-        print(f"{label:<42} {n:>6} variants in {wall:6.2f} s: {n / wall:>7,.0f}/s wall, "
-              f"{n / cpu:>7,.0f}/s CPU ({n / wall / 5000:.2f}x the target)")
+        for jobs in (1, workers) if n >= PARALLEL_FROM and workers > 1 else (1,):
+            memo.clear()    # nothing from an earlier grid (forked workers would inherit it)
+            start, cpu = time.perf_counter(), cpu_time()
+            df = sweep(name, grid, progress=False, jobs=jobs)
+            wall, cpu = time.perf_counter() - start, cpu_time() - cpu
+            assert len(df) == n
+            print(f"{label:<42} {n:>6} variants, jobs={jobs}: {wall:6.2f} s, {n / wall:>7,.0f}/s "
+                  f"wall, {n / cpu:>7,.0f}/s CPU ({n / wall / 5000:.2f}x the target)")
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process and of its ended children (a parallel sweep's workers)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                        resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def process(argv: list[str], **extra: str) -> tuple[float, float]:

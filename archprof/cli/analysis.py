@@ -19,6 +19,7 @@ from archprof.errors import SpecError
 from archprof.figures.render import Column, Table, render
 from archprof.source import graph, parameters
 from archprof.units import human, human_bytes
+from archprof.zoo import PARALLEL_FROM
 
 # --- table ----------------------------------------------------------------------------------
 LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),
@@ -232,8 +233,11 @@ def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
               help="Values to sweep (repeatable: the product of all is swept).")
 @click.option("--input", "inputs", metavar="AxBx...[,AxBx...]",
               help="Input shapes to sweep (1 to 5 sizes each).")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help=f"Worker processes for a grid of {PARALLEL_FROM:,} variants or more (0: one "
+                   "per CPU; 1: none).")
 @format_option
-def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> None:
+def sweep(name: str, grid: tuple[str, ...], inputs: str | None, jobs: int, fmt: str) -> None:
     """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""
     from archprof.zoo import sweep as run
     values = {}
@@ -245,7 +249,7 @@ def sweep(name: str, grid: tuple[str, ...], inputs: str | None, fmt: str) -> Non
     shapes = [parse_input(None, None, s) for s in inputs.split(",")] if inputs else None
     if not values and not shapes:
         raise click.UsageError("give --param KEY=V1,V2,... and/or --input SHAPES to sweep")
-    df = run(name, values, shapes)
+    df = run(name, values, shapes, jobs=jobs)
     columns = [Column(k, k) for k in values] + [
         Column("input", "input"), Column("params", "params", "int"), Column("macs", "MACs", "int"),
         Column("activations", "activations", "int")]

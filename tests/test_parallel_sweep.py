@@ -1,0 +1,81 @@
+"""A sweep spread over worker processes gives the rows one process gives, in grid order, and
+the error the first failing variant gives."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from archprof import zoo
+from archprof.cli import main
+from archprof.errors import SpecError
+
+# MobileNet v1 width x resolution: Tables 6 and 7's settings among 2,000 variants (PARALLEL_FROM)
+ALPHAS = [1.0, 0.75, 0.5, 0.25] + [round(0.26 + 0.05 * i, 2) for i in range(16)]
+RES = [224, 192, 160, 128] + [66 + 4 * i for i in range(96)]
+
+
+@pytest.fixture
+def parallel_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts the parallel path was taken with (so that a test cannot pass by
+    running everything in this process)."""
+    taken: list[int] = []
+    real = zoo._in_parallel
+
+    def spy(name, variants, inner, workers, advance):  # noqa: ANN001, ANN202
+        taken.append(workers)
+        return real(name, variants, inner, workers, advance)
+    monkeypatch.setattr(zoo, "_in_parallel", spy)
+    return taken
+
+
+def test_workers_give_the_rows_of_one_process_in_grid_order(parallel_runs: list[int]) -> None:
+    grid = {"alpha": ALPHAS, "res": RES}
+    assert len(ALPHAS) * len(RES) == zoo.PARALLEL_FROM
+    alone = zoo.sweep("mobilenet_v1", grid, progress=False)
+    assert parallel_runs == []
+    spread = zoo.sweep("mobilenet_v1", grid, progress=False, jobs=2)
+    assert parallel_runs == [2]
+    pd.testing.assert_frame_equal(spread, alone)
+    macs = spread.set_index(["alpha", "res"])["macs"]
+    # Howard et al. 2017, Table 6 (width at 224) and Table 7 (resolution at width 1.0); 160
+    # counts 290.68M, printed 290 (README)
+    assert [round(macs[a, 224] / 1e6) for a in (1.0, 0.75, 0.5, 0.25)] == [569, 325, 149, 41]
+    assert [round(macs[1.0, r] / 1e6) for r in (224, 192, 160, 128)] == [569, 418, 291, 186]
+
+
+def test_a_short_grid_stays_in_this_process(parallel_runs: list[int]) -> None:
+    zoo.sweep("mobilenet_v1", {"alpha": ALPHAS[:4], "res": RES[:4]}, progress=False, jobs=2)
+    assert parallel_runs == []
+
+
+def test_a_worker_error_is_the_first_failing_variant_s_as_in_one_process(
+        parallel_runs: list[int]) -> None:
+    # alpha 0 gives the first conv int(32 * 0) = 0 channels; alpha 0.01 gives conv1 0 too, but
+    # comes later in the grid: the error is the one a single process meets first
+    grid = {"alpha": [*ALPHAS[:10], 0, *ALPHAS[10:19], 0.01], "res": RES}
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(SpecError) as caught:
+            zoo.sweep("mobilenet_v1", grid, progress=False, jobs=jobs)
+        errors.append(str(caught.value))
+    assert parallel_runs == [2]
+    assert errors[0] == errors[1]
+    assert "conv1" in errors[0] and "positive" in errors[0], errors[0]
+    assert errors[0].endswith("(in the variant alpha=0, res=224)"), errors[0]
+
+
+def test_the_cli_spreads_a_long_grid_over_one_worker_per_cpu(parallel_runs: list[int]) -> None:
+    args = ["sweep", "mobilenet_v1", "--param", "alpha=" + ",".join(map(str, ALPHAS)),
+            "--param", "res=" + ",".join(map(str, RES)), "--format", "csv"]
+    outputs = []
+    for jobs in ("1", "0"):
+        result = CliRunner().invoke(main, [*args, "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert parallel_runs == ([zoo.cpus()] if zoo.cpus() > 1 else [])
+    assert outputs[0] == outputs[1]
+    rows = pd.read_csv(io.StringIO(outputs[1]))
+    assert len(rows) == zoo.PARALLEL_FROM and list(rows["alpha"][:len(RES)]) == [1.0] * len(RES)
