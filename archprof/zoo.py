@@ -59,9 +59,9 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
 
 
 PROGRESS_FROM = 2_000     # variants: a grid this long shows a progress bar (on a terminal)
-# variants: a shorter grid runs in this process whatever `jobs` says (starting workers, each
-# expanding the spec afresh, costs more than it saves: ~0.1-0.4 s)
-PARALLEL_FROM = 2_000
+# variants: a shorter grid runs in this process whatever `jobs` says (it takes a tenth of a
+# second or so; the workers would save less than they cost)
+PARALLEL_FROM = 500
 PARTS_PER_JOB = 8         # a grid in parallel is cut into this many contiguous parts per worker,
 PART_MOST = 1_000         # of at most this many variants (a bar's step; Ctrl-C waits for a part)
 
