@@ -73,17 +73,17 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     """One row per combination of parameter values (and input shapes), in grid order. A spec
     is loaded once; blocks and rows repeated across variants are expanded once
     (archprof.spec.memo). `progress`: a bar on stderr (when it is a terminal); by default for
-    long grids. `jobs`: worker processes (0: one per CPU), each analysing contiguous parts of
-    the grid, for a grid of PARALLEL_FROM variants or more; as with any use of
-    multiprocessing, a script that asks for them calls this under `if __name__ == "__main__":`
-    (where workers are spawned, each imports the script's main module again)."""
+    long grids. `jobs`: worker processes (0 or less: one per CPU), each analysing contiguous
+    parts of a grid of PARALLEL_FROM variants or more; as with any use of multiprocessing, a
+    script that asks for them calls this under `if __name__ == "__main__":` (where workers are
+    spawned, each imports the script's main module again)."""
     import pandas as pd
     source: Any = name if is_callable_ref(name) else load_spec(name)    # errors here, once
     keys = list(grid)
     shapes: list[tuple | None] = list(inputs) if inputs else [None]
     variants: list[Variant] = [(dict(zip(keys, values)), shape)
                                for values in product(*grid.values()) for shape in shapes]
-    workers = min(jobs if jobs > 0 else cpus(), -(-len(variants) // PARTS_PER_JOB))
+    workers = jobs if jobs > 0 else cpus()
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
         if workers > 1 and len(variants) >= PARALLEL_FROM:
@@ -138,9 +138,10 @@ def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
     holds whole runs of the `inner` variants that share the first parameter's value where it
     can: they share an expansion (MobileNet's resolutions of one width), which a run cut in two
     would make twice. On Linux the workers are forked: they start at once, with the spec and
-    what this process has memoised. A fork copies only the calling thread, and the workers run
-    archprof's pure-Python expansion alone, never the code of other threads (torch's, BLAS's,
-    tqdm's) whose locks they hold. Elsewhere they are spawned (fork is unsafe on macOS), and
+    what this process has memoised. A fork copies only the calling thread; the workers run
+    archprof's expansion (a module's trace: torch on fake tensors, whose thread pools torch
+    makes anew after a fork), never the code of this process's other threads (BLAS's, tqdm's)
+    whose locks a fork may copy held. Elsewhere they are spawned (fork is unsafe on macOS), and
     each imports the caller's main module again, which must keep its work under
     `if __name__ == "__main__":`."""
     import multiprocessing
