@@ -3,6 +3,12 @@ the error the first failing variant gives."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,3 +85,39 @@ def test_the_cli_spreads_a_long_grid_over_one_worker_per_cpu(parallel_runs: list
     assert outputs[0] == outputs[1]
     rows = pd.read_csv(io.StringIO(outputs[1]))
     assert len(rows) == len(ALPHAS) * len(RES) and list(rows["alpha"][:len(RES)]) == [1.0] * len(RES)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux: from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):     # gone meanwhile
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_the_workers_without_a_traceback_from_each() -> None:
+    """Ctrl-C reaches the whole foreground process group, workers included: the sweep stops
+    with click's one line for it (no traceback from the parent or any worker, no rows) and
+    leaves no worker running."""
+    alphas = ",".join(str(round(0.25 + 0.005 * i, 3)) for i in range(200))
+    res = ",".join(str(r) for r in range(64, 464, 4))       # 20,000 variants: seconds of work
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archprof", "sweep", "mobilenet_v1", "--param", f"alpha={alphas}",
+         "--param", f"res={res}", "--jobs", "2", "--format", "csv"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while len(workers := children(proc.pid)) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and err.strip() == "Aborted!", err[-2000:]
+    assert out == ""                        # stopped before the grid was done
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]    # joined, reaped
