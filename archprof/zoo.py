@@ -126,8 +126,8 @@ def _part(name: str, variants: list[Variant]) -> list[dict]:
 
 
 def _quiet() -> None:
-    """A worker leaves Ctrl-C to the parent, which stops handing out parts and waits for the
-    running ones (a part is short) rather than each worker printing a traceback."""
+    """A worker leaves Ctrl-C to the parent, which cancels the parts not started and waits for
+    the running ones (a part is short); a worker waiting for a part would print a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
