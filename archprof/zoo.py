@@ -59,9 +59,11 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
 
 
 PROGRESS_FROM = 2_000     # variants: a grid this long shows a progress bar (on a terminal)
-# variants: a shorter grid runs in this process whatever `jobs` says (it takes a tenth of a
-# second or so; the workers would save less than they cost)
-PARALLEL_FROM = 500
+# variants: each worker gets at least this many (a 200-variant MobileNet grid gained nothing
+# from two workers: a tenth of a second of work, and each worker expands what it needs afresh),
+# so a grid needs twice as many to be spread at all
+WORKER_LEAST = 250
+PARALLEL_FROM = 2 * WORKER_LEAST
 PARTS_PER_JOB = 8         # a grid in parallel is cut into this many contiguous parts per worker,
 PART_MOST = 1_000         # of at most this many variants (a bar's step; Ctrl-C waits for a part)
 
@@ -74,7 +76,8 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     is loaded once; blocks and rows repeated across variants are expanded once
     (archprof.spec.memo). `progress`: a bar on stderr (when it is a terminal); by default for
     long grids. `jobs`: worker processes (0 or less: one per CPU), each analysing contiguous
-    parts of a grid of PARALLEL_FROM variants or more; as with any use of multiprocessing, a
+    parts of the grid, at most one per WORKER_LEAST variants (none under PARALLEL_FROM
+    variants, where the grid runs in this process); as with any use of multiprocessing, a
     script that asks for them calls this under `if __name__ == "__main__":` (where workers are
     spawned, each imports the script's main module again)."""
     import pandas as pd
@@ -83,10 +86,10 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     shapes: list[tuple | None] = list(inputs) if inputs else [None]
     variants: list[Variant] = [(dict(zip(keys, values)), shape)
                                for values in product(*grid.values()) for shape in shapes]
-    workers = jobs if jobs > 0 else cpus()
+    workers = min(jobs if jobs > 0 else cpus(), len(variants) // WORKER_LEAST)
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
-        if workers > 1 and len(variants) >= PARALLEL_FROM:
+        if workers > 1:
             outer = len(next(iter(grid.values()), [None]))
             rows = _in_parallel(name, variants, len(variants) // max(outer, 1), workers, bar.update)
         else:

@@ -19,7 +19,7 @@ from archprof.errors import SpecError
 from archprof.figures.render import Column, Table, render
 from archprof.source import graph, parameters
 from archprof.units import human, human_bytes
-from archprof.zoo import PARALLEL_FROM
+from archprof.zoo import PARALLEL_FROM, WORKER_LEAST
 
 # --- table ----------------------------------------------------------------------------------
 LAYER_COLUMNS = [Column("name", "name"), Column("type", "type"), Column("shape", "output (CxHxW)"),
@@ -234,8 +234,8 @@ def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
 @click.option("--input", "inputs", metavar="AxBx...[,AxBx...]",
               help="Input shapes to sweep (1 to 5 sizes each).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
-              help=f"Worker processes for a grid of {PARALLEL_FROM:,} variants or more (0: one "
-                   "per CPU; 1: none).")
+              help=f"Worker processes for a grid of {PARALLEL_FROM:,} variants or more, at most "
+                   f"one per {WORKER_LEAST} variants (0: one per CPU; 1: none).")
 @format_option
 def sweep(name: str, grid: tuple[str, ...], inputs: str | None, jobs: int, fmt: str) -> None:
     """One row per parameter value (e.g. --param alpha=1.0,0.75,0.5,0.25)."""
