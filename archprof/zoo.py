@@ -67,7 +67,7 @@ PARALLEL_FROM = 2 * WORKER_LEAST
 PARTS_PER_JOB = 8         # a grid in parallel is cut into this many contiguous parts per worker,
 PART_MOST = 1_000         # of at most this many variants (a bar's step; Ctrl-C waits for a part)
 
-Variant = tuple[dict[str, Any], "tuple | None"]
+Variant = tuple[dict[str, Any], tuple | None]
 
 
 def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | None = None,
@@ -81,7 +81,7 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     script that asks for them calls this under `if __name__ == "__main__":` (where workers are
     spawned, each imports the script's main module again)."""
     import pandas as pd
-    source: Any = name if is_callable_ref(name) else load_spec(name)    # errors here, once
+    source = _source(name)      # a spec's errors here, once
     keys = list(grid)
     shapes: list[tuple | None] = list(inputs) if inputs else [None]
     variants: list[Variant] = [(dict(zip(keys, values)), shape)
@@ -90,8 +90,8 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
         if workers > 1:
-            outer = len(next(iter(grid.values()), [None]))
-            rows = _in_parallel(name, variants, len(variants) // max(outer, 1), workers, bar.update)
+            outer = len(next(iter(grid.values()), [None]))      # 1 for a grid of inputs alone
+            rows = _in_parallel(name, variants, len(variants) // outer, workers, bar.update)
         else:
             rows = _rows(source, variants, bar.update)
     return pd.DataFrame(rows)
@@ -123,9 +123,14 @@ def _rows(source: Any, variants: list[Variant], advance: Callable[[int], object]
     return rows
 
 
+def _source(name: str) -> Any:
+    """What `_rows` analyses: a spec, loaded, or a callable's reference (traced per variant)."""
+    return name if is_callable_ref(name) else load_spec(name)
+
+
 def _part(name: str, variants: list[Variant]) -> list[dict]:
     """A worker's part of a parallel sweep."""
-    return _rows(name if is_callable_ref(name) else load_spec(name), variants, lambda n: None)
+    return _rows(_source(name), variants, lambda n: None)
 
 
 def _quiet() -> None:
