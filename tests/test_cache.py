@@ -151,6 +151,37 @@ def test_values_equal_but_of_another_type_are_not_confused(write_spec) -> None:
         archprof.expand(path, params={"w": True})
 
 
+NESTED = """
+outer:
+  args: {c: null}
+  layers:
+    - {block: inner, c: c, repeat: 2, name: s}
+inner:
+  args: {c: null}
+  let: {wide: "c * w + i"}
+  layers:
+    - {conv: wide, k: 1, name: a}
+"""
+
+
+def test_a_call_made_before_is_keyed_on_what_its_blocks_read_from_outside(write_spec) -> None:
+    """A block call seen before (memo.CALLS: same row, same values of the names it and the
+    blocks inside it read, inputs of the same shapes) skips its arguments and let. `w` is
+    read only by the let of a block inside the one called, `i` by that let and the row's
+    repeat: neither is an argument, and the call must not cross their values."""
+    path = write_spec("- {block: outer, c: 2, repeat: 2, name: o}", blocks=NESTED,
+                      input="[8, 8, 8]", params="{w: 4}")
+    memo.clear()
+    for w in (4, 8, 4, 8):
+        graph = archprof.expand(path, params={"w": w})
+        # o.blockJ.s.blockI.a: 2 * w + I - 1 channels (i counts from 0)
+        assert [n.out[0] for n in graph.nodes] == [2 * w, 2 * w + 1] * 2
+        assert_same(graph, fresh(path, params={"w": w})[0])
+    # at each w: the outer call at i = 0 (on 8 channels) and i = 1 (on 2w + 1); the inner
+    # call at i = 0 on 8 and on 2w + 1 channels, at i = 1 on 2w (in both outer copies)
+    assert len(memo.CALLS.entries) == 2 * (2 + 3)
+
+
 REPEATED = """
 - {conv: 8, k: 1, name: a}
 - {conv: 8, k: 3, p: 1, repeat: 3, from: a, name: r}

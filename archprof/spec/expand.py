@@ -330,11 +330,18 @@ class _Expander:
         return seen
 
     def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
-        """The shape variables a row's expressions may read: in its own fields, and for a block
-        anywhere inside it (its args and let, and rows that read the scope it is called in, as
+        """The shape variables a row's expressions may read (see `reads`)."""
+        hit = _SHAPE_READS.get(row)
+        if hit is not None:
+            return hit
+        return _SHAPE_READS.put(row, _shape_vars_in(self.reads(row, head)))
+
+    def reads(self, row: dict, head: str) -> tuple[str, ...]:
+        """The names a row's expressions may read: in its own fields, and for a block anywhere
+        inside it (its args and let, and rows that read the scope it is called in, as
         `repeat:`). Worked out once per row: a row is read against its own file's blocks only,
         as memo.block_names assumes."""
-        hit = _SHAPE_READS.get(row)
+        hit = _READS.get(row)
         if hit is not None:
             return hit
         blocks = self.spec.blocks
@@ -342,7 +349,7 @@ class _Expander:
         definition = blocks.get(block) if isinstance(block, str) else None
         names = memo.names_in(row) if not isinstance(definition, dict) else (
             *memo.names_in(row), *memo.names_in(definition), *memo.block_names(blocks, definition))
-        return _SHAPE_READS.put(row, _shape_vars_in(names))
+        return _READS.put(row, tuple(sorted(set(names))))
 
     def condition_env(self, row: dict, head: str, scope: Scope) -> dict[str, Any]:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row
@@ -444,6 +451,16 @@ class _Expander:
         if scope.depth >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} (is '{block_name}' recursive?)")
         definition = blocks[block_name]
+        prefix = scope.prefix + name + "."
+        shapes = tuple(map(self.graph.shape_of, sources))
+        # A call like one made before (the same row, the same values of every name that it
+        # and its block read, inputs of the same shapes) makes the same block: its arguments
+        # and let are not evaluated again (a stage's copies, each variant of a sweep).
+        call = (id(row), id(definition), scope.depth, shapes, tuple(map(sources.index, sources)),
+                memo.env_key(self.reads(row, "block"), env))
+        recording = memo.CALLS.get(call)
+        if recording is not None:
+            return self.copy(recording, prefix, sources)
         names, declared, let = _block_parts(block_name, definition)
         if len(names) != len(sources):
             raise SpecError(f"block '{block_name}' takes {len(names)} input(s) ({', '.join(names)}); "
@@ -463,16 +480,12 @@ class _Expander:
         for key, raw in let.items():
             inner[key] = self.value(raw, inner)
         # What the block makes depends on these alone: expand it once, copy it after.
-        key = (id(definition), scope.depth, tuple(self.graph.shape_of(s) for s in sources),
-               tuple(map(sources.index, sources)),
+        key = (id(definition), scope.depth, shapes, call[4],
                memo.env_key(memo.block_names(blocks, definition), inner))
-        prefix = scope.prefix + name + "."
         recording = memo.BLOCKS.get(key)
         if recording is not None:
-            start = len(self.graph.nodes)
-            result = self.replay(recording, prefix, sources)
-            self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
-            return result
+            memo.CALLS.put(call, (row, definition), recording)
+            return self.copy(recording, prefix, sources)
         start, expected, guarded = (len(self.graph.nodes), len(self.graph.expectations),
                                     len(self.guards))
         refs = {"in": sources[0], **dict(zip(names, sources))}
@@ -489,7 +502,15 @@ class _Expander:
         recording = self.record(prefix, sources, (start, expected, guarded), result)
         if recording is not None:
             memo.BLOCKS.put(key, definition, recording)
+            memo.CALLS.put(call, (row, definition), recording)
             self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
+        return result
+
+    def copy(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
+        """A block made before, again under `prefix` on `sources`."""
+        start = len(self.graph.nodes)
+        result = self.replay(recording, prefix, sources)
+        self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
         return result
 
     def record(self, prefix: str, sources: list[str], starts: tuple[int, int, int],
@@ -592,6 +613,7 @@ _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] =
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
 _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
+_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ Process-wide tables, all filled by the ordinary expansion code:
   and ops of equal value are one object (`canonical`);
 - the nodes a block makes depend on the block, the values of the names its rows (and the
   blocks it uses) read, and the shapes of its inputs. ResNet-152 has 30 identical bottlenecks
-  in one stage: the first is expanded, the others are copies under their own names;
+  in one stage: the first is expanded, the others are copies under their own names; a block
+  call (its row, the values of the names it and its blocks read in the calling scope, its
+  inputs' shapes) leads to the same copy without evaluating its arguments and let again;
 - a spec's whole expansion with given parameters, compiled for other input shapes
   (archprof.spec.program; kept as a draft until a second input shape asks), the shape and
   counts of each op on each input shape it met (read and filled by full expansions and
@@ -78,6 +80,7 @@ class PerObject(Generic[T]):
 
 ROW_OPS = Table()
 BLOCKS = Table()
+CALLS = Table()         # (block row, values its names have, input shapes) -> what BLOCKS gave
 PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes,
                         # a Program or its Draft (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts): program.rule
@@ -108,6 +111,7 @@ def active() -> bool:
 def clear() -> None:
     ROW_OPS.entries.clear()
     BLOCKS.entries.clear()
+    CALLS.entries.clear()
     PROGRAMS.entries.clear()
     RULES.entries.clear()
     OPS.entries.clear()
