@@ -223,36 +223,21 @@ class _Expander:
         if not isinstance(row, dict):
             raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got {short(row)}")
         line = getattr(row, "line", None)
-        name = row.get("name")
-        where = scope.prefix + name if isinstance(name, str) and name else scope.prefix.rstrip(".")
         try:
             self._row(row, scope, line)
-        except SpecError as err:
-            raise err.located(line=line, path=where or None) from None
-        except RecursionError:
-            raise SpecError("blocks nest too deeply", line=line, path=where or None) from None
+        except (SpecError, RecursionError) as err:
+            name = row.get("name")
+            where = (scope.prefix + name if isinstance(name, str) and name
+                     else scope.prefix.rstrip(".")) or None
+            if isinstance(err, RecursionError):
+                raise SpecError("blocks nest too deeply", line=line, path=where) from None
+            raise err.located(line=line, path=where) from None
 
     def _row(self, row: dict, scope: Scope, line: int | None) -> None:
-        heads = [k for k in row if k in OPS or k == "block"]
-        if len(heads) > 1:      # `bn: true` on a conv row is sugar, not a second op
-            heads = [k for k in heads if k not in SUGAR_KEYS]
-        if len(heads) != 1:
-            candidates = [k for k in row if k not in ROW_KEYS | SUGAR_KEYS]
-            if heads:
-                raise SpecError(f"a row has one op, this one has {', '.join(heads)}")
-            word = candidates[0] if candidates else next(iter(row), "")
-            raise SpecError(f"unknown op '{word}'" if candidates else "row names no op",
-                            hint=did_you_mean(str(word), [*OPS, "block"]))
-        head = heads[0]
+        head, kind = _head(row)
         if "if" in row and not self.value(row["if"], self.condition_env(row, head, scope)):
             return
-        name = row.get("name")
-        if name is not None and (not isinstance(name, str) or not NAME.match(name)):
-            raise SpecError(f"name {short(name)} must be a word of letters, digits and _")
-        kind = row.get("block") if head == "block" else head
-        if not isinstance(kind, str):
-            raise SpecError(f"unknown block {short(kind)}")
-        name = name or self.auto_name(kind, scope)
+        name = row.get("name") or self.auto_name(kind, scope)
         start = len(self.graph.nodes)
         if "repeat" in row:
             try:
@@ -614,6 +599,33 @@ _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObjec
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
 _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
 _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
+_HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
+
+
+def _head(row: dict[str, Any]) -> tuple[str, str]:
+    """A row's op key ('block' for a block) and the op or block it names, its name checked:
+    what its keys alone decide, once per row."""
+    hit = _HEADS.get(row)
+    if hit is not None:
+        return hit
+    heads = [k for k in row if k in OPS or k == "block"]
+    if len(heads) > 1:      # `bn: true` on a conv row is sugar, not a second op
+        heads = [k for k in heads if k not in SUGAR_KEYS]
+    if len(heads) != 1:
+        candidates = [k for k in row if k not in ROW_KEYS | SUGAR_KEYS]
+        if heads:
+            raise SpecError(f"a row has one op, this one has {', '.join(heads)}")
+        word = candidates[0] if candidates else next(iter(row), "")
+        raise SpecError(f"unknown op '{word}'" if candidates else "row names no op",
+                        hint=did_you_mean(str(word), [*OPS, "block"]))
+    head = heads[0]
+    name = row.get("name")
+    if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+        raise SpecError(f"name {short(name)} must be a word of letters, digits and _")
+    kind = row.get("block") if head == "block" else head
+    if not isinstance(kind, str):
+        raise SpecError(f"unknown block {short(kind)}")
+    return _HEADS.put(row, (head, kind))
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
