@@ -369,30 +369,13 @@ class _Expander:
         hit = memo.ROW_OPS.get(key)
         if hit is not None:
             return hit
-        cls = op_class(head)
-        sugar = {k for k in SUGAR_KEYS if row.get(k)} if head in SUGAR_OPS else set()
-        extra = {"proj", "inplace"} if head == "add" else {"inplace"}
-        allowed = op_keys(cls) | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
-        for k in row:
-            if k not in allowed:
-                raise SpecError(f"unknown key '{k}' for {head}", hint=did_you_mean(str(k), allowed))
+        cls, sugar, fields_row, act = _form(row, head)
         ev = lambda v: self.value(v, env)  # noqa: E731
-        fields_row = dict(row)
-        if "bn" in sugar and "bias" not in row:
-            fields_row["bias"] = False     # a bias before BatchNorm is redundant
         ops = [op_from_row(cls, fields_row, ev)]
-        if sugar and "inplace" in row:
-            raise SpecError("inplace: sets one op's flag; write the conv/linear sugar as rows")
         inplace = None if row.get("inplace") is None else fields.boolean(row["inplace"], ev)
         if "bn" in sugar and fields.boolean(row["bn"], ev):
             ops.append(op_class("bn")())
-        if "act" in sugar:
-            if not isinstance(row["act"], str):
-                raise SpecError(f"act must name an activation, got {short(row['act'])}")
-            act = op_class(row["act"])
-            if not issubclass(act, Activation):
-                known = ", ".join(k for k, c in OPS.items() if issubclass(c, Activation))
-                raise SpecError(f"act must be an activation ({known}), got '{row['act']}'")
+        if act is not None:
             ops.append(act())
         result = (bool(sugar), tuple(map(memo.canonical, ops)), inplace)
         memo.ROW_OPS.put(key, row, result)
@@ -600,6 +583,8 @@ _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found
 _SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
 _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
 _HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
+_FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]] = \
+    memo.PerObject()                                                    # row -> _form
 
 
 def _head(row: dict[str, Any]) -> tuple[str, str]:
@@ -626,6 +611,37 @@ def _head(row: dict[str, Any]) -> tuple[str, str]:
     if not isinstance(kind, str):
         raise SpecError(f"unknown block {short(kind)}")
     return _HEADS.put(row, (head, kind))
+
+
+def _form(row: dict[str, Any], head: str
+          ) -> tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]:
+    """What a layer row's keys alone decide, checked once per row: its op class, the sugar it
+    is written with (`bn:`, `act:`), the fields its op reads (a conv or linear with `bn:` has
+    no bias unless the row says) and the activation class of `act:`."""
+    hit = _FORMS.get(row)
+    if hit is not None:
+        return hit
+    cls = op_class(head)
+    sugar = frozenset(k for k in SUGAR_KEYS if row.get(k)) if head in SUGAR_OPS else frozenset()
+    extra = {"proj", "inplace"} if head == "add" else {"inplace"}
+    allowed = op_keys(cls) | ROW_KEYS | extra | (SUGAR_KEYS if head in SUGAR_OPS else set())
+    for k in row:
+        if k not in allowed:
+            raise SpecError(f"unknown key '{k}' for {head}", hint=did_you_mean(str(k), allowed))
+    if sugar and "inplace" in row:
+        raise SpecError("inplace: sets one op's flag; write the conv/linear sugar as rows")
+    fields_row = dict(row)
+    if "bn" in sugar and "bias" not in row:
+        fields_row["bias"] = False     # a bias before BatchNorm is redundant
+    act = None
+    if "act" in sugar:
+        if not isinstance(row["act"], str):
+            raise SpecError(f"act must name an activation, got {short(row['act'])}")
+        act = op_class(row["act"])
+        if not issubclass(act, Activation):
+            known = ", ".join(k for k, c in OPS.items() if issubclass(c, Activation))
+            raise SpecError(f"act must be an activation ({known}), got '{row['act']}'")
+    return _FORMS.put(row, (cls, sugar, fields_row, act))
 
 
 def _shape_vars_in(names: tuple[str, ...]) -> tuple[str, ...]:
