@@ -13,7 +13,16 @@ from dataclasses import MISSING, dataclass
 from typing import Any
 
 from archprof.errors import SpecError, did_you_mean, short
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Node, liveness, mark_inplace
+from archprof.ir.graph import (
+    INPUT,
+    Cost,
+    Expectation,
+    Graph,
+    Liveness,
+    Node,
+    liveness,
+    mark_inplace,
+)
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import cache, expr, fields, memo
 from archprof.spec.load import Spec, load_spec
@@ -107,9 +116,8 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
-        graph.liveness = liveness(graph)
         draft = Draft(list(graph.nodes), list(graph.expectations), expander.guards,
-                      expander.inplace, expander.instances, graph.liveness, MAX_ELEMENTS)
+                      expander.inplace, expander.instances, expander.liveness, MAX_ELEMENTS)
         if digest:
             program = Program.of(draft)
             memo.PROGRAMS.put(key, spec, program)
@@ -180,6 +188,7 @@ class _Expander:
         self.inplace: dict[str, bool] = {}     # `inplace:` rows: node -> flag as written
         self.guards: list[Guard] = []          # what the program for other inputs checks
         self.instances: list[Instance] = []    # the blocks made, for the program's segments
+        self.liveness: Liveness = ()           # the graph's, once made (`run`)
 
     def run(self) -> Graph:
         scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
@@ -192,7 +201,7 @@ class _Expander:
             if flag and numel(node.out) != numel(node.ins[0]):
                 raise SpecError("inplace: true needs an output as large as its input",
                                 path=name)
-        mark_inplace(self.graph, self.inplace)
+        self.graph.liveness = self.liveness = _settle(self.graph, self.inplace)
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -585,6 +594,25 @@ _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> rea
 _HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
 _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]] = \
     memo.PerObject()                                                    # row -> _form
+
+
+def _settle(graph: Graph, given: dict[str, bool]) -> Liveness:
+    """The in-place flags of an expanded graph's nodes (mark_inplace) and its liveness. Both
+    depend on its wiring alone (names, inputs, each op's in-place kind, the `inplace:` rows),
+    which variants of a sweep that differ in widths share (a Wide-ResNet's k at one depth,
+    each MobileNet alpha): worked out once per wiring."""
+    nodes = graph.nodes
+    wiring = (tuple([n.name for n in nodes]), tuple([tuple(n.inputs) for n in nodes]),
+              tuple([n.op.inplace for n in nodes]), tuple(given.items()))
+    hit = memo.WIRINGS.get(wiring)
+    if hit is None:
+        mark_inplace(graph, given)
+        hit = (tuple([n.inplace for n in nodes]), liveness(graph))
+        memo.WIRINGS.put(wiring, None, hit)
+    else:
+        for node, flag in zip(nodes, hit[0]):
+            node.inplace = flag
+    return hit[1]
 
 
 def _head(row: dict[str, Any]) -> tuple[str, str]:

@@ -85,6 +85,8 @@ PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other in
                         # a Program or its Draft (a whole network each: fewer of them)
 RULES = Table()         # (op, input shapes) -> (output shape, counts): program.rule
 OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
+WIRINGS = Table(512)    # an expanded graph's wiring -> its in-place flags and liveness
+                        # (archprof.spec.expand: a whole network each)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
                         # (kilobytes each; a sweep reuses them within a variant, seldom across)
 _NAMES: PerObject[tuple[str, ...]] = PerObject()
@@ -116,6 +118,7 @@ def clear() -> None:
     RULES.entries.clear()
     OPS.entries.clear()
     SEGMENTS.entries.clear()
+    WIRINGS.entries.clear()
     _NAMES.entries.clear()
     _BLOCK_NAMES.entries.clear()
 
