@@ -223,6 +223,33 @@ def test_copied_blocks_keep_their_inplace_rows(write_spec) -> None:
     assert_same(graph, fresh(path)[0])
 
 
+def test_variants_of_one_wiring_share_its_inplace_flags_and_liveness() -> None:
+    """WRN-d-k at one depth: every k has the same names, inputs and op kinds, so the second
+    k takes the in-place flags and liveness worked out for the first (memo.WIRINGS); each
+    still equals a fresh expansion. Another depth is another wiring."""
+    memo.clear()
+    variants = [{"k": 2}, {"k": 4}, {"depth": 16, "k": 4}]
+    a, b, c = (archprof.expand("wrn_28_10", params=p) for p in variants)
+    assert a.liveness is b.liveness and c.liveness is not a.liveness
+    assert len(memo.WIRINGS.entries) == 2
+    for graph, params in zip((a, b, c), variants):
+        assert_same(graph, fresh("wrn_28_10", params=params)[0])
+
+
+def test_inplace_rows_are_part_of_the_wiring(write_spec) -> None:
+    """The same names and inputs with `inplace:` set otherwise are another wiring: the ReLU
+    overwrites the conv's output (activations: the 8x8x8 input and the conv's 8x8x8) or gets
+    memory of its own (a third 512)."""
+    path = write_spec("- {conv: 8, k: 1, name: a}\n- {relu: , inplace: flag, name: r}",
+                      input="[8, 8, 8]", params="{flag: true}")
+    memo.clear()
+    for flag, activations in ((True, 2 * 512), (False, 3 * 512), (True, 2 * 512)):
+        graph = archprof.expand(path, params={"flag": flag})
+        assert graph.node("r").inplace is flag
+        assert archprof.analyze(graph).totals["activations"] == activations
+        assert_same(graph, fresh(path, params={"flag": flag})[0])
+
+
 # --- the compiled program (archprof.spec.program): the same spec at another input shape ---
 
 def test_another_input_shape_replays_the_program() -> None:
