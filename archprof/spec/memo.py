@@ -36,10 +36,14 @@ T = TypeVar("T")
 LIMIT = 50_000          # entries per table; a full table is emptied (sweeps of many variants)
 
 
+_TABLES: list[Table] = []
+
+
 class Table:
     def __init__(self, limit: int = LIMIT) -> None:
         self.entries: dict[tuple, tuple[Any, Any]] = {}
         self.limit = limit
+        _TABLES.append(self)    # `clear` empties every table
 
     def get(self, key: tuple) -> Any:
         if not _on:
@@ -113,14 +117,8 @@ def active() -> bool:
 
 
 def clear() -> None:
-    ROW_OPS.entries.clear()
-    BLOCKS.entries.clear()
-    CALLS.entries.clear()
-    PROGRAMS.entries.clear()
-    RULES.entries.clear()
-    OPS.entries.clear()
-    SEGMENTS.entries.clear()
-    WIRINGS.entries.clear()
+    for table in _TABLES:
+        table.entries.clear()
     _NAMES.entries.clear()
     _BLOCK_NAMES.entries.clear()
 
