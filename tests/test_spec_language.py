@@ -62,6 +62,22 @@ def test_errors_name_file_line_path_and_hint(write_spec):
     assert "unknown reference 'b5x5'" in text and "did you mean 'b5x5_reduce'?" in text
 
 
+def test_a_copied_block_may_not_reuse_a_node_name(write_spec):
+    """A residual `add` with `proj:` names its projection `<name>_proj.conv`; a later block row
+    named `a_proj` whose block has a node `conv` would make that name again, both when the
+    block is expanded afresh and when it is a copy of the call made before (the first row)."""
+    blocks = "unit:\n  layers:\n    - {conv: 4, k: 1, name: conv}"
+    rows = ("- {block: unit, name: u1}\n- {conv: 4, k: 1, s: 2, name: c}\n"
+            "- {add: [c, u1], proj: conv, name: a}\n")
+    cases = {"- {block: unit, from: in, name: a_proj}": ":14: a_proj: ",  # a copy of u1's
+             # a new input shape: expanded afresh, the clash found at the block's own row
+             "- {block: unit, from: c, name: a_proj}": ":6: a_proj.conv: "}
+    for tail, where in cases.items():
+        path = write_spec(rows + tail, blocks=blocks, input="[3, 8, 8]")
+        with pytest.raises(SpecError, match=where + r"two layers are named 'a_proj\.conv'"):
+            archprof.analyze(path)
+
+
 def test_kernel_larger_than_padded_input(write_spec):
     blocks = "b:\n  layers:\n    - {conv: 4, k: 7, name: conv2}"
     path = write_spec("- {conv: 4, k: 3, s: 2, p: 1, name: c}\n- {block: b, name: conv3_x}", blocks=blocks,
