@@ -265,17 +265,47 @@ def test_another_input_shape_replays_the_program() -> None:
 
 def test_a_variant_gets_its_program_when_a_second_input_shape_asks() -> None:
     """A parameter variant's first expansion leaves a draft, not a program (a sweep over
-    parameters replays few variants); the next input shape with the same parameters makes
-    the program from that draft and replays it, equal to a fresh expansion."""
+    parameters replays few variants), in a table of the latest few; the next input shape with
+    the same parameters makes the program from that draft and replays it, equal to a fresh
+    expansion."""
     memo.clear()
     params = {"depth": 16, "k": 2}
     archprof.expand("wrn_28_10", params=params)
-    kinds = lambda: [type(entry[1]) for entry in memo.PROGRAMS.entries.values()]  # noqa: E731
-    assert kinds() == [Draft]
+    kinds = lambda: ([type(entry[1]) for entry in memo.PROGRAMS.entries.values()],  # noqa: E731
+                     [type(entry[1]) for entry in memo.DRAFTS.entries.values()])
+    assert kinds() == ([], [Draft])
     again = archprof.expand("wrn_28_10", params=params, input=(3, 48, 48))
-    assert kinds() == [Program]
+    assert kinds() == ([Program], [])
     assert again.node("conv4.block2.conv2").out == (128, 12, 12)    # 48 / 4
     assert_same(again, fresh("wrn_28_10", params=params, input=(3, 48, 48))[0])
+
+
+def test_a_sweep_keeps_the_drafts_of_its_latest_variants_only() -> None:
+    """A draft holds its graph's nodes: a sweep over 40 parameter values keeps those of the
+    last few (DRAFTS' limit) rather than 40 graphs."""
+    memo.clear()
+    for k in range(1, 41):
+        archprof.expand("wrn_28_10", params={"depth": 10, "k": k})
+    assert 0 < len(memo.DRAFTS.entries) <= memo.DRAFTS.limit < 40
+    assert not memo.PROGRAMS.entries
+
+
+def test_a_program_whose_decisions_fail_gives_way_to_the_newer_draft(write_spec) -> None:
+    """SWITCHED's pool is on where hin > 8, and a replay needs the hin its program read. With
+    a parameter given (a variant: drafts, no program kept on disk), the program made at
+    16x32 from the draft at 16x16 cannot replay 8x8, whose full expansion leaves a draft
+    that replaces it: 8x4 replays a program without the pool made from that draft."""
+    path = write_spec(SWITCHED.replace("conv: 8", "conv: w"), params="{w: 8}",
+                      input="[3, 16, 16]")
+    memo.clear()
+    replays = []
+    for shape in ((3, 16, 16), (3, 16, 32), (3, 8, 8), (3, 8, 4)):
+        graph = archprof.expand(path, params={"w": 8}, input=shape)
+        replays.append(graph._deferred is not None)     # a replay makes its nodes when asked
+        assert_same(graph, fresh(path, params={"w": 8}, input=shape)[0])
+    assert replays == [False, True, False, True]
+    (program,) = [entry[1] for entry in memo.PROGRAMS.entries.values()]
+    assert program.names == ("a", "b") and not memo.DRAFTS.entries
 
 
 def test_copies_of_a_block_are_worked_out_once_per_input_shape() -> None:

@@ -102,14 +102,17 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
         # disk for the next process (archprof.spec.cache); a sweep's variants are not
         digest = origin if not params and memo.active() else b""
-        program: Program | Draft | None = memo.PROGRAMS.get(key)
+        program: Program | None = memo.PROGRAMS.get(key)
         if program is None and digest:
             program = _kept(spec, digest, read)
             if program is not None:
                 memo.PROGRAMS.put(key, spec, program)
-        if isinstance(program, Draft):      # the second input shape with these parameters
-            program = Program.of(program)
-            memo.PROGRAMS.put(key, spec, program)
+        if program is None:
+            made: Draft | None = memo.DRAFTS.get(key)
+            if made is not None:    # the second input shape with these parameters
+                program = Program.of(made)
+                memo.PROGRAMS.put(key, spec, program)
+                memo.DRAFTS.drop(key)
         if program is not None:
             graph = program.run(spec, shape, values)
             if graph is not None:
@@ -122,8 +125,9 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
             program = Program.of(draft)
             memo.PROGRAMS.put(key, spec, program)
             cache.store_program(spec.file, digest, spec.name, read, program.portable())
-        else:
-            memo.PROGRAMS.put(key, spec, draft)
+        else:       # a program these values had took other decisions: the draft replaces it
+            memo.PROGRAMS.drop(key)
+            memo.DRAFTS.put(key, spec, draft)
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None

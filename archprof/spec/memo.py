@@ -9,7 +9,8 @@ Process-wide tables, all filled by the ordinary expansion code:
   call (its row, the values of the names it and its blocks read in the calling scope, its
   inputs' shapes) leads to the same copy without evaluating its arguments and let again;
 - a spec's whole expansion with given parameters, compiled for other input shapes
-  (archprof.spec.program; kept as a draft until a second input shape asks), the shape and
+  (archprof.spec.program; a draft for the latest variants, until a second input shape
+  asks), the shape and
   counts of each op on each input shape it met (read and filled by full expansions and
   replays alike), and those of each block's nodes on each
   input shape a copy of the block met;
@@ -64,6 +65,14 @@ class Table:
         except TypeError:
             pass
 
+    def drop(self, key: tuple) -> None:
+        if not _on:
+            return
+        try:
+            self.entries.pop(key, None)
+        except TypeError:
+            pass
+
 
 class PerObject(Generic[T]):
     """What is worked out from one object of a spec (a row, a block definition), once while
@@ -87,8 +96,12 @@ class PerObject(Generic[T]):
 ROW_OPS = Table()
 BLOCKS = Table()
 CALLS = Table()         # (block row, values its names have, input shapes) -> what BLOCKS gave
-PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes,
-                        # a Program or its Draft (a whole network each: fewer of them)
+PROGRAMS = Table(512)   # archprof.spec.program: a spec's expansion for other input shapes
+                        # (a whole network each: fewer of them)
+DRAFTS = Table(16)      # the latest variants' Drafts, from which a second input shape makes a
+                        # Program: each holds its graph's nodes, which a sweep over parameters
+                        # (few second shapes) would otherwise keep by the hundred, for the
+                        # collector to walk once it runs again
 RULES = Table()         # (op, input shapes) -> (output shape, counts): program.rule
 OPS = Table()           # an op's value -> the one op object of that value (`canonical`)
 WIRINGS = Table(512)    # an expanded graph's wiring -> its in-place flags and liveness
