@@ -10,10 +10,9 @@ Process-wide tables, all filled by the ordinary expansion code:
   inputs' shapes) leads to the same copy without evaluating its arguments and let again;
 - a spec's whole expansion with given parameters, compiled for other input shapes
   (archprof.spec.program; a draft for the latest variants, until a second input shape
-  asks), the shape and
-  counts of each op on each input shape it met (read and filled by full expansions and
-  replays alike), and those of each block's nodes on each
-  input shape a copy of the block met;
+  asks), the shape and counts of each op on each input shape it met (read and filled by
+  full expansions and replays alike), and those of each block's nodes on each input shape
+  a copy of the block met;
 - an expanded graph's in-place flags and liveness depend on its wiring alone (names, inputs,
   each op's in-place kind, `inplace:` rows), which variants differing in widths share.
 
