@@ -9,6 +9,7 @@ and `i` the repeat index (0-based). Rows may use `cin`, `hin`, `win`: the shape 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from archprof.spec.program import (
     projection,
     projection_stride,
     rule,
+    shape_values,
     shape_vars,
 )
 from archprof.units import parse_quantity
@@ -309,30 +311,38 @@ class _Expander:
         if name in scope.refs and scope.refs[name] != INPUT:
             raise SpecError(f"name '{name}' is used twice in the same scope")
         inputs = self.inputs(row, head, scope)
-        env = {**scope.env, "i": index, **self.seen_shape(inputs[0], self.shape_reads(row, head))}
+        shape = self.graph.shape_of(inputs[0])
+        outer, reads_i, sizes = self.parts(row, head)
+        seen = self.guarded(inputs[0], shape, sizes)
+        # What the row's expressions read, as a key (its results are memoised on it); the
+        # names they see, made only where they are evaluated (a block or row not met before).
+        read = (memo.env_key(outer, scope.env), index if reads_i else None, seen)
+        visible = lambda: {**scope.env, "i": index, **shape_vars(shape)}  # noqa: E731
         if head == "block":
-            out = self.block(row, name, inputs, scope, env)
+            out = self.block(row, name, inputs, scope, read, visible)
         else:
-            out = self.op_row(row, head, name, inputs, scope, env, line)
+            out = self.op_row(row, head, name, inputs, scope, read, visible, line)
         scope.refs[name] = scope.last = out
         scope.taken.add(name)
 
-    def seen_shape(self, node: str, read: tuple[str, ...]) -> dict[str, int]:
-        """The shape of a row's (first) input as its expressions see it (program.SHAPE_VARS,
-        all of them: an unknown name's hint may be one); those the row reads (`read`) are
-        recorded as a guard of the compiled program."""
-        seen = shape_vars(self.graph.shape_of(node))
+    def guarded(self, node: str, shape: Shape, read: tuple[str, ...]) -> tuple[int, ...]:
+        """The values of the shape variables `read` of a row's (first) input `node`, recorded
+        as a guard of the compiled program."""
+        seen = shape_values(shape, read)
         if read:
-            self.guards.append((len(self.graph.nodes), "vars", read, (node,),
-                                tuple(seen[v] for v in read)))
+            self.guards.append((len(self.graph.nodes), "vars", read, (node,), seen))
         return seen
 
-    def shape_reads(self, row: dict, head: str) -> tuple[str, ...]:
-        """The shape variables a row's expressions may read (see `reads`)."""
-        hit = _SHAPE_READS.get(row)
+    def parts(self, row: dict, head: str) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
+        """The names a row's expressions may read (see `reads`) by where their values come
+        from: the calling scope, the repeat index `i`, the input's shape (SHAPE_VARS)."""
+        hit = _PARTS.get(row)
         if hit is not None:
             return hit
-        return _SHAPE_READS.put(row, _shape_vars_in(self.reads(row, head)))
+        names = self.reads(row, head)
+        read = _shape_vars_in(names)
+        return _PARTS.put(row, (tuple(n for n in names if n != "i" and n not in read),
+                                "i" in names, read))
 
     def reads(self, row: dict, head: str) -> tuple[str, ...]:
         """The names a row's expressions may read: in its own fields, and for a block anywhere
@@ -356,11 +366,13 @@ class _Expander:
             source = self.inputs(row, head, scope)[0]
         except SpecError:
             return scope.env
-        return {**scope.env, **self.seen_shape(source, _shape_vars_in(memo.names_in(row["if"])))}
+        shape = self.graph.shape_of(source)
+        self.guarded(source, shape, _shape_vars_in(memo.names_in(row["if"])))
+        return {**scope.env, **shape_vars(shape)}      # all of them: a hint may name one
 
     def op_row(self, row: dict, head: str, name: str, inputs: list[str], scope: Scope,
-               env: dict[str, Any], line: int | None) -> str:
-        sugared, ops, inplace = self.row_ops(row, head, env)
+               read: tuple, visible: Callable[[], dict[str, Any]], line: int | None) -> str:
+        sugared, ops, inplace = self.row_ops(row, head, read, visible)
         if head == "add" and row.get("proj"):
             inputs = self.projections(row["proj"], inputs, name, scope, line)
         if not sugared:
@@ -373,16 +385,17 @@ class _Expander:
             inputs = [self.emit(prefix + op.kind, op, inputs, line)]
         return inputs[0]
 
-    def row_ops(self, row: dict, head: str, env: dict[str, Any]
+    def row_ops(self, row: dict, head: str, read: tuple, visible: Callable[[], dict[str, Any]]
                 ) -> tuple[bool, tuple[Op, ...], bool | None]:
         """The ops a row makes (with `bn:`/`act:` sugar, whether it is written as such, and the
         BN and activation after the op) and its `inplace:` flag; memoised on the values of the
-        names the row reads."""
-        key = (id(row), head, memo.env_key(memo.names_in(row), env))
+        names the row reads (`read`; `visible()`: all it may see)."""
+        key = (id(row), head, read)
         hit = memo.ROW_OPS.get(key)
         if hit is not None:
             return hit
         cls, sugar, fields_row, act = _form(row, head)
+        env = visible()
         ev = lambda v: self.value(v, env)  # noqa: E731
         ops = [op_from_row(cls, fields_row, ev)]
         inplace = None if row.get("inplace") is None else fields.boolean(row["inplace"], ev)
@@ -422,8 +435,8 @@ class _Expander:
             out.append(ref)
         return out
 
-    def block(self, row: dict, name: str, sources: list[str], scope: Scope,
-              env: dict[str, Any]) -> str:
+    def block(self, row: dict, name: str, sources: list[str], scope: Scope, read: tuple,
+              visible: Callable[[], dict[str, Any]]) -> str:
         block_name = row["block"]
         blocks = self.spec.blocks
         if not isinstance(block_name, str) or block_name not in blocks:
@@ -438,7 +451,7 @@ class _Expander:
         # and its block read, inputs of the same shapes) makes the same block: its arguments
         # and let are not evaluated again (a stage's copies, each variant of a sweep).
         call = (id(row), id(definition), scope.depth, shapes, tuple(map(sources.index, sources)),
-                memo.env_key(self.reads(row, "block"), env))
+                read)
         recording = memo.CALLS.get(call)
         if recording is not None:
             return self.copy(recording, prefix, sources)
@@ -452,6 +465,7 @@ class _Expander:
             if key not in declared:
                 raise SpecError(f"block '{block_name}' has no argument '{key}'",
                                 hint=did_you_mean(str(key), declared))
+        env = visible()
         inner = dict(env)      # a default sees the arguments before it; a given one does not
         for key, default in declared.items():
             raw = given.get(key, default)
@@ -593,7 +607,8 @@ BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
 _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
-_SHAPE_READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()    # row -> shape_reads
+_PARTS: memo.PerObject[tuple[tuple[str, ...], bool, tuple[str, ...]]] = \
+    memo.PerObject()                                                    # row -> parts
 _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
 _HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
 _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]] = \

@@ -45,6 +45,12 @@ def shape_vars(s: Shape) -> dict[str, int]:
     return found
 
 
+def shape_values(s: Shape, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The values of these shape variables of an input of shape `s` (`shape_vars`' rule)."""
+    return tuple([s[index] if len(s) >= rank else 1
+                  for index, rank in map(SHAPE_VARS.__getitem__, names)])
+
+
 def projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
     """The smallest stride s with ceil(size / s) == target size in both dimensions, if any."""
     if len(shape) != 3 or len(target) != 3:
