@@ -182,6 +182,27 @@ def test_a_call_made_before_is_keyed_on_what_its_blocks_read_from_outside(write_
     assert len(memo.CALLS.entries) == 2 * (2 + 3)
 
 
+INDEXED = """
+b:
+  let: {kk: "1 + 2 * i", pp: i}
+  layers:
+    - {conv: 4, k: kk, p: pp, name: c}
+"""
+
+
+def test_copies_on_inputs_of_one_shape_are_keyed_on_the_repeat_index(write_spec) -> None:
+    """Each copy of a repeated block sees the same 4x8x8 input; only `i`, read by its let,
+    tells them apart: kernels 1, 3, 5 (padding 0, 1, 2 keeps 8x8), so 4 * 4 * k^2 + 4
+    parameters each. A call key without `i` would give every copy the first one's."""
+    path = write_spec("- {block: b, repeat: 3, name: r}", blocks=INDEXED, input="[4, 8, 8]")
+    memo.clear()
+    for _ in range(2):      # the second time every call is one made before
+        graph = archprof.expand(path)
+        assert [n.op.k for n in graph.nodes] == [1, 3, 5]
+        assert archprof.analyze(graph).totals["params"] == sum(16 * k * k + 4 for k in (1, 3, 5))
+        assert_same(graph, fresh(path)[0])
+
+
 REPEATED = """
 - {conv: 8, k: 1, name: a}
 - {conv: 8, k: 3, p: 1, repeat: 3, from: a, name: r}
