@@ -38,11 +38,8 @@ SHAPE_VARS: dict[str, tuple[int, int]] = {
 
 
 def shape_vars(s: Shape) -> dict[str, int]:
-    """Every shape variable of an input of shape `s` (a replay's `_hold` reads them alike)."""
-    found = {}
-    for name, (index, rank) in SHAPE_VARS.items():      # a loop: faster than a comprehension
-        found[name] = s[index] if len(s) >= rank else 1
-    return found
+    """Every shape variable of an input of shape `s` (what a row's expressions see)."""
+    return dict(zip(SHAPE_VARS, shape_values(s, tuple(SHAPE_VARS))))
 
 
 def shape_values(s: Shape, names: tuple[str, ...]) -> tuple[int, ...]:
