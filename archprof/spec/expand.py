@@ -167,6 +167,7 @@ class _Recording:
     # guards as the program's, positions counted from the block's first node, names as codes
     guards: tuple[tuple[int, str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]], ...]
     out: int
+    wiring: int     # a number that recordings of the same names, codes and in-place kinds share
 
 
 def _names(rows: list[Any]) -> set[str]:
@@ -207,7 +208,8 @@ class _Expander:
             if flag and numel(node.out) != numel(node.ins[0]):
                 raise SpecError("inplace: true needs an output as large as its input",
                                 path=name)
-        self.graph.liveness = self.liveness = _settle(self.graph, self.inplace)
+        self.graph.liveness = self.liveness = _settle(self.graph, self.inplace,
+                                                       self.instances)
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -532,9 +534,11 @@ class _Expander:
         if not all(n.name.startswith(prefix) for n in nodes) or not all(
                 e.path.startswith(prefix) for e in expectations):
             return None
+        wiring = memo.token(tuple([(local, codes, op.inplace, flag)
+                                   for local, op, codes, _, _, _, flag, _ in made]))
         return _Recording(made, tuple((e.path[cut:], e.line, e.nodes.start - start,
                                        e.nodes.stop - start, e.values) for e in expectations),
-                          guards, ends)
+                          guards, ends, wiring)
 
     def replay(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
         """A recorded block again, under a new prefix and on new inputs of the same shapes."""
@@ -615,14 +619,13 @@ _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] 
     memo.PerObject()                                                    # row -> _form
 
 
-def _settle(graph: Graph, given: dict[str, bool]) -> Liveness:
+def _settle(graph: Graph, given: dict[str, bool], instances: list[Instance]) -> Liveness:
     """The in-place flags of an expanded graph's nodes (mark_inplace) and its liveness. Both
     depend on its wiring alone (names, inputs, each op's in-place kind, the `inplace:` rows),
     which variants of a sweep that differ in widths share (a Wide-ResNet's k at one depth,
     each MobileNet alpha): worked out once per wiring."""
     nodes = graph.nodes
-    wiring = (tuple([n.name for n in nodes]), tuple([tuple(n.inputs) for n in nodes]),
-              tuple([n.op.inplace for n in nodes]), tuple(given.items()))
+    wiring = (_wiring(nodes, instances), tuple(given.items()))
     hit = memo.WIRINGS.get(wiring)
     if hit is None:
         mark_inplace(graph, given)
@@ -632,6 +635,21 @@ def _settle(graph: Graph, given: dict[str, bool]) -> Liveness:
         for node, flag in zip(nodes, hit[0]):
             node.inplace = flag
     return hit[1]
+
+
+def _wiring(nodes: list[Node], instances: list[Instance]) -> tuple:
+    """The wiring of these nodes as a key: each node outside the blocks made as its name,
+    inputs and op's in-place kind; each outermost block (a Wide-ResNet at depth 100 has 48) as
+    its recording's wiring, its first node's name and its inputs, which fix all its nodes'."""
+    key: list[Any] = []
+    k = 0
+    for start, stop, recording, sources in sorted(instances, key=lambda i: (i[0], -i[1])):
+        if start >= k and stop > start:
+            key.extend([(n.name, tuple(n.inputs), n.op.inplace) for n in nodes[k:start]])
+            key.append((recording.wiring, nodes[start].name, sources))
+            k = stop
+    key.extend([(n.name, tuple(n.inputs), n.op.inplace) for n in nodes[k:]])
+    return tuple(key)
 
 
 def _head(row: dict[str, Any]) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import itertools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +108,7 @@ WIRINGS = Table(512)    # an expanded graph's wiring -> its in-place flags and l
                         # (archprof.spec.expand: a whole network each)
 SEGMENTS = Table(4096)  # (block recording, input shapes) -> its nodes' shapes and counts
                         # (kilobytes each; a sweep reuses them within a variant, seldom across)
+TOKENS = Table()        # a value -> its number (`token`)
 _NAMES: PerObject[tuple[str, ...]] = PerObject()
 _BLOCK_NAMES: PerObject[tuple[str, ...]] = PerObject()
 _on = True
@@ -153,6 +155,20 @@ def canonical(op: T) -> T:
 def _fields(cls: type) -> tuple[str, ...]:
     """The fields that make an op's value (those its `==` compares)."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+
+
+_COUNT = itertools.count()
+
+
+def token(value: tuple) -> int:
+    """A number that equal values share: a short stand-in for a long value in other keys
+    (a block's wiring in a whole network's). Never given to another value: a cleared table
+    costs a miss, not a wrong hit."""
+    hit = TOKENS.get(value)
+    if hit is None:
+        hit = next(_COUNT)
+        TOKENS.put(value, None, hit)
+    return hit
 
 
 def names_in(value: Any) -> tuple[str, ...]:
