@@ -142,9 +142,10 @@ class Program:
     max_elements: int
 
     @cached_property
-    def flags(self) -> tuple[list[bool], list[Tests | None]]:
-        """What the replay loop reads per node beside its op and inputs: `inplace: true` as
-        written, and the checks made before it (and, last, those after the last node)."""
+    def flags(self) -> tuple[list[int], list[bool], list[Tests | None]]:
+        """What the replay loop reads per node beside its op and inputs: the op's id (its key
+        in the rule table), `inplace: true` as written, and the checks made before it (and,
+        last, those after the last node)."""
         count = len(self.ops)
         written = [False] * count
         for k in self.written:
@@ -152,7 +153,7 @@ class Program:
         tests: list[Tests | None] = [None] * (count + 1)
         for k, found in self.checks.items():
             tests[k] = found
-        return written, tests
+        return list(map(id, self.ops)), written, tests
 
     @classmethod
     def of(cls, draft: Draft) -> Program:
@@ -218,7 +219,7 @@ class Program:
         where a decision or a rule differs."""
         shapes: list[Shape] = [input]       # the network input's, then each node's output's
         costs: list[Cost] = []
-        tests = self.flags[1]
+        tests = self.flags[2]
         for start, stop, segment in self.pieces:
             if segment is None:
                 if not self._steps(start, stop, shapes, costs):
@@ -259,21 +260,23 @@ class Program:
         hot loop of a replay: the rule table is read directly (a program runs only while
         memoisation is on)."""
         rules, shape_at = memo.RULES.entries, shapes.__getitem__
-        flagged, tested = self.flags
-        for op, places, written, tests in zip(self.ops[start:stop], self.inputs[start:stop],
-                                              flagged[start:stop], tested[start:stop]):
+        ids, flagged, tested = self.flags
+        for op, key, places, written, tests in zip(
+                self.ops[start:stop], ids[start:stop], self.inputs[start:stop],
+                flagged[start:stop], tested[start:stop]):
             if tests is not None and not _hold(tests, shapes):
                 return False
-            ins = list(map(shape_at, places))
-            hit = rules.get((id(op), *ins))
+            # `rule`'s key, made without a list of the inputs for an op of one input (most)
+            hit = rules.get((key, shapes[places[0]]) if len(places) == 1
+                            else (key, *map(shape_at, places)))
             if hit is not None:
                 out, cost = hit[1]
             else:
                 try:        # a refusal: the full expansion says why, with the row's line
-                    out, cost = _work(op, ins, self.max_elements)
+                    out, cost = _work(op, list(map(shape_at, places)), self.max_elements)
                 except SpecError:
                     return False
-            if written and numel(out) != numel(ins[0]):
+            if written and numel(out) != numel(shapes[places[0]]):
                 return False
             shapes.append(out)
             costs.append(cost)
