@@ -14,7 +14,9 @@ Process-wide tables, all filled by the ordinary expansion code:
   full expansions and replays alike), and those of each block's nodes on each input shape
   a copy of the block met;
 - an expanded graph's in-place flags and liveness depend on its wiring alone (names, inputs,
-  each op's in-place kind, `inplace:` rows), which variants differing in widths share.
+  each op's in-place kind, `inplace:` rows), which variants differing in widths share; a
+  block's nodes stand in that key as one number for its wiring (`token`), its first name and
+  its inputs.
 
 A key holds the values' types as well (True, 1 and 1.0 are equal but parse differently), and
 each entry keeps its row or block definition alive, so that the `id()` in its key cannot be
