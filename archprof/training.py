@@ -131,17 +131,19 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
     width = WIDTH[dtype]
     patterns = [p.strip() for p in (freeze or "").split(",") if p.strip()]
     nodes = graph.nodes
-    weights = {n.name: n.op.params(n.ins, n.out) for n in nodes}
-    frozen = [n.name for n in nodes if weights[n.name] and patterns
+    frozen = [n.name for n in nodes if n.op.params(n.ins, n.out) and patterns
               and any(fnmatch.fnmatchcase(n.name, p) for p in patterns)]
-    trainable = {n.name: 0 if n.name in frozen else n.op.trained_params(n.ins, n.out)
-                 for n in nodes}
+    # the parameters each op trains (every use of a shared weight computes its gradient) and
+    # those whose memory it holds (a traced module's shared weight: the first use only)
+    learns = {n.name: 0 if n.name in frozen else n.op.trained_params(n.ins, n.out)
+              for n in nodes}
+    trainable = {n.name: min(learns[n.name], n.counts()[0]) for n in nodes}
     requires: dict[str, bool] = {INPUT: False}
     for n in nodes:
-        requires[n.name] = bool(trainable[n.name]) or any(requires[i] for i in n.inputs)
+        requires[n.name] = bool(learns[n.name]) or any(requires[i] for i in n.inputs)
 
-    all_params = sum(weights.values())
-    buffers = sum(n.op.buffers(n.ins, n.out) for n in nodes)
+    all_params = sum(n.counts()[0] for n in nodes)
+    buffers = sum(n.counts()[2] for n in nodes)
     n_trainable = sum(trainable.values())
     states, temps = OPTIMIZERS[optimizer]
     master = 4 if width < 4 else 0           # mixed precision: float32 copy of the weights
@@ -151,7 +153,7 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
                   optimizer_state=Lin(n_trainable * (master + 4 * states)),
                   inputs=Lin(0, numel(graph.input) * width + LABEL_BYTES),
                   saved=Lin())
-    _timeline(result, requires, trainable, width, n_trainable * 4 * temps)
+    _timeline(result, requires, learns, trainable, width, n_trainable * 4 * temps)
     return result
 
 
@@ -167,8 +169,8 @@ def _own_bytes(own: Own, width: int) -> Lin:
     return Lin(0, size) if own.per_sample else Lin(size, 0)
 
 
-def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], width: int,
-              step_temps: int) -> None:
+def _timeline(p: Plan, requires: dict[str, bool], learns: dict[str, int],
+              trainable: dict[str, int], width: int, step_temps: int) -> None:
     graph, nodes = p.graph, p.graph.nodes
     # --- which memory each tensor lives in, and what autograd keeps of it -----------------
     owner = {INPUT: INPUT}
@@ -187,7 +189,7 @@ def _timeline(p: Plan, requires: dict[str, bool], trainable: dict[str, int], wid
         if not requires[n.name] or not n.op.runs():
             continue                    # no autograd record: nothing saved, no backward
         input_grad = any(requires[i] for i in n.inputs)
-        row.grads = (input_grad, bool(trainable[n.name]))
+        row.grads = (input_grad, bool(learns[n.name]))
         row.backward_macs = n.op.backward_macs(n.ins, n.out, *row.grads)
         saved = row.kept = n.op.saved(n.ins, n.out, n.inplace)
         refs = {owner[n.inputs[i]] for i in saved.inputs} | ({owner[n.name]} if saved.output else set())

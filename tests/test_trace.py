@@ -70,6 +70,7 @@ MODULES = {
     "convnext_block": (tm.ConvNeXtBlock, (16, 14, 14)),
     "se_depthwise_conv1d_conv3d": (tm.SEDepthwise, (8, 6, 6)),
     "upsampling_decoder": (tm.Decoder, (3, 40, 40)),
+    "shared_and_tied_weights": (tm.SharedWeights, (3, 16, 16)),
 }
 
 
@@ -81,6 +82,28 @@ def test_params_numel_and_macs_flop_counter(key):
     assert a.totals["params"] == numel(module)
     assert a.totals["macs"] == flop_counter_macs(module.to("meta"), input)
     assert a.totals["uncounted_ops"] == {}
+
+
+def test_parameters_used_again_are_counted_once_their_work_every_time():
+    """A conv and a BN module called three times and a tied weight: params and buffers are
+    the module's (numel), MACs those of every call; training keeps one gradient and one
+    optimizer state per parameter, and computes its weight gradient at every call."""
+    module = tm.SharedWeights()
+    a = archprof.analyze(module, input=(3, 16, 16), train=True)
+    t = a.totals
+    # stem 3*8 + 8; conv 8*8*9 + 8; BN 2*8 (+ 2*8 + 1 buffers); encode 8*8 + 8, decode's bias 8
+    params = 32 + 584 + 16 + 72 + 8
+    assert t["params"] == params == numel(module)
+    assert t["buffers"] == 17 == sum(b.numel() for b in module.buffers())
+    stem, conv, fc = 16 * 16 * 8 * 3, 16 * 16 * 8 * 8 * 9, 8 * 8
+    assert t["macs"] == stem + 3 * conv + 2 * fc
+    rows = a.layers.set_index("name")
+    assert rows["params"].tolist().count(584) == 1      # the first call holds the conv's
+    assert t["trainable_params"] == params
+    assert t["train_grads_bytes"] == 4 * params and t["train_optimizer_bytes"] == 8 * params
+    # backward: the stem's weight gradient (its input needs none), then each call of the conv
+    # and of both linear layers computes an input and a weight gradient
+    assert t["train_macs"] - t["macs"] == stem + 3 * 2 * conv + 2 * 2 * fc
 
 
 def test_attention_is_one_row_with_both_products():

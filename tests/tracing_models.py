@@ -278,3 +278,25 @@ class RelativeBias(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k = self.qk(x).chunk(2, dim=-1)
         return (q @ k.transpose(-2, -1) + self.table[self.index]).softmax(-1)
+
+
+
+class SharedWeights(nn.Module):
+    """Parameters used more than once: a conv and a BatchNorm module called three times, and
+    a linear layer whose weight is another's (tied), with a bias of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 1)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.encode = nn.Linear(8, 8)
+        self.decode = nn.Linear(8, 8)
+        self.decode.weight = self.encode.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for _ in range(3):
+            x = F.relu(self.bn(self.conv(x)))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.decode(F.relu(self.encode(x)))

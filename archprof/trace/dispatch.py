@@ -88,6 +88,10 @@ class Tensor:
     buffer: bool
 
 
+# parameter and buffer elements an earlier op counted, and whether that was all the op reads
+Counted = tuple[int, int, bool]
+
+
 @dataclass
 class Record:
     func: str                 # the op's name, for rows named by module path plus op
@@ -97,6 +101,9 @@ class Record:
     out: Shape
     inplace: bool
     name: str = ""
+    # what an earlier op counted of the parameters and buffers this op reads (a module called
+    # again, a tied weight, an RNN's weights at every step), not counted again: `Counted`
+    before: Counted = (0, 0, False)
 
 
 @dataclass
@@ -205,12 +212,13 @@ class Recorder(TorchDispatchMode):
         out = self.sample(outs[0])
         op = rule(frame.module, ins, out)
         inputs = [self.tensors.node[id(t)] for t in acts]
+        counted = self.counted(owned)
         param = self.param_record(frame, op, ins, out, owned, inputs[0])
         if param is not None:
             inputs.append(param)
             ins.append(self.records[param].out)
         self.add(frame, type(frame.module).__name__.lower(), op, inputs, ins, out,
-                 type(op).inplace == "view", outs)
+                 type(op).inplace == "view", outs, before=counted)
 
     # --- ATen ops ---------------------------------------------------------------------------
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
@@ -305,6 +313,7 @@ class Recorder(TorchDispatchMode):
             source, main, _ = self.steps(frame, "transpose", [swap], inputs[0], ins[0], True)
             inputs, ins = [source], [main]
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
+        counted = self.counted(lineage)
         param = self.param_record(frame, op, ins, main, lineage, inputs[0])
         if param is not None:
             if extra:    # the row stands for the operand it becomes (the gathered bias)
@@ -314,14 +323,15 @@ class Recorder(TorchDispatchMode):
         if isinstance(op, ops.Elementwise) and len(extra) == 1 and op.learned is None:
             op, extra = replace(op, constant=extra[0]), []   # a mask built by the forward
         if swap is not None:
-            normed = self.add(frame, label, op, inputs, ins, main, inplace, [])
+            normed = self.add(frame, label, op, inputs, ins, main, inplace, [], before=counted)
             self.add(frame, "transpose", swap, [normed], [main], out, True, outs)
             return
         if bias is not None:
-            product = self.add(frame, label, op, inputs, ins + extra, out, inplace, [])
+            product = self.add(frame, label, op, inputs, ins + extra, out, inplace, [],
+                               before=counted)
             self.add(frame, "add", bias, [product], [out], out, True, outs)
             return
-        self.add(frame, label, op, inputs, ins + extra, out, inplace, outs)
+        self.add(frame, label, op, inputs, ins + extra, out, inplace, outs, before=counted)
 
     def channels_last(self, op: Op, args: tuple, ins: Shape) -> Op | None:
         """The transpose that puts the channels first for a batch norm of tokens whose batch
@@ -438,6 +448,12 @@ class Recorder(TorchDispatchMode):
                  [self.tensors.node[id(t)] for t in qkv], ins, self.sample(out), False, [out])
         return out
 
+    def counted(self, lineage: frozenset[int]) -> Counted:
+        """What earlier ops counted of the parameters and buffers in `lineage`."""
+        seen = [self.params[pid] for pid in lineage if pid in self.attributed]
+        return (sum(p.numel for p in seen if not p.buffer), sum(p.numel for p in seen if p.buffer),
+                bool(seen) and len(seen) == len(lineage))
+
     def param_record(self, frame: Frame | None, op: Op, ins: list[Shape], out: Shape,
                      lineage: frozenset[int], source: int) -> int | None:
         """A `param` row for parameters this op reads (`lineage`) that its rule does not
@@ -454,9 +470,10 @@ class Recorder(TorchDispatchMode):
                         biggest.shape, True, [], named=biggest.path)
 
     def add(self, frame: Frame | None, func: str, op: Op, inputs: list[int], ins: list[Shape],
-            out: Shape, inplace: bool, outs: list[torch.Tensor], named: str = "") -> int:
+            out: Shape, inplace: bool, outs: list[torch.Tensor], named: str = "",
+            before: Counted = (0, 0, False)) -> int:
         index = len(self.records)
-        self.records.append(Record(func, op, inputs, ins, out, inplace, named))
+        self.records.append(Record(func, op, inputs, ins, out, inplace, named, before))
         for o in outs:
             self.tensors.node[id(o)] = index
         self.tensors.alive.extend(outs)

@@ -11,7 +11,7 @@ from torch import nn
 
 from archprof.errors import SpecError
 from archprof.ir import ops
-from archprof.ir.graph import INPUT, Graph, Node
+from archprof.ir.graph import INPUT, Graph, Node, counts
 from archprof.ir.ops import Shape, dims
 from archprof.spec.load import Spec
 from archprof.trace import dispatch
@@ -133,7 +133,13 @@ def _add_nodes(graph: Graph, recorder: Recorder) -> None:
         op = r.op   # a param row's shape: the operand it stands for (set once it was known)
         if isinstance(op, ops.Param) and r.out != r.ins[0]:
             op = replace(op, tensor=r.out)
-        graph.add(Node(r.name, op, inputs, r.ins, r.out, inplace=r.inplace))
+        cost = None
+        params, buffers, whole = r.before
+        if params or buffers:   # parameters an earlier op counted: not counted again
+            p, w, b, macs, other, made = counts(op, r.ins, r.out)
+            cost = (0, 0, 0, macs, other, made) if whole else (
+                max(p - params, 0), max(w - params, 0), max(b - buffers, 0), macs, other, made)
+        graph.add(Node(r.name, op, inputs, r.ins, r.out, inplace=r.inplace, cost=cost))
 
 
 def _add_unused(graph: Graph, recorder: Recorder) -> None:
