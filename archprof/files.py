@@ -14,13 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from archprof.errors import SpecError
+
 
 @contextmanager
 def replacing(path: Path, binary: bool = False, sync: bool = False) -> Iterator[IO[Any]]:
     """A file to write `path`'s new content to (text: UTF-8, newlines as written). `sync`:
     on disk before the rename (results a crash must not lose). The new file gets the mode of
-    the one it replaces, else what a plain open() gives (not mkstemp's owner-only 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    the one it replaces, else what a plain open() gives (not mkstemp's owner-only 0600). A
+    folder that cannot hold it is a SpecError naming the target."""
     fd, tmp = _create(path)
     try:
         with (os.fdopen(fd, "wb") if binary
@@ -39,12 +41,27 @@ def replacing(path: Path, binary: bool = False, sync: bool = False) -> Iterator[
         raise
 
 
+def probe(path: Path) -> None:
+    """A SpecError now where no file can be made beside `path` (its folder made if missing):
+    a lock file there would be retried until its timeout."""
+    fd, tmp = _create(path)
+    os.close(fd)
+    tmp.unlink()
+
+
 def _create(path: Path) -> tuple[int, Path]:
-    """A new file of a name no other writer has, with open()'s mode (0666 less the umask)."""
-    while True:
-        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                           0o666), tmp
-        except FileExistsError:
-            continue
+    """A new file of a name no other writer has beside `path` (its folder made if missing),
+    with open()'s mode (0666 less the umask)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                               | getattr(os, "O_BINARY", 0), 0o666), tmp
+            except FileExistsError:
+                continue
+    except OSError as err:      # a read-only or missing place, a file where a folder should be
+        at = "" if err.filename is None or str(err.filename).endswith(".tmp") \
+            else f" ({err.filename})"
+        raise SpecError(f"cannot write {path}: {err.strerror or err}{at}") from None

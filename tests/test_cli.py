@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -96,11 +97,39 @@ def test_check_exit_codes(write_spec):
 
 
 def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
+    """Every command that writes says at once where it cannot: under a file taken for a
+    folder, and (Linux) in /proc, where no file can be made even by root, and where a lock
+    file would otherwise be retried until its timeout (120 s)."""
+    results = tmp_path / "results.csv"
+    code, out = run("bench", "lenet5", "--device", "cpu", "--threads", "1", "--budget", "0.05",
+                    "--out", str(results))
+    assert code == 0, out
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    code, out = run("bench", "lenet5", "--device", "cpu", "--out", str(blocker / "results.csv"))
-    assert code == 2 and out.startswith("error: ") and "cannot write results there" in out
-    assert "Traceback" not in out and blocker.read_text() == "not a folder"
+    places = [blocker / "sub"] + ([Path("/proc")] if Path("/proc/self").is_dir() else [])
+    for place in places:
+        for args, target in (
+                (["bench", "lenet5", "--device", "cpu", "--out"], "results.csv"),
+                (["merge", str(results), "-o"], "merged.csv"),
+                (["draw", "lenet5", "-o"], "lenet5.dot"),
+                (["plot", str(results), "--out"], "charts")):
+            code, out = run(*args, str(place / target))
+            assert code == 2 and out.splitlines()[-1].startswith(f"error: cannot write {place}"), \
+                (args, out)
+            assert "Traceback" not in out
+    assert blocker.read_text() == "not a folder"
+
+
+def test_pick_with_no_rows_at_that_batch_says_so(tmp_path):
+    results = tmp_path / "results.csv"
+    code, out = run("bench", "lenet5", "--device", "cpu", "--threads", "1", "--budget", "0.05",
+                    "--out", str(results))
+    assert code == 0, out
+    code, out = run("pick", str(results), "--batch", "64")
+    assert code == 0 and out.splitlines() == ["no network fits this budget",
+                                              "note: no results at batch 64"]
+    code, out = run("pick", str(results), "--batch", "64", "--format", "json")
+    assert code == 0 and out.strip() == "[]"
 
 
 @pytest.mark.parametrize("args", [["table", "resnet50"], ["table", "resnet50", "--format", "markdown"],

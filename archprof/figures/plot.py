@@ -657,7 +657,6 @@ def save(chart: Chart, out: Path, formats: Sequence[str] = FORMATS) -> list[Path
     PDF fonts are embedded as TrueType (Type 42). Returns the paths, images first, CSV last."""
     if chart.figure is None:
         return []
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     with rc_context(SAVE_RC):
         for fmt in formats:

@@ -46,7 +46,7 @@ import torch
 
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError, short
-from archprof.files import replacing
+from archprof.files import probe, replacing
 from archprof.ir.graph import Graph
 from archprof.ir.ops import dims
 from archprof.progress import progress_bar
@@ -402,8 +402,8 @@ class ResultsFile:
         from filelock import FileLock, Timeout
 
         lock = FileLock(self.path.with_name(f".{self.path.name}.lock"), timeout=LOCK_TIMEOUT_S)
+        probe(self.path)        # a place no file can be made: now, not after the timeout
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             raise SpecError(f"another writer has held {lock.lock_file} for {LOCK_TIMEOUT_S:.0f} s",

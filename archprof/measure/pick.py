@@ -140,6 +140,10 @@ def pareto(cost: Sequence[float], gain: Sequence[float]) -> np.ndarray:
     return keep
 
 
+COLUMNS = ["setup", "label", "network", "params", "batch", "top1", "top5", "latency_ms",
+           "ms_per_image", "images_per_s", "memory_mb", "spec_params", "spec_macs", "pareto"]
+
+
 def pick(results: pd.DataFrame, batch: int = 1, max_latency_ms: float | None = None,
          max_memory_mb: float | None = None, max_params: float | None = None,
          device: str | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -153,7 +157,8 @@ def pick(results: pd.DataFrame, batch: int = 1, max_latency_ms: float | None = N
     df = df[df["batch"] == batch]
     notes = []
     if df.empty:
-        return df, [f"no results at batch {batch}" + (f" on '{device}'" if device else "")]
+        return pd.DataFrame(columns=COLUMNS), [
+            f"no results at batch {batch}" + (f" on '{device}'" if device else "")]
     failed = df[df["status"].astype(str) != "ok"]
     for row in failed.itertuples():
         notes.append(f"{row.label} on {row.setup}: {row.status} at batch {batch}")
@@ -179,6 +184,4 @@ def pick(results: pd.DataFrame, batch: int = 1, max_latency_ms: float | None = N
                           ascending=[True, False, False, True], kind="stable")
     for row in out[~out["has_top1"]].itertuples():
         notes.append(f"{row.label} on {row.setup}: {no_accuracy(row.network)}, listed last")
-    cols = ["setup", "label", "network", "params", "batch", "top1", "top5", "latency_ms",
-            "ms_per_image", "images_per_s", "memory_mb", "spec_params", "spec_macs", "pareto"]
-    return out[cols].reset_index(drop=True), notes
+    return out[COLUMNS].reset_index(drop=True), notes
