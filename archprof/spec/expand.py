@@ -296,6 +296,8 @@ class _Expander:
             refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
             if not refs:
                 raise SpecError("from: names no input (give a layer name or a list of them)")
+            if cls is not None and len(refs) > 1:      # its rule would read the first alone
+                raise SpecError(f"{head} takes one input; from: names {len(refs)}")
         else:
             return [scope.last]
         out = []
