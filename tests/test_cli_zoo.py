@@ -22,6 +22,15 @@ def test_explain_conv1_as_the_lecture_teaches():
             "MACs = 55*55*96*(11*11*3) = 105,415,200; receptive field 11, jump 4") in out
 
 
+def test_explain_at_a_batch_scales_the_per_sample_macs():
+    out = run("explain", "alexnet", "conv1", "--batch", "2")
+    assert out.startswith("alexnet, input 3x227x227, batch 2 (")
+    # 55*55*96*(11*11*3) = 105,415,200 per sample; the table's MACs at batch 2 twice that
+    assert "MACs = 55*55*96*(11*11*3) = 105,415,200 per sample, x 2 = 210,830,400;" in out
+    table = pd.read_csv(io.StringIO(run("table", "alexnet", "--batch", "2", "--format", "csv")))
+    assert table.set_index("name").at["conv1.conv", "macs"] == 210_830_400
+
+
 def test_explain_agrees_with_the_table_for_every_op():
     out = run("explain", "googlenet")
     table = pd.read_csv(io.StringIO(run("table", "googlenet", "--format", "csv"))).set_index("name")

@@ -193,12 +193,16 @@ def explain(name: str, layer: str | None, input_shape: tuple | None, params: dic
         raise SpecError(f"no layer '{layer}' in {a.spec.name}",
                         hint=did_you_mean(layer or "", [n.name for n in a.graph.nodes]))
     rf = dict(zip(a.layers["name"], zip(a.layers["rf"], a.layers["jump"])))
-    click.echo(f"{a.spec.name}, input {a.totals['input']} ({MAC_NOTE})")
+    click.echo(f"{a.spec.name}, input {a.totals['input']}"
+               + (f", batch {batch}" if batch > 1 else "") + f" ({MAC_NOTE})")
     for node in nodes:
         parts = node.op.explain(node.ins, node.out)
         size, jump = rf[node.name]
+        macs = parts["macs"]        # the arithmetic is per sample
+        if batch > 1:
+            macs += f" per sample, x {batch} = {node.counts()[3] * batch:,}"
         click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
-                   f"MACs = {parts['macs']}; receptive field {size}, jump {jump}")
+                   f"MACs = {macs}; receptive field {size}, jump {jump}")
         if train:
             click.echo("  " + explain_training(steps, a.graph.nodes.index(node)))
 
