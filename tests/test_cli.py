@@ -158,3 +158,16 @@ def test_plain_columns_print_as_the_dataframe_does(name: str):
             render(a.layers, columns, fmt, [["total"] + [""] * 9])
     for key in ("pct_params", "pct_macs"):        # each row's share of its total
         assert abs(sum(a.columns[key]) - 100) < 1e-9
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "mobilenet_v1", "--param", "alpha=1.0", "--param", "alpha=0.5"],
+     "'alpha' is given twice; list its values once"),
+    (["sweep", "mobilenet_v1", "--param", "alpha=1.0,,0.5"], "'alpha=1.0,,0.5' has an empty value"),
+    (["table", "vgg16", "--param", "num_classes=10", "--param", "num_classes=20"],
+     "'num_classes' is given twice"),
+])
+def test_a_parameter_given_twice_or_empty_is_refused(args, message):
+    """The last value won in silence, and a sweep's help promises the product of all."""
+    code, out = run(*args)
+    assert code == 2 and message in out and "--param" in out

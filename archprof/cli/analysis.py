@@ -249,6 +249,11 @@ def sweep(name: str, grid: tuple[str, ...], inputs: str | None, jobs: int, fmt: 
         key, _, raw = item.partition("=")
         if not raw:
             raise click.BadParameter(f"'{item}' is not key=v1,v2,...", param_hint="--param")
+        if key in values:
+            raise click.BadParameter(f"'{key}' is given twice; list its values once: "
+                                     f"{key}=v1,v2,...", param_hint="--param")
+        if "" in raw.split(","):
+            raise click.BadParameter(f"'{item}' has an empty value", param_hint="--param")
         values[key] = [parse_params(None, None, (f"{key}={v}",))[key] for v in raw.split(",")]
     shapes = [parse_input(None, None, s) for s in inputs.split(",")] if inputs else None
     if not values and not shapes:

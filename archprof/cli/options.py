@@ -80,6 +80,8 @@ def parse_params(ctx: click.Context | None, param: click.Parameter | None,
             value = raw
         if not isinstance(value, (int, float, bool, str)):
             raise click.BadParameter(f"'{item}': value must be a number, true/false or a word")
+        if key.strip() in out:
+            raise click.BadParameter(f"'{key.strip()}' is given twice")
         out[key.strip()] = value
     return out
 
