@@ -73,6 +73,20 @@ def test_conv3d_by_hand(write_spec):
     assert c["rf"] == "3" and pool["rf"] == "3x4x4" and pool["jump"] == "1x2x2"
 
 
+@pytest.mark.parametrize("input, out, positions", [
+    ("[4, 8]", "8x4", 4),                     # (C, L): a 1-D residual stage
+    ("[4, 4, 8, 8]", "8x2x4x4", 2 * 4 * 4),   # (C, D, H, W): a 3-D one
+])
+def test_projection_shortcut_in_1d_and_3d(write_spec, input, out, positions):
+    """`proj:` projects the block input to the branch's shape with a 1x1 conv of the stride
+    that gives its size in every spatial dimension (it refused any map but a 2-D one)."""
+    a = verified(write_spec("- {conv: 8, k: 3, s: 2, p: 1, name: c}\n"
+                            "- {add: [c, in], proj: conv, name: a}", input=input), batch=1)
+    proj = row(a, "a_proj.conv")
+    assert proj["shape"] == out and proj["params"] == 8 * 4 + 8
+    assert proj["macs"] == positions * 8 * 4    # per output position: 8 outputs of 4 inputs
+
+
 def test_depthwise_separable_by_hand(write_spec):
     a = verified(write_spec("- {conv: 32, g: 32, k: 3, p: 1, bias: false, name: dw}\n"
                             "- {conv: 64, k: 1, bias: false, name: pw}", input="[32, 56, 56]"))

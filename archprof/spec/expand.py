@@ -430,8 +430,11 @@ class _Expander:
                 continue
             stride = projection_stride(shape, target)
             if stride is None:
-                raise SpecError(f"cannot project {dims(shape)} to {dims(target)}")
-            conv = memo.canonical(Conv(out=target[0], k=(1, 1), s=stride, bias=kind == "conv"))
+                raise SpecError(f"cannot project {dims(shape)} to {dims(target)}: a 1x1 conv "
+                                "projects a (C, ...) map of 1 to 3 spatial dimensions to one of "
+                                "as many, each ceil(size / stride) for one stride")
+            conv = memo.canonical(Conv(out=target[0], k=(1,) * len(stride), s=stride,
+                                       bias=kind == "conv"))
             prefix = f"{scope.prefix}{name}_proj{'' if k == 1 else k}."
             ref = self.emit(prefix + "conv", conv, [ref], line)
             if kind == "conv_bn":

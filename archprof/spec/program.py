@@ -48,14 +48,15 @@ def shape_values(s: Shape, names: tuple[str, ...]) -> tuple[int, ...]:
                   for index, rank in map(SHAPE_VARS.__getitem__, names)])
 
 
-def projection_stride(shape: Shape, target: Shape) -> tuple[int, int] | None:
-    """The smallest stride s with ceil(size / s) == target size in both dimensions, if any."""
-    if len(shape) != 3 or len(target) != 3:
+def projection_stride(shape: Shape, target: Shape) -> tuple[int, ...] | None:
+    """The smallest stride s with ceil(size / s) == target size in every spatial dimension of
+    a (C, ...) map (1 to 3 of them), if any."""
+    if len(shape) != len(target) or not 2 <= len(shape) <= 4:
         return None
     strides = tuple(-(-size // out) for size, out in zip(shape[1:], target[1:]))
     if any(-(-size // s) != out for size, out, s in zip(shape[1:], target[1:], strides)):
         return None
-    return strides[0], strides[1]
+    return strides
 
 
 def projection(shape: Shape, target: Shape) -> tuple[Any, ...]:
