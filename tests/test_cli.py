@@ -171,3 +171,14 @@ def test_a_parameter_given_twice_or_empty_is_refused(args, message):
     """The last value won in silence, and a sweep's help promises the product of all."""
     code, out = run(*args)
     assert code == 2 and message in out and "--param" in out
+
+
+def test_a_file_that_is_not_results_is_named_and_only_a_writer_is_told_to_move_it(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("a,b\n1,2\n")
+    code, out = run("pick", str(path))
+    assert code == 2 and out.startswith(f"error: {path}:1: the header lacks columns ")
+    assert out.rstrip().endswith("not an archprof results file")      # pick has no --out
+    code, out = run("bench", "lenet5", "--device", "cpu", "--out", str(path))
+    assert code == 2 and out.rstrip().endswith("or choose another --out)")
+    assert path.read_text() == "a,b\n1,2\n"

@@ -226,9 +226,10 @@ def compare(names: tuple[str, ...], params: dict, fmt: str) -> None:
     for key in params:
         if not any(key in parameters(n) for n in names):
             raise SpecError(f"no network among {', '.join(names)} has parameter '{key}'")
+    table = run(list(names), params)       # an unknown name fails before anything is printed
     if fmt == "text":
         click.echo(f"({MAC_NOTE})\n")
-    click.echo(render(run(list(names), params), COMPARE_COLUMNS, fmt))
+    click.echo(render(table, COMPARE_COLUMNS, fmt))
 
 
 @click.command()

@@ -377,7 +377,7 @@ class ResultsFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.rows: list[Row] = read_rows(self.path) if self.path.exists() else []
+        self.rows: list[Row] = read_rows(self.path, True) if self.path.exists() else []
 
     def create(self) -> None:
         """Write the header now if the file is new, so that an unwritable path fails early."""
@@ -393,7 +393,7 @@ class ResultsFile:
         """Replace the row of the same configuration (or append) in the file as it is now."""
         key = _key(row)
         with self.lock():
-            current = read_rows(self.path) if self.path.exists() else []
+            current = read_rows(self.path, True) if self.path.exists() else []
             self.rows = [r for r in current if _key(r) != key] + [row]
             write_rows(self.path, self.rows)
 
@@ -417,17 +417,18 @@ class ResultsFile:
             lock.release()
 
 
-def read_rows(path: Path) -> list[Row]:
+def read_rows(path: Path, writing: bool = False) -> list[Row]:
     """A results CSV's rows, every cell checked; a file that is not one raises SpecError naming
-    the file, the line and the column."""
-    return [row for _, row in read_numbered_rows(path)]
+    the file, the line and the column (`writing`: and that it is left as it is)."""
+    return [row for _, row in read_numbered_rows(path, writing)]
 
 
-def read_numbered_rows(path: Path) -> list[tuple[int, Row]]:
+def read_numbered_rows(path: Path, writing: bool = False) -> list[tuple[int, Row]]:
     """(line number, row) of each row of a results CSV (see `read_rows`)."""
     def bad(why: str, line: int | None = None) -> SpecError:
-        return SpecError(f"{why}: not an archprof results file (left as it is: fix or move it, "
-                         "or choose another --out)", file=str(path), line=line)
+        return SpecError(f"{why}: not an archprof results file" + (
+            " (left as it is: fix or move it, or choose another --out)" if writing else ""),
+            file=str(path), line=line)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
