@@ -182,3 +182,8 @@ def test_a_file_that_is_not_results_is_named_and_only_a_writer_is_told_to_move_i
     code, out = run("bench", "lenet5", "--device", "cpu", "--out", str(path))
     assert code == 2 and out.rstrip().endswith("or choose another --out)")
     assert path.read_text() == "a,b\n1,2\n"
+
+
+def test_compare_with_an_unknown_name_prints_the_error_alone():
+    code, out = run("compare", "vgg16", "vgg17")
+    assert code == 2 and out.startswith("error: ") and "vgg17" in out and "MAC" not in out
