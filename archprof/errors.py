@@ -39,7 +39,9 @@ class SpecError(Exception):
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known names, or None when nothing is close."""
     word, choices = str(word), [str(c) for c in choices]
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    close = [c for c in choices if c.lower() == word.lower() and c != word]    # 'VGG16'
+    close += [c for c in difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+              if c not in close][:3 - len(close)]
     # a prefix is a strong hint too ('b5x5' for 'b5x5_reduce'), though difflib scores it low
     close += [c for c in choices if c.startswith(word) and c not in close][:3 - len(close)]
     return ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else None

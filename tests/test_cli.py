@@ -187,3 +187,9 @@ def test_a_file_that_is_not_results_is_named_and_only_a_writer_is_told_to_move_i
 def test_compare_with_an_unknown_name_prints_the_error_alone():
     code, out = run("compare", "vgg16", "vgg17")
     assert code == 2 and out.startswith("error: ") and "vgg17" in out and "MAC" not in out
+
+
+def test_a_name_in_other_case_is_suggested():
+    code, out = run("table", "VGG16")
+    assert code == 2 and "unknown network 'VGG16'" in out and out.rstrip().endswith(
+        "(did you mean 'vgg16'?)")
