@@ -295,3 +295,17 @@ def test_work_on_parameters_alone_is_listed_apart_not_counted_per_sample() -> No
     assert flop_counter_macs(on_meta, (16, 16)) == t["macs"] + 16 * 8 * 16 + 16 * 2 * 4
     assert t["params"] == sum(p.numel() for p in module.parameters())
     assert archprof.analyze(nn.Conv2d(3, 4, 3), input=(3, 8, 8)).totals["constant_work"] == {}
+
+
+def test_the_cli_prints_a_control_flow_warning_as_one_line():
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from archprof.cli import main
+    models = Path(__file__).with_name("tracing_models.py")
+    result = CliRunner().invoke(main, ["table", f"{models}:BranchOnValue", "--input", "3x8x8"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "tensor's value" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: gate: the forward reads")
+    assert "UserWarning" not in result.output and "graph.py" not in result.output

@@ -4,6 +4,7 @@ never loads torch, matplotlib or fvcore."""
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import click
@@ -41,12 +42,26 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line(warnings.showwarning)
+                return super().invoke(ctx)
         except SpecError as err:
             raise SpecFailure(str(err)) from None
         except click.UsageError as err:     # bad options too: one line, exit 2
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             raise SpecFailure(err.format_message() + where) from None
+
+
+def _one_line(shown: Any) -> Any:
+    """`warnings.showwarning` that prints archprof's warnings (control flow a trace cannot
+    follow, ...) as one line on stderr, as its errors are, and others as `shown` does."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if category.__module__.startswith("archprof."):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+    return show
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
