@@ -172,6 +172,14 @@ def test_an_op_without_a_spec_form_is_named() -> None:
         to_spec(graph)
 
 
+
+def test_an_op_no_rule_counts_is_named_by_its_aten_name() -> None:
+    graph = trace(tm.Uncountable(), (3, 8, 8))
+    with pytest.raises(SpecError, match=r"node 'cumsum': op aten.cumsum, which no rule counts, "
+                                        r"cannot be written in a spec"):
+        to_spec(graph)
+
+
 # --- MODULE:CALLABLE that go wrong: one line, exit status 2 ------------------------------------
 @pytest.mark.parametrize("ref, message", [
     ("nosuch.nets:build", "unknown module 'nosuch.nets' (no module named 'nosuch')"),

@@ -40,7 +40,7 @@ import yaml
 
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Graph, Node, mark_inplace
-from archprof.ir.ops import OPS, Activation, Op, dims
+from archprof.ir.ops import OPS, Activation, Op, Uncounted, dims
 from archprof.spec import fields
 from archprof.spec.expand import NAME, SUGAR_OPS, _Expander, expand, op_from_row
 from archprof.spec.load import _parse
@@ -538,7 +538,8 @@ def op_row(node: Node) -> Row:
     the op needs, each in its shortest spelling that gives the same op."""
     op, cls = node.op, type(node.op)
     if OPS.get(cls.kind) is not cls:
-        raise SpecError(f"node '{node.name}': op {cls.kind!r} cannot be written in a spec")
+        what = f"{op.aten}, which no rule counts," if isinstance(op, Uncounted) else repr(cls.kind)
+        raise SpecError(f"node '{node.name}': op {what} cannot be written in a spec")
     full: dict[str, Any] = {cls.kind: None}
     for f, key, parse in fields.spec_fields(cls):
         value = getattr(op, f.name)      # None: unset (a row leaves the field out)
