@@ -32,14 +32,16 @@ def parse_quantity(value: Any) -> tuple[float, float]:
 
 def human(n: float, digits: int = 2) -> str:
     """15470264320 -> '15.47G'; 138357544 -> '138.36M'; 950 -> '950'."""
-    for suffix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    for suffix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6),
+                          ("K", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.{digits}f}{suffix}"
     return f"{n:g}" if isinstance(n, float) else str(n)
 
 
 def human_bytes(n: float) -> str:
-    for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for suffix, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20),
+                          ("KiB", 2**10)):
         if abs(n) >= scale:
             return f"{n / scale:.1f} {suffix}"
     return f"{int(n)} B"

@@ -193,3 +193,11 @@ def test_a_name_in_other_case_is_suggested():
     code, out = run("table", "VGG16")
     assert code == 2 and "unknown network 'VGG16'" in out and out.rstrip().endswith(
         "(did you mean 'vgg16'?)")
+
+
+def test_large_numbers_keep_a_unit():
+    from archprof.units import human, human_bytes
+    assert human(15_470_264_320) == "15.47G" and human(2.5e15) == "2.50P"
+    assert human(3.3e21) == "3300.00E"
+    assert human_bytes(16 * 10**12) == "14.6 TiB"       # 16e12 / 2**40 = 14.55
+    assert human_bytes(3 * 2**50) == "3.0 PiB" and human_bytes(1536) == "1.5 KiB"
