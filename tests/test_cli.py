@@ -201,3 +201,13 @@ def test_large_numbers_keep_a_unit():
     assert human(3.3e21) == "3300.00E"
     assert human_bytes(16 * 10**12) == "14.6 TiB"       # 16e12 / 2**40 = 14.55
     assert human_bytes(3 * 2**50) == "3.0 PiB" and human_bytes(1536) == "1.5 KiB"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["table", "resnet18", "--by", "type", "--depth", "1"], "--by type and --depth group"),
+    (["table", "resnet18", "--freeze", "layer1*"], "--freeze sets what a training step"),
+    (["explain", "resnet18", "conv1", "--freeze", "layer1*"], "--freeze sets what a training"),
+])
+def test_options_that_would_be_ignored_are_refused(args, message):
+    code, out = run(*args)
+    assert code == 2 and out.startswith("error: ") and message in out

@@ -46,6 +46,9 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
           depth: int | None, by: str, train: bool, optimizer: str, freeze: str | None,
           strict: bool, fmt: str) -> None:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
+    if by == "type" and depth:
+        raise click.UsageError("--by type and --depth group the rows two ways: give one")
+    needs_train(train, freeze)
     a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
                 train=train, optimizer=optimizer, freeze=freeze)
     uncounted = a.totals["uncounted_ops"]
@@ -92,6 +95,11 @@ def layer_columns(input: tuple[int, ...]) -> list[Column]:
     if len(input) == 3:
         return LAYER_COLUMNS
     return [Column("shape", "output") if c.key == "shape" else c for c in LAYER_COLUMNS]
+
+
+def needs_train(train: bool, freeze: str | None) -> None:
+    if freeze and not train:
+        raise click.UsageError("--freeze sets what a training step updates: add --train")
 
 
 def warn_unfrozen(a: Analysis, freeze: str | None) -> None:
@@ -179,6 +187,7 @@ def list_networks(fmt: str) -> None:
 def explain(name: str, layer: str | None, input_shape: tuple | None, params: dict, batch: int,
             dtype: str, train: bool, freeze: str | None) -> None:
     """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
+    needs_train(train, freeze)
     a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
                 train=train, freeze=freeze)
     if train:
