@@ -211,3 +211,13 @@ def test_large_numbers_keep_a_unit():
 def test_options_that_would_be_ignored_are_refused(args, message):
     code, out = run(*args)
     assert code == 2 and out.startswith("error: ") and message in out
+
+
+@pytest.mark.parametrize("made, what", [(False, "does not exist"), (True, "is a file, not a folder")])
+def test_archprof_specs_that_is_no_folder_says_what_it_is(tmp_path, monkeypatch, made, what):
+    path = tmp_path / "one.yaml"
+    if made:
+        path.write_text("networks: {}\n")
+    monkeypatch.setenv("ARCHPROF_SPECS", str(path))
+    code, out = run("table", "vgg16")
+    assert code == 2 and out.startswith(f"error: $ARCHPROF_SPECS {path} {what} (set ")

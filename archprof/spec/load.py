@@ -216,8 +216,9 @@ def registry(directory: Path | None = None) -> dict[str, Spec]:
     directory = directory or spec_dir()
     where = "$ARCHPROF_SPECS" if "ARCHPROF_SPECS" in os.environ else "the spec folder"
     if not directory.is_dir():
-        raise SpecError(f"{where} {directory} does not exist (set ARCHPROF_SPECS to a folder "
-                        "of spec YAML files, or reinstall archprof)")
+        what = "is a file, not a folder" if directory.exists() else "does not exist"
+        raise SpecError(f"{where} {directory} {what} (set ARCHPROF_SPECS to a folder of spec "
+                        "YAML files, or reinstall archprof)")
     with os.scandir(directory) as entries:
         stamp = tuple(sorted((e.name, e.inode(), s.st_size, s.st_mtime_ns)
                              for e in entries if e.name.endswith(".yaml") for s in (e.stat(),)))
