@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from archprof.errors import SpecError
 from archprof.files import replacing
 
 KEY_BYTES = 32
@@ -102,7 +103,7 @@ def _write(where: Path, key: bytes, value: Any) -> None:
         with replacing(where, binary=True) as f:
             f.write(key)
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-    except (OSError, pickle.PicklingError, RecursionError):
+    except (OSError, SpecError, pickle.PicklingError, RecursionError):
         return
     _prune(where.parent)
 
