@@ -221,3 +221,10 @@ def test_archprof_specs_that_is_no_folder_says_what_it_is(tmp_path, monkeypatch,
     monkeypatch.setenv("ARCHPROF_SPECS", str(path))
     code, out = run("table", "vgg16")
     assert code == 2 and out.startswith(f"error: $ARCHPROF_SPECS {path} {what} (set ")
+
+
+@pytest.mark.parametrize("name", ["mynet.py:", ":build"])
+def test_a_callable_half_named_is_said_so(name):
+    code, out = run("table", name)
+    assert code == 2 and out.strip() == (f"error: '{name}' names no callable: write "
+                                         "MODULE:CALLABLE or path/to/file.py:CALLABLE")

@@ -253,6 +253,9 @@ def _lookup(name: str) -> Spec:
         if spec is not None and _stamp(directory) == folder and _stamp(spec.file) == files[spec.file]:
             return spec
     specs = registry(directory)
+    if ":" in name and name not in specs:     # 'file.py:' or ':build': a callable half named
+        raise SpecError(f"'{name}' names no callable: write MODULE:CALLABLE or "
+                        "path/to/file.py:CALLABLE")
     if name not in specs:
         raise SpecError(f"unknown network '{name}'; known: {', '.join(sorted(specs))}",
                         hint=did_you_mean(name, specs))
