@@ -230,5 +230,6 @@ def test_an_op_of_one_input_refuses_several(write_spec):
     """A conv's rule reads its first input alone: `from: [p, q]` was silently the conv of p."""
     path = write_spec("- {conv: 4, k: 1, name: p}\n- {conv: 4, k: 1, from: in, name: q}\n"
                       "- {conv: 4, k: 1, from: [p, q], name: r}")
-    with pytest.raises(SpecError, match=r"net.yaml:9: r: conv takes one input; from: names 2"):
+    with pytest.raises(SpecError, match=r"net.yaml:9: r: conv takes one input \(and `param` rows\); "
+                                            r"from: names 2"):
         archprof.analyze(path)

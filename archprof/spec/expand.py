@@ -296,8 +296,6 @@ class _Expander:
             refs = row["from"] if isinstance(row["from"], list) else [row["from"]]
             if not refs:
                 raise SpecError("from: names no input (give a layer name or a list of them)")
-            if cls is not None and len(refs) > 1:      # its rule would read the first alone
-                raise SpecError(f"{head} takes one input; from: names {len(refs)}")
         else:
             return [scope.last]
         out = []
@@ -308,6 +306,12 @@ class _Expander:
                 raise SpecError(f"unknown reference '{ref}'", hint=did_you_mean(
                     ref, [r for r in scope.refs if r != INPUT]))
             out.append(scope.refs[ref])
+        if cls is not None and not cls.multi_input and any(
+                name == INPUT or self.graph.node(name).op.kind != "param" for name in out[1:]):
+            # its rule reads the first alone; what follows may only be the parameters it
+            # reads (`param` rows, as `import` writes a traced op's)
+            raise SpecError(f"{head} takes one input (and `param` rows); from: names "
+                            f"{len(refs)}")
         return out
 
     def single(self, row: dict, head: str, name: str, scope: Scope, line: int | None,
