@@ -54,14 +54,14 @@ def _create(path: Path) -> tuple[int, Path]:
     with open()'s mode (0666 less the umask)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-            try:
-                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                               | getattr(os, "O_BINARY", 0), 0o666), tmp
-            except FileExistsError:
-                continue
-    except OSError as err:      # a read-only or missing place, a file where a folder should be
-        at = "" if err.filename is None or str(err.filename).endswith(".tmp") \
-            else f" ({err.filename})"
-        raise SpecError(f"cannot write {path}: {err.strerror or err}{at}") from None
+    except OSError as err:      # a file where a folder should be, a read-only or missing place
+        raise SpecError(f"cannot write {path}: {err.strerror or err} ({err.filename})") from None
+    while True:
+        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise SpecError(f"cannot write {path}: {err.strerror or err}") from None
