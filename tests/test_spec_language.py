@@ -62,6 +62,29 @@ def test_errors_name_file_line_path_and_hint(write_spec):
     assert "unknown reference 'b5x5'" in text and "did you mean 'b5x5_reduce'?" in text
 
 
+def test_an_error_in_a_blocks_let_or_default_names_that_entrys_line(write_spec):
+    blocks = """
+b:
+  args: {c: null,
+         d: "c + zz"}
+  let:
+    w: "c * 2"
+    v: "w + nope"
+  layers:
+    - {conv: v, k: 3}
+"""
+    # file lines: 1 family, 2 params, 3 blocks:, 4 b:, 5-6 args, 7 let:, 8 w, 9 v
+    path = write_spec("- {conv: 8, k: 3}\n- {block: b, c: 4, d: 1, name: blk}", blocks)
+    with pytest.raises(SpecError) as err:
+        archprof.analyze(path)
+    assert f"{path}:9: blk: block 'b' let 'v': unknown name 'nope'" in str(err.value)
+    path = write_spec("- {conv: 8, k: 3}\n- {block: b, c: 4, name: blk}",
+                      blocks.replace("w + nope", "w"))
+    with pytest.raises(SpecError) as err:
+        archprof.analyze(path)
+    assert f"{path}:6: blk: block 'b' args 'd': unknown name 'zz'" in str(err.value)
+
+
 def test_a_copied_block_may_not_reuse_a_node_name(write_spec):
     """A residual `add` with `proj:` names its projection `<name>_proj.conv`; a later block row
     named `a_proj` whose block has a node `conv` would make that name again, both when the

@@ -26,7 +26,7 @@ from archprof.ir.graph import (
 )
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import cache, expr, fields, memo
-from archprof.spec.load import Spec, load_spec
+from archprof.spec.load import Spec, key_line, load_spec
 from archprof.spec.program import (
     SHAPE_VARS,
     Draft,
@@ -482,9 +482,10 @@ class _Expander:
             raw = given.get(key, default)
             if raw is None:
                 raise SpecError(f"block '{block_name}' needs argument '{key}'")
-            inner[key] = self.value(raw, env if key in given else inner)
+            inner[key] = (self.value(raw, env) if key in given else
+                          _entry(raw, inner, declared, key, f"block '{block_name}' args"))
         for key, raw in let.items():
-            inner[key] = self.value(raw, inner)
+            inner[key] = _entry(raw, inner, let, key, f"block '{block_name}' let")
         # What the block makes depends on these alone: expand it once, copy it after.
         key = (id(definition), scope.depth, shapes, call[4],
                memo.env_key(memo.block_names(blocks, definition), inner))
@@ -591,6 +592,16 @@ class _Expander:
             _check_expectation(raw)
             _CHECKED.put(raw, True)
         self.graph.expectations.append(Expectation(path, line, nodes, dict(raw)))
+
+
+def _entry(raw: Any, env: dict[str, Any], owner: dict[str, Any], key: str, what: str) -> Any:
+    """A block definition's `args:` default or `let:` value, evaluated; an error names the
+    entry and its line (the row that called the block names the path)."""
+    try:
+        return _Expander.value(raw, env)
+    except SpecError as err:
+        err.message = f"{what} '{key}': {err.message}"
+        raise err.located(line=key_line(owner, key)) from None
 
 
 def _check_expectation(raw: Any) -> None:

@@ -24,8 +24,18 @@ FILE_KEYS = {"family", "paper", "year", "params", "blocks", "networks", "notes"}
 
 
 class Located(dict):
-    """A YAML mapping that remembers the line it starts on (1-based)."""
+    """A YAML mapping that remembers the line it starts on and each key's (1-based)."""
     line: int | None = None
+    key_lines: tuple[int, ...] = ()     # in the keys' order
+
+
+def key_line(mapping: Any, key: Any) -> int | None:
+    """The line of `key` in a mapping as read (its first line where not known)."""
+    lines = getattr(mapping, "key_lines", ())
+    for k, at in zip(mapping, lines):
+        if k == key:
+            return at
+    return getattr(mapping, "line", None)
 
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -35,6 +45,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Located:
         mapping = Located()
         mapping.line = node.start_mark.line + 1
+        mapping.key_lines = tuple(k.start_mark.line + 1 for k, _ in node.value)
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, (str, int, float, bool)):
