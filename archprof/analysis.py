@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from archprof.errors import SpecError
 from archprof.ir.graph import INPUT, Cost, Graph, liveness
 from archprof.ir.ops import GLOBAL, Shape, Uncounted, dims, numel
-from archprof.spec.expand import expand
+from archprof.spec.expand import MAX_ELEMENTS, expand
 from archprof.spec.load import Spec
 
 if TYPE_CHECKING:        # pandas is imported when a table is asked for, not for totals
@@ -185,6 +185,10 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
     # every node outputs, less those of in-place and view outputs (no memory of their own).
     ops, costs, inplace = graph.columns()
+    if batch > 1 and costs and batch * max(map(OUTPUT, costs)) > MAX_ELEMENTS:
+        raise SpecError(f"batch {batch:,} makes tensors of more than {MAX_ELEMENTS:,} elements "
+                        f"(the largest output here has {max(map(OUTPUT, costs)):,} per sample)",
+                        path=graph.spec.name)
     sums: list[int] = list(map(sum, zip(*costs))) if costs else [0] * len(COUNTS)
     shared = sum(map(OUTPUT, compress(costs, inplace)))
     input_elems = numel(graph.input) * batch

@@ -228,3 +228,14 @@ def test_a_callable_half_named_is_said_so(name):
     code, out = run("table", name)
     assert code == 2 and out.strip() == (f"error: '{name}' names no callable: write "
                                          "MODULE:CALLABLE or path/to/file.py:CALLABLE")
+
+
+def test_a_batch_whose_tensors_exceed_the_element_limit_is_refused() -> None:
+    from archprof.spec.expand import MAX_ELEMENTS
+    largest = 64 * 224 * 224        # VGG-16's conv1_1 and conv1_2 outputs, per sample
+    most = MAX_ELEMENTS // largest
+    assert archprof.analyze("vgg16", batch=most).totals["peak_activations"] > 0
+    code, out = run("table", "vgg16", "--batch", str(most + 1))
+    assert code == 2 and out.count("\n") == 1
+    assert f"batch {most + 1:,} makes tensors of more than {MAX_ELEMENTS:,} elements" in out
+    assert f"{largest:,} per sample" in out

@@ -262,6 +262,19 @@ def test_import_cli_reproduces_the_module_layer_by_layer(ref: str, input: str, t
     assert drop(spec) == drop(module)
 
 
+def test_the_network_name_is_taken_as_given_or_refused(tmp_path) -> None:  # noqa: ANN001
+    ref = "docs/examples/mynet.py:build"
+    out = tmp_path / "net.yaml"
+    result = CliRunner().invoke(main, ["import", ref, "--input", "3x32x32", "--network",
+                                       "my net", "-o", str(out)])
+    assert result.exit_code == 2 and "--network" in result.output and "'my net'" in result.output
+    assert not out.exists()
+    result = CliRunner().invoke(main, ["import", ref, "--input", "3x32x32", "--network",
+                                       "my_net2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert table_csv(f"{out}:my_net2") == table_csv(str(out))
+
+
 def test_a_repeat_never_takes_a_name_used_before_it() -> None:
     """features.0 is written `block1`; features.1 holds two equal blocks, which a repeat would
     name block1 and block2 in a scope that already sees features' block1 (torchvision's

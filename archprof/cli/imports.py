@@ -1,6 +1,7 @@
 """`archprof import`: a torch module (or any NAME) written as a spec that reproduces it."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -19,8 +20,8 @@ from archprof.source import graph, is_callable_ref
               help="Input shape per image the module is traced with (default 3x224x224).")
 @click.option("--param", "params", multiple=True, callback=parse_params, metavar="KEY=VALUE",
               help="A keyword argument of the callable (repeatable).")
-@click.option("--network", metavar="WORD", help="The network's name in the spec "
-              "(default: the callable's).")
+@click.option("--network", metavar="WORD", callback=lambda ctx, param, value: _word(value),
+              help="The network's name in the spec (default: the callable's).")
 def import_spec(name: str, output: str | None, input_shape: tuple | None, params: dict,
                 network: str | None) -> None:
     """Write MODULE:CALLABLE (or file.py:CALLABLE) as a spec: `archprof table` of the spec
@@ -43,3 +44,12 @@ def import_spec(name: str, output: str | None, input_shape: tuple | None, params
         raise SpecError(f"cannot write {output}: {err.strerror}") from None
     click.echo(f"wrote {output}: {len(g.nodes)} ops; `archprof table {output}` reproduces "
                f"{name} layer by layer", err=True)
+
+
+def _word(value: str | None) -> str | None:
+    """A network name as `archprof table FILE:NAME` can name it: taken as given, or refused
+    (renaming it in silence would leave the user's name unknown)."""
+    if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise click.BadParameter(f"'{value}' is not a word of letters, digits and _ that "
+                                 "does not start with a digit", param_hint="--network")
+    return value
