@@ -187,6 +187,20 @@ def test_memory_vs_batch_training_static_is_the_steps_peak(tmp_path: Path) -> No
         assert any("training setups left out" in n for n in chart.notes)
 
 
+def test_a_range_under_a_decade_still_has_labelled_y_ticks() -> None:
+    """lenet5 at batch 1 and 2 as the committed CPU results measured it: times and memory each
+    within a factor of 2, with no power of ten inside, so decade ticks alone label nothing."""
+    df = annotate(load_results([COMMITTED]))
+    only = df[(df["network"] == "lenet5") & df["batch"].isin([1, 2])]
+    assert len(only) == 2
+    for chart in (plot.time_vs_batch(only), plot.memory_vs_batch(only)):
+        ax = chart.figure.axes[0]
+        low, high = ax.get_ylim()
+        assert high < 10 * low and ax.get_yscale() == "log"
+        inside = [t for t in ax.get_yticks() if low <= t <= high]
+        assert len(inside) >= 3, (chart.name, low, high, list(ax.get_yticks()))
+
+
 def test_memory_vs_params_fit(df: pd.DataFrame) -> None:
     chart = plot.memory_vs_params(df)
     cpu = chart.data[chart.data["setup"] == "Test CPU (cpu)"]
@@ -315,6 +329,9 @@ def test_accuracy_charts_skip_when_no_network_has_top1(df: pd.DataFrame) -> None
     for chart in (plot.top1_bar(only), plot.top1_vs_ops(only), plot.accuracy_density(only),
                   plot.top1_vs_throughput(only)):
         assert chart.figure is None and any("lenet5" in n for n in chart.notes)
+        # the reason is the missing top-1, though lenet5 was measured at batch 1
+        assert not any("no measurements" in n for n in chart.notes)
+    assert set(only["batch"]) & {1}
     assert plot.time_vs_batch(only).figure is not None       # timing charts still drawn
 
 

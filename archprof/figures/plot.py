@@ -35,6 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import (
     FixedLocator,
     FuncFormatter,
+    MaxNLocator,
     NullFormatter,
     NullLocator,
     ScalarFormatter,
@@ -375,10 +376,16 @@ def _lines_vs_batch(data: pd.DataFrame, title: str, y: str, ylabel: str, log: bo
         ax.set_title(" / ".join(t for t in (fam, short[setup] if len(short) > 1 or not fam
                                              else "") if t), fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
+    drawn = pd.to_numeric(pd.concat([data[y]] + ([data[dashed]] if dashed else [])),
+                          errors="coerce")
+    drawn = drawn[drawn > 0]
+    narrow = len(drawn) > 0 and float(drawn.max()) < 10 * float(drawn.min())
     for ax in axes:
         _batch_axis(ax, data["batch"], room=2.5)
         if log:
             ax.set_yscale("log")
+            if narrow:      # under a decade no power of ten need fall inside: even steps
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_locator(NullLocator())    # many panels: ticks cost, decades read
     fig.suptitle(f"{title}: {common}" if common and len(short) > 1 else title)
@@ -576,9 +583,9 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
     operations per image; Pareto frontier per panel (more images/s and more top-1 is better)."""
     factor, unit = _ops_scale(ops)
     notes: list[str] = []
-    data = _with_accuracy(_inference(ok(df), notes), notes)
-    data = data[data["batch"].isin(batches)][["setup", "label", "network", "batch", "top1",
-                                              "images_per_s", "spec_macs"]].copy()
+    known = _with_accuracy(_inference(ok(df), notes), notes)
+    data = known[known["batch"].isin(batches)][["setup", "label", "network", "batch", "top1",
+                                                "images_per_s", "spec_macs"]].copy()
     data["gops"] = data["spec_macs"] * factor / 1e9
     data["area"] = bubble_areas(data["gops"]) if len(data) else []
     data["pareto"] = False
@@ -598,8 +605,9 @@ def top1_vs_throughput(df: pd.DataFrame, ops: str = "macs",
                              + ", ".join(sorted(labels - here)))
     title = "Top-1 vs images/s (bubble area = operations)"
     if not panels:
-        return Chart("08_top1_vs_throughput", title, None, data,
-                     notes + [f"no measurements at batch {', '.join(map(str, batches))}"])
+        why = f"no measurements at batch {', '.join(map(str, batches))}" if len(known) \
+            else NO_ACCURACY      # every network was left out for want of a top-1
+        return Chart("08_top1_vs_throughput", title, None, data, notes + [why])
     fig, axes = _figure(len(panels), cols=len(batches), panel=(6.0, 5.0))
     for ax, (setup, b) in zip(axes, panels):
         g = data[(data["setup"] == setup) & (data["batch"] == b)]
