@@ -300,3 +300,72 @@ class SharedWeights(nn.Module):
             x = F.relu(self.bn(self.conv(x)))
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return self.decode(F.relu(self.encode(x)))
+
+
+# --- recurrent layers (tests/test_recurrent.py) ----------------------------------------------
+class LSTMNet(nn.Module):
+    """A sequence classifier: a stacked LSTM, the last step's output into a linear layer."""
+
+    def __init__(self, layers: int = 2) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(32, 64, num_layers=layers, batch_first=True)
+        self.fc = nn.Linear(64, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.lstm(x)
+        return self.fc(y[:, -1])
+
+
+class RecurrentNet(nn.Module):
+    """An input projection, then nn.LSTM, nn.GRU or nn.RNN (`kind`) with the given options,
+    then a linear layer on every step's output."""
+
+    def __init__(self, kind: str = "LSTM", features: int = 12, hidden: int = 16,
+                 layers: int = 1, bidirectional: bool = False, bias: bool = True,
+                 **options: object) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, features)
+        self.rnn = getattr(nn, kind)(features, hidden, num_layers=layers, bias=bias,
+                                     bidirectional=bidirectional, batch_first=True, **options)
+        self.head = nn.Linear(hidden * (2 if bidirectional else 1), 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(x))[0])
+
+
+class ZeroStateGiven(nn.Module):
+    """The tutorials' pattern: zero initial states made in the forward and passed in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0 = torch.zeros(2, x.shape[0], 16, device=x.device)
+        y, _ = self.lstm(x, (h0, torch.zeros_like(h0)))
+        return y
+
+
+class ReadsFinalState(nn.Module):
+    """Classifies from h_n, the final hidden state nn.GRU returns (batch in dimension 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(8, 16, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(x)
+        return self.fc(h[-1])
+
+
+class TimeMajor(nn.Module):
+    """nn.LSTM left at batch_first=False, fed (steps, batch, features)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(8, 8))
+        self.lstm = nn.LSTM(8, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(self.encoder(x).transpose(0, 1))[0]

@@ -692,6 +692,219 @@ class Attention(Op):
                         f" (q k^T, then weights v)"}
 
 
+@dataclass(kw_only=True)
+class Recurrent(Op):
+    """A stack of `layers` recurrent layers (nn.LSTM, nn.GRU, nn.RNN) over a sequence (T, F),
+    batch first, from a zero initial state; output (T, D*H), D = 2 when `bidirectional`, the
+    final states not returned. Layer l (0-based) reads I_l = F (l = 0) or D*H features; each
+    of its D directions has G gate blocks of H (LSTM 4, GRU 3, RNN 1): weights G*H*(I_l + H),
+    biases 2*G*H (b_ih and b_hh, when `bias`). Every step multiplies the step's input and the
+    previous hidden state (the zero initial state at the first step too, as torch does):
+    MACs = T * D * sum_l G*H*(I_l + H) = T * weights. Other ops per step and direction in
+    `per_step`. `layer_dropout` (torch's dropout; a field name that is no op key) acts
+    between layers, in training only."""
+    head: ClassVar[str] = "hidden"
+    gates: ClassVar[int]
+    states: ClassVar[int] = 1        # initial states torch makes: h0 (LSTM: and c0)
+    torch_name: ClassVar[str]
+    hidden: int = spec_field("positive")
+    layers: int = spec_field("positive", 1)
+    bidirectional: bool = spec_field("boolean", False)
+    bias: bool = spec_field("boolean", True)
+    layer_dropout: float = spec_field("fraction", 0.0)
+
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def widths(self, ins: list[Shape]) -> list[int]:
+        """I_l: the features each layer reads."""
+        return [ins[0][1]] + [self.directions() * self.hidden] * (self.layers - 1)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if len(ins[0]) != 2:
+            raise SpecError(f"{self.kind} needs a (T, F) sequence (steps, features; the batch "
+                            f"first), got {dims(ins[0])}")
+        return (ins[0][0], self.directions() * self.hidden)
+
+    def per_step(self) -> int:
+        """Other ops of one step of one direction of one layer, without the bias adds."""
+        raise NotImplementedError
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        g, h = self.gates, self.hidden
+        step = self.per_step() + (2 * g * h if self.bias else 0)      # + b_ih and b_hh
+        return ins[0][0] * self.directions() * self.layers * step
+
+    def weights(self, ins: list[Shape], out: Shape) -> int:
+        gh = self.gates * self.hidden
+        return self.directions() * sum(gh * (i + self.hidden) for i in self.widths(ins))
+
+    def params(self, ins: list[Shape], out: Shape) -> int:
+        biases = 2 * self.gates * self.hidden if self.bias else 0
+        return self.weights(ins, out) + self.directions() * self.layers * biases
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return ins[0][0] * self.weights(ins, out)
+
+    def window(self, ins: list[Shape]) -> Window:
+        return GLOBAL      # an output step has seen every step before it (both ways: all)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"{self.kind} {self.layers}x{self.hidden}" + (" bi" if self.bidirectional else "")
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Recurrent", dict(mode=self.torch_name, input_size=ins[0][1],
+                                 hidden_size=self.hidden, num_layers=self.layers, bias=self.bias,
+                                 bidirectional=self.bidirectional, dropout=self.layer_dropout)
+
+    def _sum(self, ins: list[Shape], term: Callable[[int], str]) -> str:
+        """'term(F) + (layers-1)*term(D*H)', the layers' terms written once each."""
+        first, *rest = self.widths(ins)
+        return term(first) + (f" + {len(rest)}*{term(rest[0])}" if len(rest) > 1 else
+                              f" + {term(rest[0])}" if rest else "")
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        g, h, d = self.gates, self.hidden, self.directions()
+        per_d = f"{d}*" if d > 1 else ""
+        bias = f" + 2*{g}*{h}" if self.bias else ""
+        params = self._sum(ins, lambda i: f"({g}*{h}*({i} + {h}){bias})")
+        macs = self._sum(ins, lambda i: f"{g}*{h}*({i} + {h})")
+        return {"out": f"{ins[0][0]} steps x {per_d}{h} = {dims(out)}",
+                "params": f"{per_d}({params}) = {fmt(self.params(ins, out))}" if d > 1 else
+                          f"{params} = {fmt(self.params(ins, out))}",
+                "macs": f"{ins[0][0]}*{per_d}({macs}) = {fmt(self.macs(ins, out))} (the input "
+                        "and hidden products of every step, the first on the zero state)"}
+
+    def _grads(self, ins: list[Shape], input_grad: bool, weight_grad: bool
+               ) -> list[tuple[str, str, int]]:
+        """(what, arithmetic, MACs) of each backward product. The weights' gradients of a
+        step need the gradient of the hidden state before it, so `weight_grad` computes the
+        gradient through the recurrence and into every layer but the first, whose input
+        gradient `input_grad` adds; the initial state takes none (it needs no gradient)."""
+        t, g, h, d = ins[0][0], self.gates, self.hidden, self.directions()
+        first, *rest = self.widths(ins)
+        per_d = f"{d}*" if d > 1 else ""
+        parts = []
+        if weight_grad:
+            parts.append(("weight", f"{t}*{per_d}({self._sum(ins, lambda i: f'{g}*{h}*({i} + {h})')})",
+                          t * d * sum(g * h * (i + h) for i in [first, *rest])))
+        if weight_grad or input_grad:
+            parts.append(("hidden", f"{t - 1}*{per_d}{self.layers}*{g}*{h}*{h}",
+                          (t - 1) * d * self.layers * g * h * h))
+            if rest:
+                upper = f"{len(rest)}*" if len(rest) > 1 else ""
+                parts.append(("layer inputs", f"{t}*{per_d}{upper}{g}*{h}*{rest[0]}",
+                              t * d * len(rest) * g * h * rest[0]))
+        if input_grad:
+            parts.append(("input", f"{t}*{per_d}{g}*{h}*{first}", t * d * g * h * first))
+        return parts
+
+    def backward_macs(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> int:
+        return sum(macs for _, _, macs in self._grads(ins, input_grad, weight_grad))
+
+    def backward_text(self, ins: list[Shape], out: Shape, input_grad: bool,
+                      weight_grad: bool) -> str:
+        parts = self._grads(ins, input_grad, weight_grad)
+        if not parts:
+            return "0 (no gradient needed)"
+        return " + ".join(f"grad {what} {text}" for what, text, _ in parts) + \
+            f" = {fmt(sum(macs for _, _, macs in parts))}"
+
+    def step_saves(self) -> tuple[int, int]:
+        """What one direction of one layer keeps, in units of H (see `saved`): per step, and
+        how many fewer in all (what only the next step reads is not kept at the last)."""
+        raise NotImplementedError
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        # What torch's own step-by-step kernel keeps (the one meta tensors run, and the CPU
+        # for GRU and RNN, and for LSTM with oneDNN off): per layer and direction, what each
+        # step's cell keeps (`step_saves`); the zero initial states (one tensor each for all
+        # layers); the input of every layer but the first (the layer below's output); and of
+        # the first layer's input, for each direction, the time-major copy its input product
+        # reads (at batch 1 the transpose is a view and torch keeps the input itself
+        # instead). Dropout between layers (training) keeps its mask, as wide as the
+        # activations (torch's unfused dropout: input * mask). Not counted here: cuDNN (GPU)
+        # and oneDNN (CPU LSTM, float32 by default) keep a workspace of their own choosing
+        # instead, and CUDA without cuDNN runs fused cells that keep other tensors.
+        t, h, d, first = ins[0][0], self.hidden, self.directions(), ins[0][1]
+        every, fewer = self.step_saves()
+        between = self.layers - 1
+        own = [Own("gates and cell states, every step", d * self.layers * (every * t - fewer) * h),
+               Own("zero initial states", self.states * d * self.layers * h),
+               Own("input, time-major copy per direction", d * t * first)]
+        if between:
+            own.append(Own("inputs of the upper layers", between * t * d * h))
+        if between and self.layer_dropout:      # the upper layers then keep the dropped inputs
+            own.append(Own("dropout masks between layers", between * t * d * h))
+        return Saved(own=tuple(own))
+
+
+@register
+@dataclass(kw_only=True)
+class LSTM(Recurrent):
+    """nn.LSTM: 4 gate blocks (input, forget, cell, output). Other ops per step and direction:
+    4H adds of the input and hidden products, 4H gate nonlinearities (3 sigmoid, 1 tanh),
+    c = f*c + i*g (3H), h = o*tanh(c) (2H): 13H, + 8H bias adds (b_ih, b_hh) = 21H."""
+    kind: ClassVar[str] = "lstm"
+    gates: ClassVar[int] = 4
+    states: ClassVar[int] = 2
+    torch_name: ClassVar[str] = "LSTM"
+
+    def per_step(self) -> int:
+        return 13 * self.hidden
+
+    def step_saves(self) -> tuple[int, int]:
+        # the gates (4H) and tanh(c) (H) every step; h and c of every step but the last
+        # (read by the next step)
+        return 7, 2
+
+
+@register
+@dataclass(kw_only=True)
+class GRU(Recurrent):
+    """nn.GRU: 3 gate blocks (reset r, update z, new n). Other ops per step and direction:
+    r and z, 2H adds of the products and 2H sigmoids; n = tanh(x_n + r*h_n), 3H; h = n +
+    z*(h - n) as torch computes it, 3H: 10H, + 6H bias adds = 16H."""
+    kind: ClassVar[str] = "gru"
+    gates: ClassVar[int] = 3
+    torch_name: ClassVar[str] = "GRU"
+
+    def per_step(self) -> int:
+        return 10 * self.hidden
+
+    def step_saves(self) -> tuple[int, int]:
+        # the hidden gates (3H), n, a copy of h_n before r*h_n overwrites it and of h - n
+        # before z*(h - n) does (3H) every step; h of every step but the last
+        return 7, 1
+
+
+@register
+@dataclass(kw_only=True)
+class RNN(Recurrent):
+    """nn.RNN (Elman): h = `nonlinearity` (tanh or relu) of the input and hidden products, one
+    gate block. Other
+    ops per step and direction: the products' add and the nonlinearity, 2H, + 2H bias adds
+    = 4H."""
+    kind: ClassVar[str] = "rnn"
+    gates: ClassVar[int] = 1
+    torch_name: ClassVar[str] = "RNN"
+    nonlinearity: str = spec_field("nonlinearity", "tanh")
+
+    def per_step(self) -> int:
+        return 2 * self.hidden
+
+    def step_saves(self) -> tuple[int, int]:
+        return 1, 0       # h of every step (the nonlinearity's output, the next step's input)
+
+    def describe(self, ins: list[Shape]) -> str:
+        return super().describe(ins) + (" relu" if self.nonlinearity == "relu" else "")
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        name, args = super().module(ins, out, inplace)
+        return name, dict(args, nonlinearity=self.nonlinearity)
+
+
 @register
 @dataclass(kw_only=True)
 class BatchNorm(Op):

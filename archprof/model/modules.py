@@ -4,6 +4,7 @@ dimension (archprof.ir.ops converts its per-sample ones)."""
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import torch
 from torch import nn
@@ -84,6 +85,18 @@ class Attention(nn.Module):
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
                                                           scale=self.scale)
+
+
+class Recurrent(nn.Module):
+    """nn.LSTM, nn.GRU or nn.RNN (`mode`) run batch first from a zero initial state; returns
+    the output sequence only, not the final states."""
+
+    def __init__(self, mode: str, **rnn: Any) -> None:
+        super().__init__()
+        self.rnn = getattr(nn, mode)(batch_first=True, **rnn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
 
 
 class DropPath(nn.Module):

@@ -104,6 +104,13 @@ def upsample_mode(value: Any, ev: Evaluate) -> str:
     return str(value)
 
 
+def nonlinearity(value: Any, ev: Evaluate) -> str:
+    """An RNN's nonlinearity, a word as torch names it: tanh or relu."""
+    if value not in ("tanh", "relu"):
+        raise SpecError(f"nonlinearity must be tanh or relu, got {short(value)}")
+    return str(value)
+
+
 def boolean(value: Any, ev: Evaluate) -> bool:
     value = ev(value)
     if not isinstance(value, (bool, int)):
@@ -129,7 +136,8 @@ PARSERS: dict[str, Parser] = {
     "positive": positive, "non_negative": non_negative, "sizes": sizes,
     "non_negative_sizes": non_negative_sizes, "padding": padding, "boolean": boolean,
     "number": number, "fraction": fraction, "integer": integer, "integers": integers,
-    "shape": shape, "pads": pads, "upsample_mode": upsample_mode}
+    "shape": shape, "pads": pads, "upsample_mode": upsample_mode,
+    "nonlinearity": nonlinearity}
 
 
 _SPEC_FIELDS: dict[type[Op], list[tuple[Field, str, Parser]]] = {}

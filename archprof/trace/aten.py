@@ -414,7 +414,43 @@ def _elementwise(m: Any, ins: list[Shape], out: Shape) -> Op:
     return elementwise(m.op, m.scalar, tuple(m.param.shape) if m.param is not None else None)
 
 
-MAC_MODULES = (nn.Linear, modules.PaddedConv, modules.Matmul, modules.Attention)  # see MACS
+RECURRENT: dict[type, type[ops.Recurrent]] = {nn.LSTM: ops.LSTM, nn.GRU: ops.GRU,
+                                               nn.RNN: ops.RNN}
+
+
+def _recurrent(m: Any, ins: list[Shape], out: Shape) -> Op:
+    rnn = m.rnn if isinstance(m, modules.Recurrent) else m
+    extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    return RECURRENT[type(rnn)](
+        hidden=rnn.hidden_size, layers=rnn.num_layers, bidirectional=rnn.bidirectional,
+        bias=rnn.bias, layer_dropout=float(rnn.dropout), **extra)
+
+
+def _recurrent_refusal(m: Any, args: tuple[Any, ...], acts: list[torch.Tensor]) -> str | None:
+    """Why the recurrent op cannot stand for this call, or None. Its per-sample shapes need
+    the batch first; its rule starts from the zero state torch makes (an initial state the
+    forward passes in is fine when it is a constant, as zeros made in the forward are: the
+    same products either way, but one computed from the input would be an input whose batch
+    is not first)."""
+    name = f"nn.{type(m).__name__}"
+    if not m.batch_first:
+        return (f"{name} with batch_first=False: archprof's per-sample shapes need the batch "
+                "first (build it with batch_first=True and give it (batch, steps, features))")
+    if getattr(m, "proj_size", 0):
+        return f"{name} with proj_size={m.proj_size}: no rule counts LSTM projections"
+    x = args[0] if args else None
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        what = f"a {x.dim()}-D tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+        return (f"{name} gets {what}; archprof counts it on a (batch, steps, features) tensor "
+                "(packed or unbatched sequences have no rule)")
+    if any(t is not x for t in acts):
+        return (f"{name} gets an initial state computed from the input; archprof counts it "
+                "from a zero (or constant) initial state only")
+    return None
+
+
+MAC_MODULES = (nn.Linear, modules.PaddedConv, modules.Matmul, modules.Attention,  # see MACS
+               modules.Recurrent, *RECURRENT)
 MODULES: dict[type, ModuleRule] = {
     nn.LocalResponseNorm: lambda m, ins, out: ops.LRN(size=m.size, alpha=m.alpha, beta=m.beta,
                                                       bias=m.k),
@@ -441,7 +477,15 @@ MODULES: dict[type, ModuleRule] = {
                                                  end=m.end, step=m.step),
     modules.Select: lambda m, ins, out: ops.Select(dim=sample_dim(m.dim), index=m.index),
     modules.Pad: lambda m, ins, out: ops.Pad(pads=tuple(m.pads), value=m.value),
+    # the whole layer, whatever its steps run (the zero initial state torch makes inside is
+    # then not taken for a constant of the wrong shape)
+    modules.Recurrent: _recurrent,
+    **dict.fromkeys(RECURRENT, _recurrent),
 }
+# Modules a rule stands for only on some calls: (module, its arguments, those of them that
+# are activations) -> why the rule cannot stand for this one, or None.
+ModuleCheck = Callable[[Any, tuple[Any, ...], list[torch.Tensor]], "str | None"]
+MODULE_CHECKS: dict[type, ModuleCheck] = dict.fromkeys(RECURRENT, _recurrent_refusal)
 
 
 def op_for(call: Call) -> Op | None:

@@ -19,6 +19,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from archprof.errors import SpecError
 from archprof.ir import ops
 from archprof.ir.ops import Op, Shape
 from archprof.trace import aten
@@ -140,6 +141,8 @@ class Recorder(TorchDispatchMode):
         # (module path, what it does: an op, 'call CHILD', 'return'), in order
         self.signature: list[tuple[str, str]] = []
         self.value_reads: list[str] = []
+        # outputs of a ruled module beyond its first (see module_record) -> its path
+        self.refused: dict[int, str] = {}
         # ops with MACs run on parameters and buffers alone (a position-bias MLP, a positional
         # encoding's conv): batch-independent work, not in the per-sample counts, listed
         self.constant_work: Counter[str] = Counter()
@@ -164,6 +167,12 @@ class Recorder(TorchDispatchMode):
         if path is None:
             return
         ruled = type(module) in aten.MODULES     # one rule for the whole module: one row
+        check = aten.MODULE_CHECKS.get(type(module))
+        if check is not None and not self.suppress:
+            acts = [t for t in tensors_in(args) if id(t) in self.tensors.node]
+            why = check(module, args, acts)
+            if why is not None:
+                raise SpecError(why, path=path or type(module).__name__)
         leaf = ruled or next(module.children(), None) is None
         self.signature.append((self.path(), f"call {path}"))
         self.frames.append(Frame(path, module, leaf, args))
@@ -218,7 +227,12 @@ class Recorder(TorchDispatchMode):
             inputs.append(param)
             ins.append(self.records[param].out)
         self.add(frame, type(frame.module).__name__.lower(), op, inputs, ins, out,
-                 type(op).inplace == "view", outs, before=counted)
+                 type(op).inplace == "view", outs[:1], before=counted)
+        # the rule stands for the first output; the others (a recurrent layer's final states,
+        # batch not first) have no node: an op reading one is refused, never mis-shaped
+        for o in outs[1:]:
+            self.refused[id(o)] = f"{frame.path or 'the model'} ({type(frame.module).__name__})"
+        self.tensors.alive.extend(outs[1:])
 
     # --- ATen ops ---------------------------------------------------------------------------
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
@@ -232,6 +246,8 @@ class Recorder(TorchDispatchMode):
         mutates = name.endswith("_") and not name.endswith("__")
         base = name[:-1] if mutates else name
         tensors = tensors_in(args) + (tensors_in(kwargs) if kwargs else [])
+        if self.refused:
+            self.refuse(tensors)
         known = self.tensors
         acts = [t for t in tensors if id(t) in known.node]
         outs = tensors_in(out)
@@ -252,6 +268,15 @@ class Recorder(TorchDispatchMode):
         else:
             self.record(func, base, mutates, args, kwargs, tensors, acts, outs)
         return out
+
+    def refuse(self, tensors: list[torch.Tensor]) -> None:
+        """An op reading an output that a ruled module returns besides its first."""
+        owner = next((self.refused[id(t)] for t in tensors if id(t) in self.refused), None)
+        if owner is not None:
+            raise SpecError(f"the forward reads the final state that {owner} returns besides "
+                            "its output (h_n, c_n); archprof counts a recurrent layer's output "
+                            "sequence only, as the states' batch dimension is not first: read "
+                            "the output instead (y[:, -1] is the last step's)")
 
     def mark(self, outs: list[torch.Tensor]) -> None:
         """Outputs are activations (when only the op sequence is wanted)."""
