@@ -351,3 +351,29 @@ def test_saved_bytes_at_batch_1(write_spec, row, over):
     model = archprof.build(a.graph).train()
     kept = saved_bytes(model, torch.randn(1, *a.graph.input))
     assert kept == a.totals["train_saved_bytes"] - 4 * over
+
+
+class GatedLSTM(nn.LSTM):
+    """A user's subclass with an __init__ of its own and torch's forward."""
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__(features, hidden, num_layers=2, batch_first=True)
+
+
+class ClippedLSTM(nn.LSTM):
+    """A subclass whose forward is its own: the LSTM rule cannot stand for it."""
+
+    def forward(self, x, hx=None):  # noqa: ANN001, ANN201 - nn.LSTM's signature
+        return super().forward(x.clamp(-1, 1), hx)
+
+
+def test_a_subclass_running_torchs_forward_traces_as_the_op():
+    from archprof.trace import aten
+    assert aten.ruled(GatedLSTM) is nn.LSTM and aten.ruled(ClippedLSTM) is None
+    assert aten.ruled(nn.Conv2d) is None
+    model = tm.RecurrentNet("LSTM", F, H)
+    model.rnn = GatedLSTM(F, H)
+    a = archprof.analyze(model, input=(T, F), batch=2)
+    assert a.layers.set_index("name").at["rnn", "type"] == "lstm"
+    assert a.totals["params"] == numel(model)
+    assert a.totals["macs"] * 2 == flops(model, torch.randn(2, T, F))[0]

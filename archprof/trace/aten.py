@@ -421,7 +421,7 @@ RECURRENT: dict[type, type[ops.Recurrent]] = {nn.LSTM: ops.LSTM, nn.GRU: ops.GRU
 def _recurrent(m: Any, ins: list[Shape], out: Shape) -> Op:
     rnn = m.rnn if isinstance(m, modules.Recurrent) else m
     extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-    return RECURRENT[type(rnn)](
+    return RECURRENT[next(cls for cls in RECURRENT if isinstance(rnn, cls))](
         hidden=rnn.hidden_size, layers=rnn.num_layers, bidirectional=rnn.bidirectional,
         bias=rnn.bias, layer_dropout=float(rnn.dropout), **extra)
 
@@ -486,6 +486,17 @@ MODULES: dict[type, ModuleRule] = {
 # are activations) -> why the rule cannot stand for this one, or None.
 ModuleCheck = Callable[[Any, tuple[Any, ...], list[torch.Tensor]], "str | None"]
 MODULE_CHECKS: dict[type, ModuleCheck] = dict.fromkeys(RECURRENT, _recurrent_refusal)
+
+
+def ruled(cls: type) -> type | None:
+    """The class in MODULES whose rule stands for modules of class `cls`: itself, or the
+    nearest base whose forward it runs unchanged (`class MyLSTM(nn.LSTM)` with an __init__ of
+    its own); None where none does."""
+    for base in cls.__mro__:
+        if base in MODULES:
+            return base if getattr(cls, "forward", None) is getattr(base, "forward", None) \
+                else None
+    return None
 
 
 def op_for(call: Call) -> Op | None:

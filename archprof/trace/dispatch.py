@@ -166,8 +166,9 @@ class Recorder(TorchDispatchMode):
         path = self.names.get(id(module))
         if path is None:
             return
-        ruled = type(module) in aten.MODULES     # one rule for the whole module: one row
-        check = aten.MODULE_CHECKS.get(type(module))
+        base = aten.ruled(type(module))
+        ruled = base is not None        # one rule for the whole module: one row
+        check = aten.MODULE_CHECKS.get(base) if ruled else None
         if check is not None and not self.suppress:
             acts = [t for t in tensors_in(args) if id(t) in self.tensors.node]
             why = check(module, args, acts)
@@ -184,7 +185,8 @@ class Recorder(TorchDispatchMode):
             return
         frame = self.frames.pop()
         self.signature.append((frame.path, "return"))
-        rule = aten.MODULES.get(type(module))
+        base = aten.ruled(type(module))
+        rule = aten.MODULES[base] if base is not None else None
         if rule is not None:
             self.suppress -= 1
             if not self.suppress:
