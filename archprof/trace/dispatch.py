@@ -168,7 +168,7 @@ class Recorder(TorchDispatchMode):
             return
         base = aten.ruled(type(module))
         ruled = base is not None        # one rule for the whole module: one row
-        check = aten.MODULE_CHECKS.get(base) if ruled else None
+        check = aten.MODULE_CHECKS.get(base) if base is not None else None
         if check is not None and not self.suppress:
             acts = [t for t in tensors_in(args) if id(t) in self.tensors.node]
             why = check(module, args, acts)
