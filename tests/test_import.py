@@ -275,6 +275,18 @@ def test_the_network_name_is_taken_as_given_or_refused(tmp_path) -> None:  # noq
     assert table_csv(f"{out}:my_net2") == table_csv(str(out))
 
 
+def test_a_module_sharing_parameters_between_ops_is_not_written() -> None:
+    """SharedWeights calls one conv and one BN three times and ties a weight: a spec would
+    count them at every row, so import refuses and names the rows that read parameters
+    counted before."""
+    import tracing_models as tm
+    graph = trace(tm.SharedWeights(), (3, 8, 8))
+    assert analyze(graph).totals["params"] == sum(p.numel() for p in tm.SharedWeights().parameters())
+    with pytest.raises(SpecError, match=r"conv_1, bn_1, conv_2 \.\.\. read parameters an "
+                                        "earlier op counted"):
+        to_spec(graph)
+
+
 def test_a_repeat_never_takes_a_name_used_before_it() -> None:
     """features.0 is written `block1`; features.1 holds two equal blocks, which a repeat would
     name block1 and block2 in a scope that already sees features' block1 (torchvision's

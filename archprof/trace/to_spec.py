@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Graph, Node, mark_inplace
+from archprof.ir.graph import INPUT, Cost, Graph, Node, counts, mark_inplace
 from archprof.ir.ops import OPS, Activation, Op, Uncounted, dims
 from archprof.spec import fields
 from archprof.spec.expand import NAME, SUGAR_OPS, _Expander, expand, op_from_row
@@ -69,6 +69,12 @@ def to_spec(graph: Graph, *, name: str | None = None, note: str = "",
     """YAML text of a one-network spec named `name` (default: the graph's) that expands to
     `graph`, with `note` as its first comment line; SpecError when some node cannot be written
     (an op without a spec form) or the text would not reproduce the graph."""
+    shared = [n.name for n in graph.nodes if n.counts()[:3] != _rule_counts(n)[:3]]
+    if shared:
+        raise SpecError(f"{', '.join(shared[:3])}{' ...' if len(shared) > 3 else ''} read "
+                        "parameters an earlier op counted (a module called again, a tied "
+                        "weight); a spec cannot share parameters between rows, so it would count "
+                        "them again: analyse the module itself instead")
     # merged blocks are the only guesses: without args, then without repeat, if they fail
     tries = [(True, True), (True, False), (False, False)] if repeat else [(False, False)]
     for repeated, generalised in tries:
@@ -667,5 +673,10 @@ def _compare(graph: Graph, text: str) -> str | None:
 
 
 def _counts(node: Node) -> tuple[int, ...]:
-    op, ins, out = node.op, node.ins, node.out
-    return (op.params(ins, out), op.buffers(ins, out), op.macs(ins, out), op.other(ins, out))
+    """What the node counts (a traced one may count less than its rule: parameters shared)."""
+    params, _, buffers, macs, other, _ = node.counts()
+    return params, buffers, macs, other
+
+
+def _rule_counts(node: Node) -> Cost:
+    return counts(node.op, node.ins, node.out)
