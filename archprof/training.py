@@ -248,12 +248,18 @@ def _timeline(p: Plan, requires: dict[str, bool], learns: dict[str, int],
             live += size[o]
     live -= losses
     param_grads = Lin()
+    # a shared parameter's gradient (graph.shares): each later use's weight gradient (the
+    # first met here) is summed out of place into one tensor, as autograd's input buffer
+    # does, until the op holding the parameter adds its own and it becomes .grad
+    summed: dict[str, Lin] = {}             # holder -> the running sum of the later uses'
     remaining = {ref: len(ts) for ref, ts in savers.items()}
     for t in range(len(nodes) - 1, -1, -1):
         n = nodes[t]
         if n.name not in grad_of:
             continue                    # no gradient reaches it (frozen stem, unused head)
         made = Lin(trainable[n.name] * width)
+        holder = graph.shares.get(n.name)
+        shared = Lin((learns[n.name] - trainable[n.name]) * width) if holder else Lin()
         incoming: list[tuple[str, int]] = []
         for name, shape in zip(n.inputs, n.ins):
             if not requires[name]:
@@ -265,7 +271,17 @@ def _timeline(p: Plan, requires: dict[str, bool], learns: dict[str, int],
                 amount = Lin(0, numel(shape) * width)
                 made += amount
                 incoming.append((name, new_grad(amount)))
-        p.moments.append((f"backward, {n.name}", live + param_grads + made))
+        p.moments.append((f"backward, {n.name}", live + param_grads + made + shared))
+        if holder is not None and holder in summed:     # the sum, a new tensor
+            p.moments.append((f"backward, {n.name}",
+                              live + param_grads + made + shared + summed[holder]))
+        elif holder is not None:
+            summed[holder] = shared
+            live += shared
+        total = summed.pop(n.name, None)
+        if total is not None:           # the holder: its own gradient added to the sum
+            p.moments.append((f"backward, {n.name}", live + param_grads + made + total))
+            live -= total
         live += made - Lin(trainable[n.name] * width)
         param_grads += Lin(trainable[n.name] * width)
         live -= release(grad_of.pop(n.name))

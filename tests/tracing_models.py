@@ -302,6 +302,21 @@ class SharedWeights(nn.Module):
         return self.decode(F.relu(self.encode(x)))
 
 
+class LoopedLinear(nn.Module):
+    """One Linear(256, 256) applied three times, then a head: in training the weight gradients
+    of its three uses are summed into one (autograd sums them out of place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(256, 256)
+        self.head = nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(3):
+            x = F.relu(self.fc(x))
+        return self.head(x)
+
+
 # --- recurrent layers (tests/test_recurrent.py) ----------------------------------------------
 class LSTMNet(nn.Module):
     """A sequence classifier: a stacked LSTM, the last step's output into a linear layer."""

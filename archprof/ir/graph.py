@@ -74,6 +74,9 @@ class Graph:
     # a traced forward's ops with MACs on parameters and buffers alone (a position-bias MLP):
     # work done once per forward whatever the batch, listed apart from the per-sample counts
     constant_work: dict[str, int] = field(default_factory=dict)
+    # a traced node reading parameters an earlier node counted (a module called again, a tied
+    # weight) -> that node: in training their weight gradients are summed into one
+    shares: dict[str, str] = field(default_factory=dict)
     # when each tensor dies (`liveness`): it depends on the wiring and the
     # in-place flags only, so a spec's program computes it once for all its replays
     liveness: Liveness | None = None

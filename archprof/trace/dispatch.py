@@ -89,8 +89,9 @@ class Tensor:
     buffer: bool
 
 
-# parameter and buffer elements an earlier op counted, and whether that was all the op reads
-Counted = tuple[int, int, bool]
+# parameter and buffer elements an earlier op counted, whether that was all the op reads, and
+# the record of the first op that counted them (-1: none)
+Counted = tuple[int, int, bool, int]
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Record:
     name: str = ""
     # what an earlier op counted of the parameters and buffers this op reads (a module called
     # again, a tied weight, an RNN's weights at every step), not counted again: `Counted`
-    before: Counted = (0, 0, False)
+    before: Counted = (0, 0, False, -1)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Recorder(TorchDispatchMode):
         self.records: list[Record] = []
         self.tensors = Tensors(lineage={pid: frozenset([pid]) for pid in params})
         self.frames: list[Frame] = []
-        self.attributed: set[int] = set()
+        self.attributed: dict[int, int] = {}     # parameter -> the record that counted it
         self.taken: set[str] = set()
         self.suppress = 0
         # (module path, what it does: an op, 'call CHILD', 'return'), in order
@@ -477,28 +478,32 @@ class Recorder(TorchDispatchMode):
 
     def counted(self, lineage: frozenset[int]) -> Counted:
         """What earlier ops counted of the parameters and buffers in `lineage`."""
-        seen = [self.params[pid] for pid in lineage if pid in self.attributed]
-        return (sum(p.numel for p in seen if not p.buffer), sum(p.numel for p in seen if p.buffer),
-                bool(seen) and len(seen) == len(lineage))
+        seen = [pid for pid in lineage if pid in self.attributed]
+        tensors = [self.params[pid] for pid in seen]
+        return (sum(p.numel for p in tensors if not p.buffer),
+                sum(p.numel for p in tensors if p.buffer), bool(seen) and len(seen) == len(lineage),
+                min((self.attributed[pid] for pid in seen), default=-1))
 
     def param_record(self, frame: Frame | None, op: Op, ins: list[Shape], out: Shape,
                      lineage: frozenset[int], source: int) -> int | None:
         """A `param` row for parameters this op reads (`lineage`) that its rule does not
         count (a layer scale, a position embedding); each parameter is counted once."""
-        fresh = [self.params[pid] for pid in lineage
-                 if pid not in self.attributed and not self.params[pid].buffer]
-        self.attributed.update(lineage)
+        new = [pid for pid in lineage if pid not in self.attributed]
+        fresh = [self.params[pid] for pid in new if not self.params[pid].buffer]
         extra = sum(p.numel for p in fresh) - op.params(ins, out)
-        if extra <= 0:
-            return None
-        biggest = max(fresh, key=lambda p: p.numel)
-        source_shape = self.records[source].out if source != INPUT else self.input_shape
-        return self.add(frame, biggest.path, ops.Param(count=extra), [source], [source_shape],
-                        biggest.shape, True, [], named=biggest.path)
+        row = None
+        if extra > 0:
+            biggest = max(fresh, key=lambda p: p.numel)
+            source_shape = self.records[source].out if source != INPUT else self.input_shape
+            row = self.add(frame, biggest.path, ops.Param(count=extra), [source], [source_shape],
+                           biggest.shape, True, [], named=biggest.path)
+        for pid in new:     # counted by the op recorded next (its row holds their gradient)
+            self.attributed[pid] = len(self.records)
+        return row
 
     def add(self, frame: Frame | None, func: str, op: Op, inputs: list[int], ins: list[Shape],
             out: Shape, inplace: bool, outs: list[torch.Tensor], named: str = "",
-            before: Counted = (0, 0, False)) -> int:
+            before: Counted = (0, 0, False, -1)) -> int:
         index = len(self.records)
         self.records.append(Record(func, op, inputs, ins, out, inplace, named, before))
         for o in outs:

@@ -134,7 +134,9 @@ def _add_nodes(graph: Graph, recorder: Recorder) -> None:
         if isinstance(op, ops.Param) and r.out != r.ins[0]:
             op = replace(op, tensor=r.out)
         cost = None
-        params, buffers, whole = r.before
+        params, buffers, whole, holder = r.before
+        if params and holder >= 0:      # its weight gradients add into that op's
+            graph.shares[r.name] = records[holder].name
         if params or buffers:   # parameters an earlier op counted: not counted again
             p, w, b, macs, other, made = counts(op, r.ins, r.out)
             cost = (0, 0, 0, macs, other, made) if whole else (
