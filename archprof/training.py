@@ -129,10 +129,16 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
     if dtype not in WIDTH:
         raise SpecError(f"training in {dtype} is not modelled (use {', '.join(WIDTH)})")
     width = WIDTH[dtype]
-    patterns = [p.strip() for p in (freeze or "").split(",") if p.strip()]
+    patterns = [p.strip() for p in freeze.split(",")] if freeze is not None else []
+    if "" in patterns:
+        raise SpecError(f"--freeze '{freeze}' has an empty pattern (name globs, comma-separated)")
     nodes = graph.nodes
-    frozen = [n.name for n in nodes if n.op.params(n.ins, n.out) and patterns
-              and any(fnmatch.fnmatchcase(n.name, p) for p in patterns)]
+    weighted = [n.name for n in nodes if n.op.params(n.ins, n.out)]
+    frozen = [name for name in weighted
+              if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    if weighted and len(frozen) == len(weighted):
+        raise SpecError(f"--freeze '{freeze}' freezes every layer with weights: the step would "
+                        "train nothing (torch's backward refuses a loss that needs no gradient)")
     # the parameters each op trains (every use of a shared weight computes its gradient) and
     # those whose memory it holds (a traced module's shared weight: the first use only)
     learns = {n.name: 0 if n.name in frozen else n.op.trained_params(n.ins, n.out)

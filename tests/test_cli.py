@@ -239,3 +239,25 @@ def test_a_batch_whose_tensors_exceed_the_element_limit_is_refused() -> None:
     assert code == 2 and out.count("\n") == 1
     assert f"batch {most + 1:,} makes tensors of more than {MAX_ELEMENTS:,} elements" in out
     assert f"{largest:,} per sample" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["table", "lenet5", "--optimizer", "sgd"], "--optimizer sets the state a training step"),
+    (["table", "lenet5", "--train", "--by", "type"], "--by type sums the forward counts"),
+    (["fit", "lenet5", "--memory", "1MiB", "--infer", "--optimizer", "sgd"],
+     "--optimizer and --freeze describe a training step"),
+    (["fit", "lenet5", "--memory", "1MiB", "--infer", "--freeze", "c1*"],
+     "--optimizer and --freeze describe a training step"),
+    (["table", "lenet5", "--train", "--freeze", "*"], "freezes every layer with weights"),
+    (["table", "lenet5", "--train", "--freeze", "c1*,"], "has an empty pattern"),
+    (["fit", "lenet5", "--memory", "1.5"], "is not a whole number of bytes"),
+    (["fit", "lenet5", "--memory", "9999999999999999999999"], "is 2^63 bytes or more")])
+def test_options_that_would_be_ignored_or_describe_no_step_are_refused(args, message) -> None:  # noqa: ANN001
+    code, out = run(*args)
+    assert code == 2 and message in out and out.count("\n") == 1, out
+
+
+def test_memory_budgets_in_peta_and_exa_bytes() -> None:
+    from archprof.cli.options import parse_size
+    assert parse_size(None, None, "1PiB") == 2**50 and parse_size(None, None, "2PB") == 2 * 10**15
+    assert parse_size(None, None, "1EiB") == 2**60 and parse_size(None, None, "1.5KB") == 1500

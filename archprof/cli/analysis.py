@@ -48,6 +48,9 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
     """Per-layer table of NAME: output shape, params, MACs, activations, receptive field."""
     if by == "type" and depth:
         raise click.UsageError("--by type and --depth group the rows two ways: give one")
+    if by == "type" and train:
+        raise click.UsageError("--by type sums the forward counts per layer type; the training "
+                               "columns are per layer: drop --train or --by type")
     needs_train(train, freeze)
     a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
                 train=train, optimizer=optimizer, freeze=freeze)
@@ -98,8 +101,13 @@ def layer_columns(input: tuple[int, ...]) -> list[Column]:
 
 
 def needs_train(train: bool, freeze: str | None) -> None:
-    if freeze and not train:
+    """--freeze and an --optimizer given describe a training step: refused without --train."""
+    if freeze is not None and not train:
         raise click.UsageError("--freeze sets what a training step updates: add --train")
+    ctx = click.get_current_context()
+    if "optimizer" in ctx.params and not train and \
+            ctx.get_parameter_source("optimizer") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--optimizer sets the state a training step keeps: add --train")
 
 
 def warn_unfrozen(a: Analysis, freeze: str | None) -> None:

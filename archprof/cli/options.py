@@ -110,8 +110,9 @@ optimizer_option = click.option("--optimizer", default="adam", show_default=True
                                 help="Optimizer whose state a training step keeps.")
 freeze_option = click.option("--freeze", metavar="PATTERN",
                              help="Layers whose weights are frozen (name glob, comma-separated).")
-_SIZE = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+         "eb": 10**18, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
+         "eib": 2**60}
 
 
 def parse_size(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int:
@@ -123,8 +124,12 @@ def parse_size(ctx: click.Context | None, param: click.Parameter | None, value: 
         size = float(number.strip()) * _SIZE[unit.lower()]
     except (ValueError, KeyError):
         raise click.BadParameter(f"'{value}' is not a size (e.g. 16GiB, 16GB, 512MiB)") from None
-    if not 0 < size < 2**63:
+    if not size > 0:
         raise click.BadParameter(f"'{value}' is not a positive size")
+    if size >= 2**63:
+        raise click.BadParameter(f"'{value}' is 2^63 bytes or more")
+    if _SIZE[unit.lower()] == 1 and size != int(size):
+        raise click.BadParameter(f"'{value}' is not a whole number of bytes")
     return int(size)
 
 
