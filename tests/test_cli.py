@@ -261,3 +261,13 @@ def test_memory_budgets_in_peta_and_exa_bytes() -> None:
     from archprof.cli.options import parse_size
     assert parse_size(None, None, "1PiB") == 2**50 and parse_size(None, None, "2PB") == 2 * 10**15
     assert parse_size(None, None, "1EiB") == 2**60 and parse_size(None, None, "1.5KB") == 1500
+
+
+def test_rows_nothing_reads_are_listed_as_outputs(write_spec) -> None:  # noqa: ANN001
+    path = write_spec("- {conv: 4, k: 3, p: 1, name: a}\n- {conv: 4, k: 3, p: 1, name: typo}\n"
+                      "- {relu: , name: r, from: a}\n- {flatten: , name: fl}\n"
+                      "- {linear: 10, name: fc}", input="[3, 8, 8]")
+    code, out = run("table", str(path))
+    assert code == 0 and "outputs      fc, typo (rows nothing reads are outputs" in out
+    code, out = run("table", "lenet5")
+    assert code == 0 and "outputs" not in out

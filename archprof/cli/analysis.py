@@ -157,7 +157,9 @@ def summary(a: Analysis) -> str:
         f"MACs         {t['macs']:,} ({human(t['macs'])}); other ops {human(t['other_ops'])}",
         f"activations  {t['activations']:,} elements ({human_bytes(t['activation_bytes'])}); "
         f"peak live {t['peak_activations']:,} ({human_bytes(t['peak_bytes'])})",
-    ] + ([f"uncounted    {sum(t['uncounted_ops'].values())} op(s) with no rule, not in the "
+    ] + ([f"outputs      {', '.join(a.graph.outputs)} (rows nothing reads are outputs, as "
+          "auxiliary heads are)"] if len(a.graph.outputs) > 1 else [])
+      + ([f"uncounted    {sum(t['uncounted_ops'].values())} op(s) with no rule, not in the "
           "numbers above: " + ", ".join(f"{op} x{n}" for op, n in t["uncounted_ops"].items())]
          if t.get("uncounted_ops") else [])
       + ([f"constant     {sum(t['constant_work'].values())} op(s) with MACs run on parameters "
