@@ -319,8 +319,9 @@ def layer_rows(p: Plan, batch: int) -> list[dict]:
             for r in p.layers]
 
 
-def explain(p: Plan, index: int) -> str:
-    """The backward MACs of one op and what autograd keeps for it, with the numbers."""
+def explain(p: Plan, index: int, batch: int = 1) -> str:
+    """The backward MACs of one op (per sample, and for the batch) and what autograd keeps for
+    it, with the numbers."""
     n, row = p.graph.nodes[index], p.layers[index]
     if row.grads is None or row.kept is None:
         return "backward: none (no gradient flows through it: frozen or before any weight)"
@@ -333,9 +334,14 @@ def explain(p: Plan, index: int) -> str:
              + ("" if o.per_sample else " per batch") for o in saved.own]
     new = row.saved
     fixed = f" + {new.fixed:,} per batch" if new.fixed else ""
+    batch_only = not saved.output and not saved.own and all(n.inputs[i] == INPUT
+                                                            for i in saved.inputs)
     counted = (f": {new.per_sample:,} new elements per sample{fixed}" if new.per_sample or fixed
+               else " (counted apart: alive the whole step)" if kept and batch_only
                else " (kept by an earlier op already)" if kept else "")
-    return f"backward MACs = {macs}; saves {', '.join(kept) or 'nothing'}{counted}"
+    scaled = (f" per sample, x {batch} = {row.backward_macs * batch:,}"
+              if batch > 1 and row.backward_macs else "")
+    return f"backward MACs = {macs}{scaled}; saves {', '.join(kept) or 'nothing'}{counted}"
 
 
 def annotate(layers: pd.DataFrame, totals: dict[str, Any], graph: Graph, batch: int, dtype: str,

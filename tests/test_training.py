@@ -286,6 +286,13 @@ def test_table_train_breakdown_and_explain():
     code, out, _ = run("explain", "lenet5", "c3.conv", "--train")
     assert ("backward MACs = grad input 10*10*16*(5*5*6) + grad weight 10*10*16*(5*5*6) = "
             "480,000; saves input 6x14x14: 1,176 new elements per sample") in out
+    # at batch 2 the backward of c3 is 2 x 480,000, as `table --train --batch 2` sums it; c1
+    # keeps the batch, which the step counts apart
+    code, out, _ = run("explain", "lenet5", "--train", "--batch", "2")
+    assert "= 480,000 per sample, x 2 = 960,000; saves input 6x14x14" in out
+    assert "saves input 1x32x32 (the batch) (counted apart: alive the whole step)" in out
+    code, table, _ = run("table", "lenet5", "--train", "--batch", "2", "--format", "json")
+    assert {r["name"]: r["backward_macs"] for r in json.loads(table)}["c3.conv"] == 960_000
 
 
 def static_context(steps, batch: int) -> int:

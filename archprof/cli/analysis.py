@@ -223,7 +223,7 @@ def explain(name: str, layer: str | None, input_shape: tuple | None, params: dic
         click.echo(f"{node.name}: out = {parts['out']}; params = {parts['params']}; "
                    f"MACs = {macs}; receptive field {size}, jump {jump}")
         if train:
-            click.echo("  " + explain_training(steps, a.graph.nodes.index(node)))
+            click.echo("  " + explain_training(steps, a.graph.nodes.index(node), batch))
 
 
 # --- compare / sweep ----------------------------------------------------------------------------
