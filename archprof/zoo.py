@@ -47,11 +47,15 @@ def compare(names: list[str], params: dict | None = None) -> pd.DataFrame:
     import pandas as pd
     rows = []
     for name in names:
-        a = analyze(graph(name, _known(name, params)))
+        used = _known(name, params)
+        a = analyze(graph(name, used))
+        # a spec's accuracy is that of its defaults, not of a variant (another head, width)
+        default = all(a.spec.params.get(k) == v for k, v in used.items())
         rows.append({"name": a.spec.name, "input": a.totals["input"], "params": a.totals["params"],
                      "macs": a.totals["macs"], "activations": a.totals["activations"],
                      "peak_activations": a.totals["peak_activations"],
-                     "param_mb": a.totals["param_bytes"] / 1e6, "top1": a.spec.accuracy.get("top1")})
+                     "param_mb": a.totals["param_bytes"] / 1e6,
+                     "top1": a.spec.accuracy.get("top1") if default else None})
     df = pd.DataFrame(rows)
     for key in ("params", "macs", "activations"):
         df[f"{key}_ratio"] = df[key] / df[key].iloc[0]

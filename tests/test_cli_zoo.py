@@ -57,6 +57,16 @@ def test_compare_alexnet_vgg16_ratios():
     assert abs(df["param_mb"].iloc[0] - alexnet * 4 / 1e6) < 1e-9   # 243.9 MB as fp32
 
 
+def test_compare_shows_a_published_top1_for_the_defaults_only():
+    """resnet18's spec cites torchvision's 69.758 (1000 classes): a 100-class head is another
+    network, with no published accuracy; num_classes=1000 is the default itself."""
+    other = pd.read_csv(io.StringIO(run("compare", "resnet18", "resnet50", "--param",
+                                        "num_classes=100", "--format", "csv")))
+    same = pd.read_csv(io.StringIO(run("compare", "resnet18", "resnet50", "--param",
+                                       "num_classes=1000", "--format", "csv")))
+    assert other["top1"].isna().all() and list(same["top1"]) == [69.758, 76.13]
+
+
 def test_sweep_resnet50_stride_variant():
     df = pd.read_csv(io.StringIO(run("sweep", "resnet50", "--param", "stride_in_1x1=true,false",
                                      "--format", "csv")))
