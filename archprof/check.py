@@ -11,7 +11,7 @@ from archprof.analysis import Analysis, analyze
 from archprof.errors import SpecError
 from archprof.ir.ops import dims
 from archprof.spec.load import Spec
-from archprof.units import human, parse_quantity
+from archprof.units import count, human, parse_quantity
 
 MAC_OPERATORS = {"conv", "linear", "addmm", "matmul", "bmm", "einsum"}
 # Ops fvcore's JIT counter has no rule for (it counts them as 0): their MACs are compared with
@@ -227,7 +227,7 @@ def describe_against(result: Against, spec_name: str, other_name: str) -> list[s
         lines.append(f"     {side:<6}  {str(row['name']):<{width}}  {row['layer']:<12} out "
                      f"{row['shape']:<12} params {row['params']:>11,}  MACs {row['macs']:>15,}")
     if k:
-        lines.append(f"     the {k} weighted layers before it match (the last: "
+        lines.append(f"     the {count(k, 'weighted layer')} before it match (the last: "
                      f"{mine.iloc[k - 1]['name']} = {theirs.iloc[k - 1]['name']})")
     else:
         lines.append("     (the very first weighted layer)")

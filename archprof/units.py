@@ -45,3 +45,8 @@ def human_bytes(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.1f} {suffix}"
     return f"{int(n)} B"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 layer', '2 layers' (nouns whose plural adds an s)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -271,3 +271,11 @@ def test_rows_nothing_reads_are_listed_as_outputs(write_spec) -> None:  # noqa: 
     assert code == 0 and "outputs      fc, typo (rows nothing reads are outputs" in out
     code, out = run("table", "lenet5")
     assert code == 0 and "outputs" not in out
+
+
+def test_counts_of_one_take_the_singular() -> None:
+    from archprof.units import count
+    assert (count(1, "layer"), count(2, "layer"), count(1_000, "row")) == (
+        "1 layer", "2 layers", "1,000 rows")
+    code, out = run("table", "lenet5", "--train", "--freeze", "c1*")    # c1.conv alone
+    assert code == 0 and ", 1 layer frozen" in out

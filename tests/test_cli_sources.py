@@ -121,7 +121,7 @@ def test_bench_cli_of_a_file_callable_and_a_video_input(tmp_path: Path) -> None:
     assert row["network"] == VIDEO and row["input"] == "3x4x8x8" and row["params"] == "width=2"
     assert row["model_params"] == sum(p.numel() for p in module.parameters())
     assert row["macs"] == counted_macs(module, (3, 4, 8, 8))
-    assert f"1 rows in {out}" in text
+    assert f"1 row in {out}" in text
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

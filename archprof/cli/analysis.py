@@ -18,7 +18,7 @@ from archprof.cli.options import (
 from archprof.errors import SpecError
 from archprof.figures.render import Column, Table, render
 from archprof.source import graph, parameters
-from archprof.units import human, human_bytes
+from archprof.units import count, human, human_bytes
 from archprof.zoo import PARALLEL_FROM, WORKER_LEAST
 
 # --- table ----------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def warn_unfrozen(a: Analysis, freeze: str | None) -> None:
 def training_summary(a: Analysis) -> str:
     """The memory of one training step, term by term, under the table."""
     t = a.totals
-    frozen = f", {t['frozen_layers']} layers frozen" if t["frozen_layers"] else ""
+    frozen = f", {count(t['frozen_layers'], 'layer')} frozen" if t["frozen_layers"] else ""
     terms = [("weights and buffers", t["train_params_bytes"]),
              ("gradients", t["train_grads_bytes"]),
              (f"optimizer state ({t['optimizer']})", t["train_optimizer_bytes"]),

@@ -81,7 +81,7 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
 
 def summary(df: Any, out: Path) -> str:
     from archprof.figures.render import Column, render
-    from archprof.units import human, human_bytes
+    from archprof.units import count, human, human_bytes
 
     columns = [Column("network", "network"), Column("mode", "mode"), Column("batch", "batch", "num"),
                Column("status", "status"), Column("runs", "runs", "num"),
@@ -109,5 +109,5 @@ def summary(df: Any, out: Path) -> str:
         values = ", ".join(f"{human(p)}MAC/s" for p in peaks.dropna().unique())
         if values:     # rows kept from earlier runs carry the peak measured in their run
             lines.append(f"matmul peak on {device} ({name}, {dtype}): {values}")
-    lines.append(f"{len(df)} rows in {out}")
+    lines.append(f"{count(len(df), 'row')} in {out}")
     return "\n".join(lines)
