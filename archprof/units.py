@@ -50,3 +50,9 @@ def human_bytes(n: float) -> str:
 def count(n: int, noun: str) -> str:
     """'1 layer', '2 layers' (nouns whose plural adds an s)."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def megabytes(mb: float) -> str:
+    """'1234', '45.6', '0.46': whole megabytes, or three significant digits below 100 (a small
+    network's peak is not 0 MB)."""
+    return f"{mb:.0f}" if abs(mb) >= 100 else f"{mb:.3g}"

@@ -279,3 +279,10 @@ def test_counts_of_one_take_the_singular() -> None:
         "1 layer", "2 layers", "1,000 rows")
     code, out = run("table", "lenet5", "--train", "--freeze", "c1*")    # c1.conv alone
     assert code == 0 and ", 1 layer frozen" in out
+
+
+def test_megabytes_keep_three_digits_below_100() -> None:
+    """lenet5's measured peak, 460,072 bytes, printed as 0 MB in `pick` and the reports."""
+    from archprof.units import megabytes
+    assert [megabytes(v) for v in (460_072 / 1e6, 25.63, 99.94, 1234.4)] == [
+        "0.46", "25.6", "99.9", "1234"]

@@ -12,7 +12,7 @@ import click
 from archprof.cli.options import parse_batch_sizes, parse_shard
 from archprof.errors import SpecError
 from archprof.figures.presets import PRESETS
-from archprof.units import parse_quantity
+from archprof.units import megabytes, parse_quantity
 
 RESULTS = click.argument("results", nargs=-1, required=True,
                          type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -151,9 +151,10 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
                Column("latency_ms", "ms/batch", "num"), Column("images_per_s", "images/s", "num"),
                Column("memory_mb", "MB", "num"), Column("spec_params", "params", "human"),
                Column("spec_macs", "MACs", "human")]
-    shown = {"top1": "{:.2f}", "latency_ms": "{:.1f}", "images_per_s": "{:.1f}", "memory_mb": "{:.0f}"}
+    shown = {"top1": "{:.2f}".format, "latency_ms": "{:.1f}".format,
+             "images_per_s": "{:.1f}".format, "memory_mb": megabytes}
     table = table.assign(front=table["pareto"].map({True: "*", False: ""}),
-                         **{k: table[k].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
+                         **{k: table[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
                             for k, f in shown.items()})
     for setup, group in table.groupby("setup", sort=False):
         click.echo(f"{setup}, batch {batch}: {len(group)} networks fit\n")

@@ -22,7 +22,7 @@ from archprof.figures.render import Column, cells
 from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph, is_callable_ref
-from archprof.units import human, human_bytes
+from archprof.units import human, human_bytes, megabytes
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em;
@@ -76,9 +76,9 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
     df = df[df["batch"] == 1].sort_values(["setup", "top1", "network"],
                                           ascending=[True, False, True])
     df = df.assign(gmacs=df["spec_macs"] / 1e9, memory_mb=df["mem_peak_bytes"] / MB)
-    shown = {"top1": "{:.2f}", "gmacs": "{:.2f}", "ms_per_image": "{:.1f}",
-             "images_per_s": "{:.1f}", "memory_mb": "{:.0f}"}
-    return df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
+    shown = {"top1": "{:.2f}".format, "gmacs": "{:.2f}".format, "ms_per_image": "{:.1f}".format,
+             "images_per_s": "{:.1f}".format, "memory_mb": megabytes}
+    return df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
                         for k, f in shown.items()})
 
 

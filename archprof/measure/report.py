@@ -25,7 +25,7 @@ from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph
 from archprof.spec.load import registry
-from archprof.units import human
+from archprof.units import human, megabytes
 
 CANZIANI = ("Canziani et al. 2017 measured on an NVIDIA Jetson TX1 (embedded GPU, Torch7 + "
             "cuDNN v5) and counted operations as 2 per multiply-add plus bias, ReLU and pooling.")
@@ -175,9 +175,9 @@ def summary_table(results: pd.DataFrame) -> list[str]:
         return []
     df = df.assign(gmacs=df["spec_macs"] / 1e9, memory_mb=df["mem_peak_bytes"] / MB,
                    frac=100 * pd.to_numeric(df["fraction_of_peak"], errors="coerce"))
-    shown = {"top1": "{:.2f}", "gmacs": "{:.2f}", "ms_per_image": "{:.1f}",
-             "images_per_s": "{:.1f}", "memory_mb": "{:.0f}", "frac": "{:.1f}"}
-    df = df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
+    shown = {"top1": "{:.2f}".format, "gmacs": "{:.2f}".format, "ms_per_image": "{:.1f}".format,
+             "images_per_s": "{:.1f}".format, "memory_mb": megabytes, "frac": "{:.1f}".format}
+    df = df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
                       for k, f in shown.items()})
     columns = [Column("setup", "setup"), Column("label", "network"), Column("top1", "top-1 %", "num"),
                Column("spec_params", "params", "human"), Column("gmacs", "G-MACs", "num"),
