@@ -33,12 +33,15 @@ class Report:
         (self.passed if ok else self.failed).append(text)
 
 
-def _close(actual: float, value: Any, tol: float) -> tuple[bool, str]:
+def _close(actual: float, value: Any, tol: float, source: str) -> tuple[bool, str]:
+    """Whether `actual` is `value` (as written: 25.5M is read at its precision) within `tol`;
+    the comparison as text, each side named (`source`: where `value` comes from)."""
     expected, half = parse_quantity(value)
     slack = max(half, abs(expected) * tol)
     ok = abs(actual - expected) <= slack
     delta = f" ({(actual - expected) / expected:+.1%})" if expected and (tol or not ok) else ""
-    return ok, f"{actual:,.0f} vs {value}{delta}"
+    shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+    return ok, f"static {actual:,.0f} vs {source} {shown}{delta}"
 
 
 def check_expectations(analysis: Analysis, report: Report) -> None:
@@ -53,9 +56,9 @@ def check_expectations(analysis: Analysis, report: Report) -> None:
             if key == "shape":
                 want = dims(_shape(value))
                 got = rows["shape"].iloc[-1] if len(rows) else "-"
-                report.record(got == want, f"expect {where} shape: {got} vs {want}")
+                report.record(got == want, f"expect {where} shape: static {got} vs written {want}")
             else:
-                ok, text = _close(int(rows[key].sum()), value, tol)
+                ok, text = _close(int(rows[key].sum()), value, tol, "written")
                 report.record(ok, f"expect {where} {key}: {text}")
 
 
@@ -76,7 +79,7 @@ def check_reference(analysis: Analysis, report: Report) -> None:
     for key in ("params", "macs"):
         if key in ref:
             t = tol.get(key, 0.0) if isinstance(tol, dict) else float(tol)
-            ok, text = _close(analysis.totals[key], ref[key], t)
+            ok, text = _close(analysis.totals[key], ref[key], t, "published")
             report.record(ok, f"reference {key}: {text}, tolerance {t:.2%}")
 
 
@@ -231,6 +234,9 @@ def describe_against(result: Against, spec_name: str, other_name: str) -> list[s
                      f"{mine.iloc[k - 1]['name']} = {theirs.iloc[k - 1]['name']})")
     else:
         lines.append("     (the very first weighted layer)")
+    if len(mine) != len(theirs) and k < result.pairs:     # a layer missing or extra earlier
+        lines.append(f"     the spec has {count(len(mine), 'weighted layer')}, the module "
+                     f"{len(theirs):,}")
     return lines
 
 

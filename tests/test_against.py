@@ -80,3 +80,15 @@ def test_against_errors_are_one_line_exit_2(args: list[str], message: str) -> No
     result = CliRunner().invoke(main, ["check", *args])
     assert result.exit_code == 2
     assert result.output.startswith(f"error: {message}") and result.output.count("\n") == 1
+
+
+def test_a_layer_missing_on_one_side_says_how_many_each_has(write_spec) -> None:  # noqa: ANN001
+    from archprof import analyze
+    from archprof.check import check_against, describe_against
+    three = write_spec("- {conv: 4, k: 3, p: 1}\n- {conv: 4, k: 3, p: 1}\n- {conv: 8, k: 1}",
+                       name="three")
+    two = write_spec("- {conv: 4, k: 3, p: 1}\n- {conv: 8, k: 1}", name="two")
+    lines = describe_against(check_against(analyze(three), analyze(two)), "three", "two")
+    assert lines[0] == "FAIL three vs two: weighted layer 2 differs (layer type, output shape, " \
+                       "params, MACs)"
+    assert lines[-1] == "     the spec has 3 weighted layers, the module 2"

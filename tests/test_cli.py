@@ -92,8 +92,8 @@ def test_check_exit_codes(write_spec):
     assert code == 0 and out.startswith("ok ")
     bad = write_spec("- {conv: 8, k: 3, expect: {shape: 8x31x31, params: 216}}", name="bad")
     code, out = run("check", "--no-fvcore", str(bad))
-    assert code == 1 and "FAILED expect conv1" in out and "8x30x30 vs 8x31x31" in out
-    assert "params: 224 vs 216" in out
+    assert code == 1 and "FAILED expect conv1" in out and "static 8x30x30 vs written 8x31x31" in out
+    assert "params: static 224 vs written 216" in out
 
 
 def test_unwritable_output_path_is_one_line_exit_2(tmp_path):
