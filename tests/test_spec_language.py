@@ -85,6 +85,20 @@ b:
     assert f"{path}:6: blk: block 'b' args 'd': unknown name 'zz'" in str(err.value)
 
 
+def test_errors_in_bare_word_and_unnamed_rows_name_their_line_and_path(write_spec):
+    # file lines: 1 family, 2 params, 3 networks:, 4 net:, 5 input, 6 layers:, 7 relu, 8 conv
+    for rows, where in [("- relu\n- conv", ":8: conv1: conv needs field 'k'"),
+                        ("- relu\n- {conv: 4}", ":8: conv1: conv needs field 'k'"),
+                        ("- relu\n- 42", ":8: net: a layer row must be a mapping")]:
+        with pytest.raises(SpecError) as err:
+            archprof.analyze(write_spec(rows))
+        assert where in str(err.value)
+    path = write_spec("- relu", extra="titel: x")      # line 6, after input on line 5
+    with pytest.raises(SpecError, match=r":6: unknown key 'titel' in network 'net' "
+                                        r"\(did you mean 'title'\?\)"):
+        archprof.analyze(path)
+
+
 def test_a_copied_block_may_not_reuse_a_node_name(write_spec):
     """A residual `add` with `proj:` names its projection `<name>_proj.conv`; a later block row
     named `a_proj` whose block has a node `conv` would make that name again, both when the

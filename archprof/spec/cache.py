@@ -42,7 +42,8 @@ MAX_ENTRIES = 2_000     # files kept per folder; past that the oldest quarter go
 PROGRAMS = "programs"   # the subfolder of programs
 # Classes a kept entry may hold (beyond plain data): what archprof.spec.load makes (a program
 # is plain data: archprof.spec.program.Program.portable).
-ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located")}
+ALLOWED = {("archprof.spec.load", "Spec"), ("archprof.spec.load", "Located"),
+           ("archprof.spec.load", "LocatedList")}
 
 
 def folder() -> Path | None:

@@ -231,15 +231,17 @@ class _Expander:
     def rows(self, rows: Any, scope: Scope) -> None:
         if not isinstance(rows, list):
             raise SpecError(f"layers must be a list of rows, got {type(rows).__name__}")
-        for row in rows:
-            self.row(row, scope)
+        lines = getattr(rows, "item_lines", ())    # where a bare word (`- relu`) was read
+        for k, row in enumerate(rows):
+            self.row(row, scope, lines[k] if k < len(lines) else None)
 
-    def row(self, row: Any, scope: Scope) -> None:
+    def row(self, row: Any, scope: Scope, at: int | None = None) -> None:
+        line = getattr(row, "line", at)
         if isinstance(row, str):
             row = {row: None}
         if not isinstance(row, dict):
-            raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got {short(row)}")
-        line = getattr(row, "line", None)
+            raise SpecError(f"a layer row must be a mapping like {{conv: 64, k: 3}}, got "
+                            f"{short(row)}", line=line)
         try:
             self._row(row, scope, line)
         except (SpecError, RecursionError) as err:
@@ -255,6 +257,12 @@ class _Expander:
         if "if" in row and not self.value(row["if"], self.condition_env(row, head, scope)):
             return
         name = row.get("name") or self.auto_name(kind, scope)
+        try:
+            self.named_row(row, head, name, scope, line)
+        except SpecError as err:    # an unnamed row's path is the name it was given
+            raise err.located(path=scope.prefix + name) from None
+
+    def named_row(self, row: dict, head: str, name: str, scope: Scope, line: int | None) -> None:
         start = len(self.graph.nodes)
         if "repeat" in row:
             try:

@@ -38,6 +38,11 @@ def key_line(mapping: Any, key: Any) -> int | None:
     return getattr(mapping, "line", None)
 
 
+class LocatedList(list):
+    """A YAML sequence that remembers the line each item starts on (a bare word's row)."""
+    item_lines: tuple[int, ...] = ()
+
+
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -56,7 +61,15 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         return mapping
 
 
+    def construct_located_sequence(self, node: yaml.SequenceNode) -> LocatedList:
+        items = LocatedList(self.construct_sequence(node))
+        items.item_lines = tuple(item.start_mark.line + 1 for item in node.value)
+        return items
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+                        _Loader.construct_located_sequence)
 
 
 @dataclass
@@ -161,10 +174,12 @@ def _text(value: Any, what: str, file: str, line: int | None) -> str:
     return str(value)
 
 
-def _unknown(keys: set, allowed: set, what: str, file: str, line: int | None) -> None:
-    for key in sorted(map(str, keys - allowed)):
-        raise SpecError(f"unknown key '{key}' in {what}", file=file, line=line,
-                        hint=did_you_mean(key, allowed))
+def _unknown(mapping: dict, allowed: set, what: str, file: str) -> None:
+    """The first key of `mapping` (in file order) that is not allowed, as an error on its line."""
+    for key in mapping:
+        if key not in allowed:
+            raise SpecError(f"unknown key '{key}' in {what}", file=file,
+                            line=key_line(mapping, key), hint=did_you_mean(str(key), allowed))
 
 
 def load_file(path: Path) -> dict[str, Spec]:
@@ -190,7 +205,7 @@ def _load(file: str, data: bytes) -> dict[str, Spec]:
 @lru_cache(maxsize=256)
 def _parse(file: str, data: bytes) -> dict[str, Spec]:
     doc = _mapping(read_yaml(file, data), "a spec file", file)
-    _unknown(set(doc), FILE_KEYS, "the spec file", file, getattr(doc, "line", None))
+    _unknown(doc, FILE_KEYS, "the spec file", file)
     networks = _mapping(doc.get("networks"), "networks", file)
     if not networks:
         raise SpecError("spec file defines no networks (expected a 'networks:' mapping)", file=file)
@@ -200,7 +215,7 @@ def _parse(file: str, data: bytes) -> dict[str, Spec]:
     for name, net in networks.items():
         net = _mapping(net, f"network '{name}'", file, getattr(networks, "line", None))
         line = getattr(net, "line", None)
-        _unknown(set(net), NETWORK_KEYS, f"network '{name}'", file, line)
+        _unknown(net, NETWORK_KEYS, f"network '{name}'", file)
         layers = net.get("layers")
         if not isinstance(layers, list) or not layers:
             raise SpecError(f"network '{name}' needs a non-empty 'layers:' list", file=file, line=line)
