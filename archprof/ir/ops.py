@@ -701,12 +701,17 @@ class Recurrent(Op):
     biases 2*G*H (b_ih and b_hh, when `bias`). Every step multiplies the step's input and the
     previous hidden state (the zero initial state at the first step too, as torch does):
     MACs = T * D * sum_l G*H*(I_l + H) = T * weights. Other ops per step and direction in
-    `per_step`. `layer_dropout` (torch's dropout; a field name that is no op key) acts
+    `step_ops`. `layer_dropout` (torch's dropout; a field name that is no op key) acts
     between layers, in training only."""
     head: ClassVar[str] = "hidden"
     gates: ClassVar[int]
     states: ClassVar[int] = 1        # initial states torch makes: h0 (LSTM: and c0)
     torch_name: ClassVar[str]
+    step_ops: ClassVar[int]          # other ops of one step of one direction, in units of H,
+                                     # the bias adds apart
+    # what one direction of one layer keeps, in units of H: per step, and how many fewer in
+    # all (what only the next step reads is not kept at the last); see `saved`
+    step_saves: ClassVar[tuple[int, int]]
     hidden: int = spec_field("positive")
     layers: int = spec_field("positive", 1)
     bidirectional: bool = spec_field("boolean", False)
@@ -726,13 +731,9 @@ class Recurrent(Op):
                             f"first), got {dims(ins[0])}")
         return (ins[0][0], self.directions() * self.hidden)
 
-    def per_step(self) -> int:
-        """Other ops of one step of one direction of one layer, without the bias adds."""
-        raise NotImplementedError
-
     def other(self, ins: list[Shape], out: Shape) -> int:
         g, h = self.gates, self.hidden
-        step = self.per_step() + (2 * g * h if self.bias else 0)      # + b_ih and b_hh
+        step = self.step_ops * h + (2 * g * h if self.bias else 0)      # + b_ih and b_hh
         return ins[0][0] * self.directions() * self.layers * step
 
     def weights(self, ins: list[Shape], out: Shape) -> int:
@@ -811,11 +812,6 @@ class Recurrent(Op):
         return " + ".join(f"grad {what} {text}" for what, text, _ in parts) + \
             f" = {fmt(sum(macs for _, _, macs in parts))}"
 
-    def step_saves(self) -> tuple[int, int]:
-        """What one direction of one layer keeps, in units of H (see `saved`): per step, and
-        how many fewer in all (what only the next step reads is not kept at the last)."""
-        raise NotImplementedError
-
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         # What torch's own step-by-step kernel keeps (the one meta tensors run, and the CPU
         # for GRU and RNN, and for LSTM with oneDNN off): per layer and direction, what each
@@ -828,7 +824,7 @@ class Recurrent(Op):
         # and oneDNN (CPU LSTM, float32 by default) keep a workspace of their own choosing
         # instead, and CUDA without cuDNN runs fused cells that keep other tensors.
         t, h, d, first = ins[0][0], self.hidden, self.directions(), ins[0][1]
-        every, fewer = self.step_saves()
+        every, fewer = self.step_saves
         between = self.layers - 1
         own = [Own("gates and cell states, every step", d * self.layers * (every * t - fewer) * h),
                Own("zero initial states", self.states * d * self.layers * h),
@@ -850,14 +846,10 @@ class LSTM(Recurrent):
     gates: ClassVar[int] = 4
     states: ClassVar[int] = 2
     torch_name: ClassVar[str] = "LSTM"
-
-    def per_step(self) -> int:
-        return 13 * self.hidden
-
-    def step_saves(self) -> tuple[int, int]:
-        # the gates (4H) and tanh(c) (H) every step; h and c of every step but the last
-        # (read by the next step)
-        return 7, 2
+    step_ops: ClassVar[int] = 13
+    # the gates (4H) and tanh(c) (H) every step; h and c of every step but the last (read by
+    # the next step)
+    step_saves: ClassVar[tuple[int, int]] = (7, 2)
 
 
 @register
@@ -869,33 +861,24 @@ class GRU(Recurrent):
     kind: ClassVar[str] = "gru"
     gates: ClassVar[int] = 3
     torch_name: ClassVar[str] = "GRU"
-
-    def per_step(self) -> int:
-        return 10 * self.hidden
-
-    def step_saves(self) -> tuple[int, int]:
-        # the hidden gates (3H), n, a copy of h_n before r*h_n overwrites it and of h - n
-        # before z*(h - n) does (3H) every step; h of every step but the last
-        return 7, 1
+    step_ops: ClassVar[int] = 10
+    # the hidden gates (3H), n, a copy of h_n before r*h_n overwrites it and of h - n before
+    # z*(h - n) does (3H) every step; h of every step but the last
+    step_saves: ClassVar[tuple[int, int]] = (7, 1)
 
 
 @register
 @dataclass(kw_only=True)
 class RNN(Recurrent):
     """nn.RNN (Elman): h = `nonlinearity` (tanh or relu) of the input and hidden products, one
-    gate block. Other
-    ops per step and direction: the products' add and the nonlinearity, 2H, + 2H bias adds
-    = 4H."""
+    gate block. Other ops per step and direction: the products' add and the nonlinearity, 2H,
+    + 2H bias adds = 4H."""
     kind: ClassVar[str] = "rnn"
     gates: ClassVar[int] = 1
     torch_name: ClassVar[str] = "RNN"
+    step_ops: ClassVar[int] = 2
+    step_saves: ClassVar[tuple[int, int]] = (1, 0)  # h of every step (the next step's input)
     nonlinearity: str = spec_field("nonlinearity", "tanh")
-
-    def per_step(self) -> int:
-        return 2 * self.hidden
-
-    def step_saves(self) -> tuple[int, int]:
-        return 1, 0       # h of every step (the nonlinearity's output, the next step's input)
 
     def describe(self, ins: list[Shape]) -> str:
         return super().describe(ins) + (" relu" if self.nonlinearity == "relu" else "")
