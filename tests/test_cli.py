@@ -286,3 +286,9 @@ def test_megabytes_keep_three_digits_below_100() -> None:
     from archprof.units import megabytes
     assert [megabytes(v) for v in (460_072 / 1e6, 25.63, 99.94, 1234.4)] == [
         "0.46", "25.6", "99.9", "1234"]
+
+
+def test_bench_optimizer_without_training_mode_is_refused(tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "r.csv"
+    code, text = run("bench", "lenet5", "--optimizer", "adam", "--out", str(out))
+    assert code == 2 and "--optimizer is that of --mode train" in text and not out.exists()

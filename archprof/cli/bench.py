@@ -64,6 +64,9 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
 
     if all_networks == bool(names):
         raise SpecFailure("name the networks to benchmark, or pass --all (not both)")
+    if mode == "inference" and click.get_current_context().get_parameter_source(
+            "optimizer") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--optimizer is that of --mode train: add --mode train")
     try:
         names = tuple(sorted(registry())) if all_networks else names
         df = sweep(names, batch_sizes, device=device, dtype=dtype, channels_last=channels_last,
