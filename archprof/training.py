@@ -371,20 +371,24 @@ def fit(graph: Graph, budget: int, optimizer: str = "adam", dtype: str = "float3
         infer: bool = False, freeze: str | None = None) -> Fit:
     """The largest batch whose static peak fits `budget` bytes: a training step (default) or
     inference (weights, buffers and the peak of live activations). SpecError when none fits."""
+    from archprof.spec.expand import MAX_ELEMENTS
+    # beyond this batch a tensor would pass the elements a tensor may have (as --batch refuses)
+    most = MAX_ELEMENTS // max(numel(n.out) for n in graph.nodes)
     breakdown: dict[str, Any]
     if infer:
         from archprof.analysis import DTYPE_BYTES, analyze
         one = analyze(graph, dtype=dtype).totals
         width = DTYPE_BYTES[dtype]
         curve = Lin((one["params"] + one["buffers"]) * width, one["peak_activations"] * width)
-        batch = max((budget - curve.fixed) // curve.per_sample, 0)
+        batch = min(max((budget - curve.fixed) // curve.per_sample, 0), most)
         breakdown = {"mode": "inference", "weights_bytes": curve.fixed}
         fixed, what = curve.fixed, "the weights alone"
     else:
         steps = plan(graph, dtype, optimizer, freeze)
-        batch = steps.largest_batch(budget)
+        batch = min(steps.largest_batch(budget), most)
         breakdown = {"mode": "training", **steps.totals(max(batch, 1))}
         fixed, what = steps.static.fixed + steps.grads.fixed, "weights, gradients and optimizer state"
+    breakdown["element_limit"] = batch == most     # the batch is the element limit's, not memory's
 
     def peak(b: int) -> int:
         return curve.at(b) if infer else steps.peak(b)[0]

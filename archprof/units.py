@@ -40,9 +40,11 @@ def human(n: float, digits: int = 2) -> str:
 
 
 def human_bytes(n: float) -> str:
+    """'1.5 KiB', '14.6 TiB'; an amount the unit below would print as 1024.0 takes the unit
+    above (2^20 - 10 bytes is 1.0 MiB, not 1024.0 KiB)."""
     for suffix, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20),
                           ("KiB", 2**10)):
-        if abs(n) >= scale:
+        if abs(n) >= scale or (scale > 2**10 and round(abs(n) / (scale >> 10), 1) >= 1024):
             return f"{n / scale:.1f} {suffix}"
     return f"{int(n)} B"
 

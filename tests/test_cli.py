@@ -201,6 +201,9 @@ def test_large_numbers_keep_a_unit():
     assert human(3.3e21) == "3300.00E"
     assert human_bytes(16 * 10**12) == "14.6 TiB"       # 16e12 / 2**40 = 14.55
     assert human_bytes(3 * 2**50) == "3.0 PiB" and human_bytes(1536) == "1.5 KiB"
+    # just under a unit: 1024.0 of the one below reads as 1.0 of it; bytes print whole
+    assert human_bytes(2**50 - 36_480) == "1.0 PiB" and human_bytes(2**20 - 10) == "1.0 MiB"
+    assert human_bytes(1_023) == "1023 B" and human_bytes(2**20 - 2**10) == "1023.0 KiB"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -292,3 +295,15 @@ def test_bench_optimizer_without_training_mode_is_refused(tmp_path) -> None:  # 
     out = tmp_path / "r.csv"
     code, text = run("bench", "lenet5", "--optimizer", "adam", "--out", str(out))
     assert code == 2 and "--optimizer is that of --mode train" in text and not out.exists()
+
+
+def test_fit_stops_at_the_batch_whose_tensors_reach_the_element_limit() -> None:
+    from archprof.spec.expand import MAX_ELEMENTS
+    most = MAX_ELEMENTS // (6 * 28 * 28)        # lenet5's largest tensor: c1's output
+    for args in ([], ["--infer"]):
+        code, out = run("fit", "lenet5", "--memory", "1PiB", "--format", "json", *args)
+        result = json.loads(out)
+        assert code == 0 and result["batch"] == most and result["element_limit"] is True
+    assert archprof.analyze("lenet5", batch=most).totals["batch"] == most
+    code, out = run("fit", "lenet5", "--memory", "10MiB", "--format", "json")
+    assert json.loads(out)["element_limit"] is False

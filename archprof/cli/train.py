@@ -58,6 +58,9 @@ def fit(name: str, memory: int, optimizer: str, dtype: str, infer: bool, freeze:
     click.echo(f"{graph.spec.name}: largest batch {result.batch:,} for {mode} in {dtype} within "
                f"{memory:,} bytes ({human_bytes(memory)}): peak {result.peak_bytes:,}; batch "
                f"{result.batch + 1:,} would need {result.next_peak_bytes:,}")
+    if b["element_limit"]:
+        click.echo(f"  (at batch {result.batch + 1:,} a tensor would pass the 2^40 elements a "
+                   "tensor may have: the budget is not what limits it)")
     if not infer:
         for what, key in [("weights and buffers", "train_params_bytes"),
                           ("gradients", "train_grads_bytes"),
