@@ -138,3 +138,14 @@ def test_graphviz_renders(tmp_path: Path, fmt: str, magic: bytes) -> None:
     assert magic in data[:400]
     if fmt == "svg":
         assert b"conv4_x" in data and b"x6)" in data
+
+
+def test_recurrent_layers_are_drawn_as_dense_layers(write_spec) -> None:  # noqa: ANN001
+    path = write_spec("- {lstm: 16, name: seq}\n- {select: 0, index: -1, name: last}\n"
+                      "- {linear: 5, name: fc}", input="[10, 8]")
+    dot = draw.to_dot(analyze(str(path)), depth=1)
+    fills = dict(re.findall(r'^\s*(n\d+) \[label=.*fillcolor="(#\w+)"', dot, re.M))
+    labels = {label.split("\n")[0]: fills[node] for node, label in boxes(dot).items()
+              if node in fills}
+    assert labels["seq"] == labels["fc"] == draw.FILL["linear"]
+    assert labels["last"] == draw.FILL["pool"]

@@ -28,6 +28,7 @@ from archprof.units import human
 FORMATS = ("dot", "svg", "pdf", "png")
 NUMBERED = re.compile(r"^(.*?)(\d+)$")
 FILL = {"conv": "#dbe8f6", "linear": "#fde3c8", "pool": "#e8e8e8", "merge": "#fff3b0"}
+DENSE = {"lstm", "gru", "rnn"}      # layers of dense weights, drawn as linear ones are
 
 
 class GraphvizMissing(RuntimeError):
@@ -123,7 +124,7 @@ def _kind(group: Sequence[Node]) -> str:
 def _fill(group: Sequence[Node]) -> str:
     kinds = {n.op.kind for n in group}
     for word in ("conv", "linear"):
-        if any(word in k for k in kinds):
+        if any(word in k for k in kinds) or (word == "linear" and kinds & DENSE):
             return FILL[word]
     return FILL["pool"]
 
