@@ -11,6 +11,7 @@ from archprof.cli.options import (
     analysis_options,
     format_option,
     freeze_option,
+    given,
     optimizer_option,
     parse_input,
     parse_params,
@@ -104,9 +105,7 @@ def needs_train(train: bool, freeze: str | None) -> None:
     """--freeze and an --optimizer given describe a training step: refused without --train."""
     if freeze is not None and not train:
         raise click.UsageError("--freeze sets what a training step updates: add --train")
-    ctx = click.get_current_context()
-    if "optimizer" in ctx.params and not train and \
-            ctx.get_parameter_source("optimizer") is not click.core.ParameterSource.DEFAULT:
+    if not train and given("optimizer"):
         raise click.UsageError("--optimizer sets the state a training step keeps: add --train")
 
 

@@ -11,6 +11,7 @@ import click
 from archprof.cli.options import (
     OPTIMIZERS,
     SpecFailure,
+    given,
     input_option,
     param_option,
     parse_batch_sizes,
@@ -64,8 +65,7 @@ def bench(names: tuple[str, ...], all_networks: bool, batch_sizes: tuple[int, ..
 
     if all_networks == bool(names):
         raise SpecFailure("name the networks to benchmark, or pass --all (not both)")
-    if mode == "inference" and click.get_current_context().get_parameter_source(
-            "optimizer") is not click.core.ParameterSource.DEFAULT:
+    if mode == "inference" and given("optimizer"):
         raise click.UsageError("--optimizer is that of --mode train: add --mode train")
     try:
         names = tuple(sorted(registry())) if all_networks else names

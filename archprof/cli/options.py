@@ -108,6 +108,13 @@ OPTIMIZERS = ["sgd", "momentum", "adam", "adamw"]    # archprof.training.OPTIMIZ
 optimizer_option = click.option("--optimizer", default="adam", show_default=True,
                                 type=click.Choice(OPTIMIZERS),
                                 help="Optimizer whose state a training step keeps.")
+def given(option: str) -> bool:
+    """Whether the running command's `option` (its parameter name) was set by the user, not
+    left at its default: an option that only means something with another one."""
+    source = click.get_current_context().get_parameter_source(option)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
 freeze_option = click.option("--freeze", metavar="PATTERN",
                              help="Layers whose weights are frozen (name glob, comma-separated).")
 _SIZE = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,

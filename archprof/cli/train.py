@@ -7,6 +7,7 @@ import click
 
 from archprof.cli.options import (
     freeze_option,
+    given,
     input_option,
     optimizer_option,
     param_option,
@@ -37,9 +38,7 @@ def fit(name: str, memory: int, optimizer: str, dtype: str, infer: bool, freeze:
     from archprof.training import fit as run
     from archprof.units import human_bytes
 
-    ctx = click.get_current_context()
-    if infer and (freeze is not None or ctx.get_parameter_source("optimizer")
-                  is not click.core.ParameterSource.DEFAULT):
+    if infer and (freeze is not None or given("optimizer")):
         raise click.UsageError("--optimizer and --freeze describe a training step; --infer "
                                "fits inference: give one or the other")
     graph = resolve(name, params, input_shape)   # a spec, or MODULE:CALLABLE traced
