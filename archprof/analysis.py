@@ -185,7 +185,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
     # every node outputs, less those of in-place and view outputs (no memory of their own).
     ops, costs, inplace = graph.columns()
-    if batch > 1 and costs and batch * max(map(OUTPUT, costs)) > MAX_ELEMENTS:
+    if batch > 1 and batch > batch_limit(costs):
         raise SpecError(f"batch {batch:,} makes tensors of more than {MAX_ELEMENTS:,} elements "
                         f"(the largest output here has {max(map(OUTPUT, costs)):,} per sample)",
                         path=graph.spec.name)
@@ -220,6 +220,12 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         annotate(table, totals, graph, batch, dtype, optimizer, freeze)
         analysis.layers = _shares(table, totals)
     return analysis
+
+
+def batch_limit(costs: Sequence[Cost]) -> int:
+    """The largest batch whose every tensor (per-sample outputs in `costs`, Node.counts) stays
+    within MAX_ELEMENTS, as one sample's must."""
+    return MAX_ELEMENTS // max(map(OUTPUT, costs), default=1)
 
 
 def node_counts(graph: Graph, batch: int = 1) -> list[tuple[int, ...]]:

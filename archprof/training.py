@@ -371,12 +371,10 @@ def fit(graph: Graph, budget: int, optimizer: str = "adam", dtype: str = "float3
         infer: bool = False, freeze: str | None = None) -> Fit:
     """The largest batch whose static peak fits `budget` bytes: a training step (default) or
     inference (weights, buffers and the peak of live activations). SpecError when none fits."""
-    from archprof.spec.expand import MAX_ELEMENTS
-    # beyond this batch a tensor would pass the elements a tensor may have (as --batch refuses)
-    most = MAX_ELEMENTS // max(numel(n.out) for n in graph.nodes)
+    from archprof.analysis import DTYPE_BYTES, analyze, batch_limit
+    most = batch_limit(graph.columns()[1])      # a larger batch is refused (--batch too)
     breakdown: dict[str, Any]
     if infer:
-        from archprof.analysis import DTYPE_BYTES, analyze
         one = analyze(graph, dtype=dtype).totals
         width = DTYPE_BYTES[dtype]
         curve = Lin((one["params"] + one["buffers"]) * width, one["peak_activations"] * width)

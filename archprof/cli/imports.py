@@ -1,7 +1,6 @@
 """`archprof import`: a torch module (or any NAME) written as a spec that reproduces it."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ from archprof.cli.options import parse_input, parse_params
 from archprof.errors import SpecError
 from archprof.files import replacing
 from archprof.source import graph, is_callable_ref
+from archprof.spec.expand import NAME
 
 
 @click.command("import")
@@ -47,9 +47,9 @@ def import_spec(name: str, output: str | None, input_shape: tuple | None, params
 
 
 def _word(value: str | None) -> str | None:
-    """A network name as `archprof table FILE:NAME` can name it: taken as given, or refused
-    (renaming it in silence would leave the user's name unknown)."""
-    if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+    """A network name as `archprof table FILE:NAME` can name it (the spec's rule for names):
+    taken as given, or refused (renaming it in silence would leave the user's name unknown)."""
+    if value is not None and not NAME.match(value):
         raise click.BadParameter(f"'{value}' is not a word of letters, digits and _ that "
                                  "does not start with a digit", param_hint="--network")
     return value

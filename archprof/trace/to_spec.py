@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Graph, Node, counts, mark_inplace
+from archprof.ir.graph import INPUT, Graph, Node, counts, mark_inplace
 from archprof.ir.ops import OPS, Activation, Op, Uncounted, dims
 from archprof.spec import fields
 from archprof.spec.expand import NAME, SUGAR_OPS, _Expander, expand, op_from_row
@@ -69,7 +69,7 @@ def to_spec(graph: Graph, *, name: str | None = None, note: str = "",
     """YAML text of a one-network spec named `name` (default: the graph's) that expands to
     `graph`, with `note` as its first comment line; SpecError when some node cannot be written
     (an op without a spec form) or the text would not reproduce the graph."""
-    shared = [n.name for n in graph.nodes if n.counts()[:3] != _rule_counts(n)[:3]]
+    shared = [n.name for n in graph.nodes if n.counts()[:3] != counts(n.op, n.ins, n.out)[:3]]
     if shared:
         raise SpecError(f"{', '.join(shared[:3])}{' ...' if len(shared) > 3 else ''} read "
                         "parameters an earlier op counted (a module called again, a tied "
@@ -677,6 +677,3 @@ def _counts(node: Node) -> tuple[int, ...]:
     params, _, buffers, macs, other, _ = node.counts()
     return params, buffers, macs, other
 
-
-def _rule_counts(node: Node) -> Cost:
-    return counts(node.op, node.ins, node.out)
