@@ -137,9 +137,7 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
     """The networks that fit a budget on the measured device, best top-1 first; * marks the
     Pareto frontier (no other fitting network is both faster and more accurate). Networks
     without a top-1 (a benched MODULE:CALLABLE has none known) come last."""
-    import pandas as pd
-
-    from archprof.figures.render import Column, render
+    from archprof.figures.render import Column, formatted, render
     from archprof.measure.bench import load_results
     from archprof.measure.pick import pick as run_pick
     table, notes = run_pick(load_results(list(results)), batch, max_latency_ms, max_memory_mb,
@@ -153,9 +151,7 @@ def pick(results: tuple[Path, ...], batch: int, max_latency_ms: float | None,
                Column("spec_macs", "MACs", "human")]
     shown = {"top1": "{:.2f}".format, "latency_ms": "{:.1f}".format,
              "images_per_s": "{:.1f}".format, "memory_mb": megabytes}
-    table = table.assign(front=table["pareto"].map({True: "*", False: ""}),
-                         **{k: table[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
-                            for k, f in shown.items()})
+    table = formatted(table.assign(front=table["pareto"].map({True: "*", False: ""})), shown)
     for setup, group in table.groupby("setup", sort=False):
         click.echo(f"{setup}, batch {batch}: {len(group)} networks fit\n")
         click.echo(render(group, columns, fmt) + "\n")

@@ -18,7 +18,7 @@ import pandas as pd
 from archprof.analysis import analyze
 from archprof.figures.draw import render, to_dot
 from archprof.figures.plot import Chart
-from archprof.figures.render import Column, cells
+from archprof.figures.render import Column, cells, formatted
 from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph, is_callable_ref
@@ -78,8 +78,7 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(gmacs=df["spec_macs"] / 1e9, memory_mb=df["mem_peak_bytes"] / MB)
     shown = {"top1": "{:.2f}".format, "gmacs": "{:.2f}".format, "ms_per_image": "{:.1f}".format,
              "images_per_s": "{:.1f}".format, "memory_mb": megabytes}
-    return df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
-                        for k, f in shown.items()})
+    return formatted(df, shown)
 
 
 def page_name(network: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -38,6 +38,13 @@ class Column:
         if self.style == "float":
             return f"{float(value):.3g}"
         return str(value)
+
+
+def formatted(df: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]]) -> pd.DataFrame:
+    """`df` with each column named in `formats` as text (a missing value as '')."""
+    import pandas as pd
+    return df.assign(**{key: df[key].map(lambda v, f=f: "" if pd.isna(v) else f(v))
+                        for key, f in formats.items()})
 
 
 def cells(table: Table, columns: Sequence[Column]) -> list[list[str]]:

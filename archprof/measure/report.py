@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from archprof.analysis import analyze
-from archprof.figures.render import Column, render
+from archprof.figures.render import Column, formatted, render
 from archprof.files import replacing
 from archprof.measure.pick import MB, annotate, ok
 from archprof.source import graph
@@ -177,8 +177,7 @@ def summary_table(results: pd.DataFrame) -> list[str]:
                    frac=100 * pd.to_numeric(df["fraction_of_peak"], errors="coerce"))
     shown = {"top1": "{:.2f}".format, "gmacs": "{:.2f}".format, "ms_per_image": "{:.1f}".format,
              "images_per_s": "{:.1f}".format, "memory_mb": megabytes, "frac": "{:.1f}".format}
-    df = df.assign(**{k: df[k].map(lambda v, f=f: "" if pd.isna(v) else f(v))
-                      for k, f in shown.items()})
+    df = formatted(df, shown)
     columns = [Column("setup", "setup"), Column("label", "network"), Column("top1", "top-1 %", "num"),
                Column("spec_params", "params", "human"), Column("gmacs", "G-MACs", "num"),
                Column("ms_per_image", "ms/image", "num"), Column("images_per_s", "images/s", "num"),
