@@ -184,13 +184,19 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         graph = spec if isinstance(spec, Graph) else expand(spec, params, input)
     # Per sample, over all nodes: params, weights, buffers, MACs, other ops and the elements
     # every node outputs, less those of in-place and view outputs (no memory of their own).
-    ops, costs, inplace = graph.columns()
+    ops, costs, inplace, runs = graph.columns()
     if batch > 1 and batch > batch_limit(costs):
         raise SpecError(f"batch {batch:,} makes tensors of more than {MAX_ELEMENTS:,} elements "
                         f"(the largest output here has {max(map(OUTPUT, costs)):,} per sample)",
                         path=graph.spec.name)
     sums: list[int] = list(map(sum, zip(*costs))) if costs else [0] * len(COUNTS)
     shared = sum(map(OUTPUT, compress(costs, inplace)))
+    count = len(costs)
+    for run in runs:        # copies folded onto a run's nodes count as often (Run)
+        part, more = costs[run.start:run.stop], run.more
+        sums = [total + more * extra for total, extra in zip(sums, map(sum, zip(*part)))]
+        shared += more * sum(map(OUTPUT, compress(part, inplace[run.start:run.stop])))
+        count += more * len(part)
     input_elems = numel(graph.input) * batch
     totals: dict[str, Any] = dict(zip(COUNTS, sums))
     totals["macs"] *= batch
@@ -198,15 +204,18 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     totals["activations"] = (totals["activations"] - shared) * batch + input_elems
     width = DTYPE_BYTES[dtype]
     totals.update(input=dims(graph.input), batch=batch, dtype=dtype, input_elems=input_elems,
-                  peak_activations=_peak(graph, costs, inplace) * batch, ops=len(costs),
+                  peak_activations=_peak(graph, costs, inplace) * batch, ops=count,
                   param_bytes=totals["params"] * width)
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
     uncounted: dict[str, int] = {}
     if Uncounted in set(map(type, ops)):     # a C loop first: most graphs have none
-        for op in ops:
+        times = [1] * len(ops)
+        for run in runs:
+            times[run.start:run.stop] = [1 + run.more] * (run.stop - run.start)
+        for op, n in zip(ops, times):
             if isinstance(op, Uncounted):
-                uncounted[op.aten] = uncounted.get(op.aten, 0) + 1
+                uncounted[op.aten] = uncounted.get(op.aten, 0) + n
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
     totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:
@@ -308,7 +317,8 @@ def _shares(table: T, totals: dict[str, Any]) -> T:
 
 def _peak(graph: Graph, costs: Sequence[Cost], inplace: Sequence[bool]) -> int:
     """Most activation elements alive at once (per sample), running the ops in order and
-    freeing each tensor as `liveness` says."""
+    freeing each tensor as `liveness` says (copies folded onto a run's nodes peak as they do:
+    archprof.ir.graph.Run)."""
     plan = graph.liveness or liveness(graph)
     made = list(map(OUTPUT, costs))
     made.append(numel(graph.input))           # index -1: the input

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archprof.ir.ops import Op, Shape, numel
 
@@ -60,9 +60,29 @@ class Expectation:
     values: dict[str, Any]
 
 
+class Run(NamedTuple):
+    """Copies of a block folded onto one of them: the nodes [start, stop) of a folded graph
+    stand for themselves and `more` copies after them, each reading the one before (the first
+    reads the nodes' output), named as they are with their copy's number: `prefix` + `unit` +
+    its 1-based number + the rest of the name, the nodes being copy number `first`. Folded
+    where the copies are one block on inputs of one shape, which it keeps (a stage's 35
+    identical bottlenecks): each copy then has the same shapes, counts and in-place flags,
+    starts with as much memory alive and frees what it made but its output, so the copies
+    add to the totals `more` times the nodes' and leave the peak as it is. `source`: the name
+    the nodes read from before them."""
+    start: int
+    stop: int
+    more: int
+    prefix: str
+    unit: str
+    first: int
+    source: str
+
+
 # Per node, in order: the op, its counts (Node.counts) and whether its output is a view or an
-# in-place result; all that totals and the peak need, without the Node objects.
-Columns = tuple[Sequence[Op], Sequence[Cost], Sequence[bool]]
+# in-place result; then the runs of nodes that stand for more copies (`Run`): all that totals
+# and the peak need, without the Node objects.
+Columns = tuple[Sequence[Op], Sequence[Cost], Sequence[bool], tuple[Run, ...]]
 
 
 @dataclass
@@ -70,7 +90,6 @@ class Graph:
     spec: Spec   # what the graph describes: a spec, or a stand-in naming a traced module
     input: Shape
     params: dict[str, Any]
-    expectations: list[Expectation] = field(default_factory=list)
     # a traced forward's ops with MACs on parameters and buffers alone (a position-bias MLP):
     # work done once per forward whatever the batch, listed apart from the per-sample counts
     constant_work: dict[str, int] = field(default_factory=dict)
@@ -84,31 +103,62 @@ class Graph:
     def __post_init__(self) -> None:
         self._nodes: list[Node] = []
         self._index: dict[str, Node] = {}
+        self._expectations: list[Expectation] = []
         # a replayed program's nodes, made when first asked for: the totals of an analysis
         # need only its columns (archprof.spec.program)
         self._deferred: tuple[Columns, Callable[[], list[Node]]] | None = None
+        # copies of blocks folded onto the nodes (`Run`), unfolded when the nodes are asked for
+        self._runs: tuple[Run, ...] = ()
 
     @property
     def nodes(self) -> list[Node]:
-        if self._deferred is not None:
+        if self._deferred is not None or self._runs:
             self._make()
         return self._nodes
 
+    @property
+    def expectations(self) -> list[Expectation]:
+        if self._deferred is not None or self._runs:
+            self._make()
+        return self._expectations
+
+    @expectations.setter
+    def expectations(self, value: list[Expectation]) -> None:
+        self._expectations = value
+
     def _make(self) -> None:
-        deferred, self._deferred = self._deferred, None
-        if deferred is not None:
-            self.extend(deferred[1]())
+        self.folded()
+        runs, self._runs = self._runs, ()
+        if runs:
+            self._nodes, self._expectations = unfold(self._nodes, self._expectations, runs)
+            self._index = {node.name: node for node in self._nodes}
+            self.liveness = None    # the folded nodes': worked out again when asked for
 
     def defer(self, columns: Columns, make: Callable[[], list[Node]]) -> None:
         """The nodes are `make()`, called on first use; `columns` are theirs already."""
         self._deferred = (columns, make)
 
+    def fold(self, runs: tuple[Run, ...]) -> None:
+        """The nodes made so far (or deferred) stand for more copies of blocks (`Run`)."""
+        self._runs = runs
+
+    def folded(self) -> tuple[list[Node], list[Expectation], tuple[Run, ...]]:
+        """The nodes and expectations as made, copies folded, and the runs that unfold them."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            made = deferred[1]()
+            self._nodes.extend(made)
+            self._index.update((node.name, node) for node in made)
+        return self._nodes, self._expectations, self._runs
+
     def columns(self) -> Columns:
-        """What totals and the peak read, per node (a replay has them before its nodes)."""
+        """What totals and the peak read, per node (a replay has them before its nodes), copies
+        of blocks still folded."""
         if self._deferred is not None:
             return self._deferred[0]
         nodes = self._nodes
-        return [n.op for n in nodes], [n.counts() for n in nodes], [n.inplace for n in nodes]
+        return ([n.op for n in nodes], [n.counts() for n in nodes], [n.inplace for n in nodes],
+                self._runs)
 
     @property
     def output(self) -> str:
@@ -133,26 +183,82 @@ class Graph:
         return self.input if name == INPUT else self.node(name).out
 
     def node(self, name: str) -> Node:
-        if self._deferred is not None:
+        if self._deferred is not None or self._runs:
             self._make()
         return self._index[name]
 
     def add(self, node: Node) -> None:
-        if self._deferred is not None:
+        if self._deferred is not None or self._runs:
             self._make()
         self._nodes.append(node)
         self._index[node.name] = node
 
     def extend(self, nodes: list[Node]) -> None:
-        if self._deferred is not None:
+        if self._deferred is not None or self._runs:
             self._make()
         self._nodes.extend(nodes)
         self._index.update((node.name, node) for node in nodes)
 
     def __contains__(self, name: str) -> bool:
-        if self._deferred is not None:
+        if self._deferred is not None or self._runs:
             self._make()
         return name in self._index
+
+
+def unfold(nodes: list[Node], expectations: list[Expectation], runs: tuple[Run, ...]
+           ) -> tuple[list[Node], list[Expectation]]:
+    """The nodes and expectations with every run's copies made (`Run`): after a run's nodes,
+    its copies, each reading the one before; later nodes read the last copy. An expectation on
+    a run's nodes holds for each copy; one on rows around them (the `repeat:` row's) covers the
+    copies too. Nodes are new objects: the folded ones are left as they are."""
+    out: list[Node] = []
+    renamed: dict[str, str] = {}        # a run's output -> its last copy's
+    copies: list[Expectation] = []
+    k = 0
+    for run in runs:
+        out.extend(_reading(node, renamed) for node in nodes[k:run.stop])
+        k = run.stop
+        rep = nodes[run.start:run.stop]
+        head = _head(run, run.first)
+        last = rep[-1].name
+        inner = [e for e in expectations
+                 if run.start <= e.nodes.start and e.nodes.stop <= run.stop]
+        for number in range(run.first + 1, run.first + run.more + 1):
+            other = _head(run, number)
+            local = {node.name: other + node.name[len(head):] for node in rep}
+            local[run.source] = _head(run, number - 1) + last[len(head):]
+            at = len(out) - run.start
+            out.extend(Node(local[n.name], n.op, [local.get(i, i) for i in n.inputs],
+                            list(n.ins), n.out, n.line, n.inplace, n.cost) for n in rep)
+            copies.extend(Expectation(other + e.path[len(head):], e.line,
+                                      range(at + e.nodes.start, at + e.nodes.stop), e.values)
+                          for e in inner)
+        renamed[last] = _head(run, run.first + run.more) + last[len(head):]
+    out.extend(_reading(node, renamed) for node in nodes[k:])
+    moved = [Expectation(e.path, e.line, _moved(e.nodes, runs), e.values) for e in expectations]
+    # in the order an expansion appends them: as each row ends, inner rows first
+    return out, sorted(moved + copies, key=lambda e: (e.nodes.stop, -e.nodes.start))
+
+
+def _head(run: Run, number: int) -> str:
+    return f"{run.prefix}{run.unit}{number}."
+
+
+def _moved(nodes: range, runs: tuple[Run, ...]) -> range:
+    """Where a range of nodes lies once the runs' copies are made: past the copies of every
+    run before it; its end past those of a run it holds (the range of the `repeat:` row)."""
+    start, stop = nodes.start, nodes.stop
+    return range(start + sum(r.more * (r.stop - r.start) for r in runs if r.stop <= start),
+                 stop + sum(r.more * (r.stop - r.start) for r in runs
+                            if r.stop < stop or (r.stop == stop and start < r.start)))
+
+
+def _reading(node: Node, renamed: dict[str, str]) -> Node:
+    """The node, or a copy reading the last copies where it read a run's output."""
+    if not any(i in renamed for i in node.inputs):
+        return node
+    return Node(node.name, node.op, [renamed.get(i, i) for i in node.inputs], node.ins,
+                node.out, node.line, node.inplace, node.cost)
 
 
 def liveness(graph: Graph) -> Liveness:

@@ -21,6 +21,7 @@ from archprof.ir.graph import (
     Graph,
     Liveness,
     Node,
+    Run,
     liveness,
     mark_inplace,
 )
@@ -121,8 +122,9 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
-        draft = Draft(list(graph.nodes), list(graph.expectations), expander.guards,
-                      expander.inplace, expander.instances, expander.liveness, MAX_ELEMENTS)
+        nodes, expectations, runs = graph.folded()
+        draft = Draft(list(nodes), list(expectations), expander.guards, expander.inplace,
+                      expander.instances, expander.liveness, runs, MAX_ELEMENTS)
         if digest:
             program = Program.of(draft)
             memo.PROGRAMS.put(key, spec, program)
@@ -196,6 +198,12 @@ class _Expander:
         self.guards: list[Guard] = []          # what the program for other inputs checks
         self.instances: list[Instance] = []    # the blocks made, for the program's segments
         self.liveness: Liveness = ()           # the graph's, once made (`run`)
+        self.runs: list[Run] = []              # copies folded onto nodes made (`repeats`)
+        self.hidden = 0                        # the nodes those copies stand for
+        # while a copy may fold: the block it would be, and the output of the copy it folds onto
+        self.onto: tuple[_Recording, str] | None = None
+        self.folded = False                    # the last copy folded
+        self.call: tuple = ()                  # the last block call's key in memo.CALLS
 
     def run(self) -> Graph:
         scope = Scope("", dict(self.params), {"in": INPUT, INPUT: INPUT}, INPUT,
@@ -210,6 +218,7 @@ class _Expander:
                                 path=name)
         self.graph.liveness = self.liveness = _settle(self.graph, self.inplace,
                                                        self.instances)
+        self.graph.fold(tuple(self.runs))
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -274,15 +283,77 @@ class _Expander:
                 raise SpecError(f"repeat {n:,} exceeds the limit of {MAX_NODES:,} ops")
             child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
                           self.inputs(row, head, scope)[0], set(), scope.depth)
-            unit = "block" if head == "block" else head
-            first, rest = _repeated(row)
-            for i in range(n):
-                self.single(rest if i else first, head, f"{unit}{i + 1}", child, line, index=i)
+            if head == "block" and scope.depth == 0 and memo.active():
+                self.repeats(row, n, child, line)
+            else:
+                unit = "block" if head == "block" else head
+                first, rest = _repeated(row)
+                for i in range(n):
+                    self.single(rest if i else first, head, f"{unit}{i + 1}", child, line,
+                                index=i)
             scope.refs[name] = scope.last = child.last
         else:
             self.single(row, head, name, scope, line)
         if "expect" in row:
             self.expectation(row["expect"], scope.prefix + name, line, range(start, len(self.graph.nodes)))
+
+    def repeats(self, row: dict, n: int, scope: Scope, line: int | None) -> None:
+        """The copies of a repeated block, folded (`Run`) where two in a row copied one
+        foldable block (`_foldable`) and the next copies it again: those are not made, the
+        second stands for them. Only in a network's own rows: a block's recording holds every
+        node it made."""
+        first, rest = _repeated(row)
+        nodes, instances = self.graph.nodes, self.instances
+        before: _Recording | None = None    # the block the copy before the last copied whole
+        last: Instance | None = None        # the last copy's, where it copied a block whole
+        more = i = 0
+        while i < n:
+            if more and last is not None:
+                # a copy after a folded one is the same call to the table but for its index
+                # (same row, scope and input shape): none at all where the block reads no `i`
+                env, index, seen = self.call[5]
+                if index is None:
+                    self.hide(len(last[2].nodes) * (n - i))
+                    more += n - i
+                    break
+                if memo.CALLS.get((*self.call[:5], (env, i, seen))) is last[2]:
+                    self.hide(len(last[2].nodes))
+                    more, i = more + 1, i + 1
+                    continue
+            if last is not None and (more or (
+                    before is not None and last[2] is before and len(last[3]) == 1
+                    and _foldable(before))):
+                self.onto = (last[2], scope.last)
+            at, made, guarded = len(nodes), len(instances), len(self.guards)
+            self.single(rest if i else first, "block", f"block{i + 1}", scope, line, index=i)
+            self.onto = None
+            i += 1
+            if self.folded:     # its guards are those of the copy it folded onto
+                self.folded = False
+                del self.guards[guarded:]
+                more += 1
+                continue
+            if more and last is not None:
+                self.runs.append(self.run_of(last, more, scope.prefix, i - 1 - more))
+                more = 0
+            whole = (len(instances) > made and instances[-1][0] == at
+                     and instances[-1][1] == len(nodes))
+            before = last[2] if last is not None else None
+            last = instances[-1] if whole else None
+        if more and last is not None:
+            self.runs.append(self.run_of(last, more, scope.prefix, n - more))
+
+    def hide(self, count: int) -> None:
+        """`count` more nodes folded into copies (`repeats`): within the limit as made ones."""
+        self.hidden += count
+        if len(self.graph.nodes) + self.hidden > MAX_NODES:
+            raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
+
+    @staticmethod
+    def run_of(copy: Instance, more: int, prefix: str, number: int) -> Run:
+        """The run of `more` copies folded onto `copy`, the copy numbered `number` (1-based)."""
+        start, stop, _, sources = copy
+        return Run(start, stop, more, prefix, "block", number, sources[0])
 
     def auto_name(self, kind: str, scope: Scope) -> str:
         n = 1
@@ -469,8 +540,8 @@ class _Expander:
         # A call like one made before (the same row, the same values of every name that it
         # and its block read, inputs of the same shapes) makes the same block: its arguments
         # and let are not evaluated again (a stage's copies, each variant of a sweep).
-        call = (id(row), id(definition), scope.depth, shapes, tuple(map(sources.index, sources)),
-                read)
+        call = self.call = (id(row), id(definition), scope.depth, shapes,
+                            tuple(map(sources.index, sources)), read)
         recording = memo.CALLS.get(call)
         if recording is not None:
             return self.copy(recording, prefix, sources)
@@ -522,7 +593,13 @@ class _Expander:
         return result
 
     def copy(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
-        """A block made before, again under `prefix` on `sources`."""
+        """A block made before, again under `prefix` on `sources`; none where the copy folds
+        onto the one before (`repeats`), whose output it gives."""
+        onto = self.onto
+        if onto is not None and onto[0] is recording and sources == [onto[1]]:
+            self.hide(len(recording.nodes))
+            self.folded = True
+            return onto[1]
         start = len(self.graph.nodes)
         result = self.replay(recording, prefix, sources)
         self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
@@ -562,7 +639,7 @@ class _Expander:
         """A recorded block again, under a new prefix and on new inputs of the same shapes."""
         graph, add = self.graph, self.graph.add
         start, refs = len(graph.nodes), list(sources)     # what the codes index
-        if start + len(recording.nodes) > MAX_NODES:
+        if start + self.hidden + len(recording.nodes) > MAX_NODES:
             raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
         for local, op, codes, ins, out, line, inplace, cost in recording.nodes:
             name = prefix + local
@@ -580,7 +657,7 @@ class _Expander:
         return refs[recording.out]
 
     def room_for(self, name: str) -> None:
-        if len(self.graph.nodes) >= MAX_NODES:
+        if len(self.graph.nodes) + self.hidden >= MAX_NODES:
             raise SpecError(f"the network expands to more than {MAX_NODES:,} ops")
         if name in self.graph:
             raise SpecError(f"two layers are named '{name}'")
@@ -639,12 +716,29 @@ BLOCK_ROW_KEYS = ROW_KEYS | {"block"}
 _BLOCK_PARTS: memo.PerObject[tuple[list[str], dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _REPEATED: memo.PerObject[tuple[dict[str, Any], dict[str, Any]]] = memo.PerObject()
 _CHECKED: memo.PerObject[bool] = memo.PerObject()     # `expect:` mappings found readable
+_FOLDABLE: memo.PerObject[bool] = memo.PerObject()    # recordings -> _foldable
 _PARTS: memo.PerObject[tuple[tuple[str, ...], bool, tuple[str, ...]]] = \
     memo.PerObject()                                                    # row -> parts
 _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
 _HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
 _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]] = \
     memo.PerObject()                                                    # row -> _form
+
+
+def _foldable(recording: _Recording) -> bool:
+    """Whether copies of a block of one input can fold onto one another (`Run`): its output
+    is its last node, every other node is read within it (no output of its own lives on), and
+    it keeps its input's shape (each copy then sees the shapes the one before saw)."""
+    hit = _FOLDABLE.get(recording)
+    if hit is not None:
+        return hit
+    nodes = recording.nodes
+    read = {code for node in nodes for code in node[2]}
+    shapes = [ins[k] for _, _, codes, ins, *_ in nodes for k, code in enumerate(codes) if code == 0]
+    ok = (bool(nodes) and recording.out == len(nodes) and read >= set(range(1, len(nodes)))
+          and not any(code > len(nodes) for code in read) and bool(shapes)
+          and all(shape == nodes[-1][4] for shape in shapes))
+    return _FOLDABLE.put(recording, ok)
 
 
 def _settle(graph: Graph, given: dict[str, bool], instances: list[Instance]) -> Liveness:

@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archprof.errors import SpecError
-from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, counts
+from archprof.ir.graph import INPUT, Cost, Expectation, Graph, Liveness, Node, Run, counts
 from archprof.ir.ops import OPS, Op, Shape, dims, numel
 from archprof.spec import memo
 
@@ -109,13 +109,15 @@ class Draft:
     """What a full expansion leaves for its program: the program is made from it when another
     input shape first asks for one (most variants of a parameter sweep never do). The nodes
     as expanded and their expectations, the expansion's guards, `inplace:` rows (node ->
-    flag as written) and blocks made, and the graph's liveness (the analysis needed it)."""
+    flag as written) and blocks made, the graph's liveness (the analysis needed it) and the
+    copies folded onto its nodes."""
     nodes: list[Node]
     expectations: list[Expectation]
     guards: list[Guard]
     written: dict[str, bool]
     instances: list[Instance]
     liveness: Liveness
+    runs: tuple[Run, ...]
     max_elements: int
 
 
@@ -125,11 +127,12 @@ class Program:
     name, spec line, op and the places of its inputs in a replay's shapes (0: the network
     input, k + 1: node k), whether its output is a view or in-place result, the nodes written
     `inplace: true`, the checks made before each node (and after the last), the runs of nodes
-    in order (`pieces`: a segment, see `Segment`, or nodes between segments) and
-    expectations. ResNet-152's 35 identical bottlenecks in a stage are one segment, worked
-    out once per input shapes, then 34 copies. A replay makes the columns an analysis needs;
-    the nodes when first asked for. Nothing in it depends on the process: archprof.spec.cache
-    keeps it on disk (`portable`)."""
+    in order (`pieces`: a segment, see `Segment`, or nodes between segments), expectations,
+    and the copies of blocks folded onto its nodes (archprof.ir.graph.Run: ResNet-152's 35
+    identical bottlenecks in a stage are two, the second standing for 34), each replayed
+    only where its nodes keep their input's shape. A replay makes the columns an analysis
+    needs; the nodes when first asked for. Nothing in it depends on the process:
+    archprof.spec.cache keeps it on disk (`portable`)."""
     names: tuple[str, ...]
     lines: tuple[int | None, ...]
     ops: tuple[Op, ...]
@@ -140,13 +143,14 @@ class Program:
     pieces: tuple[tuple[int, int, Segment | None], ...]
     expectations: tuple[Expectation, ...]
     liveness: Liveness        # the same wiring and in-place flags in every replay
+    runs: tuple[Run, ...]
     max_elements: int
 
     @cached_property
-    def flags(self) -> tuple[list[int], list[bool], list[Tests | None]]:
+    def flags(self) -> tuple[list[int], list[bool], list[Tests | None], list[int]]:
         """What the replay loop reads per node beside its op and inputs: the op's id (its key
         in the rule table), `inplace: true` as written, and the checks made before it (and,
-        last, those after the last node)."""
+        last, those after the last node); then the place of each run's input."""
         count = len(self.ops)
         written = [False] * count
         for k in self.written:
@@ -154,7 +158,9 @@ class Program:
         tests: list[Tests | None] = [None] * (count + 1)
         for k, found in self.checks.items():
             tests[k] = found
-        return list(map(id, self.ops)), written, tests
+        place = {INPUT: 0} | {name: k + 1 for k, name in enumerate(self.names)}
+        return (list(map(id, self.ops)), written, tests,
+                [place[run.source] for run in self.runs])
 
     @classmethod
     def of(cls, draft: Draft) -> Program:
@@ -172,7 +178,7 @@ class Program:
                    frozenset(place[name] - 1 for name, flag in draft.written.items() if flag),
                    {at: _tests(found) for at, found in checks.items()},
                    _pieces(len(nodes), draft.instances, place), tuple(draft.expectations),
-                   draft.liveness, draft.max_elements)
+                   draft.liveness, draft.runs, draft.max_elements)
 
     def portable(self) -> tuple[Any, ...]:
         """The program as plain data, what archprof.spec.cache keeps on disk: each distinct op
@@ -190,7 +196,8 @@ class Program:
         ops = tuple((op.kind, {f.name: getattr(op, f.name) for f in fields(op) if f.init})
                     for op in first.values())
         return (self.names, self.lines, (ops, index), self.inputs, self.inplace, self.written,
-                self.checks, pieces, expectations, self.liveness, self.max_elements)
+                self.checks, pieces, expectations, self.liveness, tuple(map(tuple, self.runs)),
+                self.max_elements)
 
     @classmethod
     def restore(cls, data: tuple[Any, ...]) -> Program:
@@ -198,13 +205,17 @@ class Program:
         made the process's canonical ones; each block a new object that its copies share); a
         ValueError, TypeError, KeyError or SpecError where the parts do not fit."""
         names, lines, (made, index), inputs, inplace, written, checks, pieces, expectations, \
-            live, limit = data
+            live, runs, limit = data
         count = len(names)
         if not count or any(len(column) != count
                             for column in (lines, index, inputs, inplace, live)):
             raise ValueError("a kept program's columns differ in length")
         if any(not 0 <= at <= count for at in checks):
             raise ValueError("a kept program checks past its end")
+        folded = tuple(Run(*run) for run in runs)
+        if any(not 0 <= run.start < run.stop <= count or run.source not in (INPUT, *names)
+               for run in folded):
+            raise ValueError("a kept program folds copies past its end")
         ops = [memo.canonical(OPS[kind](**values)) for kind, values in made]
         blocks: dict[int, object] = {}
         return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
@@ -213,7 +224,7 @@ class Program:
                        for start, stop, s in pieces),
                    tuple(Expectation(path, line, range(first, stop), values)
                          for path, line, first, stop, values in expectations),
-                   live, limit)
+                   live, folded, limit)
 
     def run(self, spec: Spec, input: Shape, params: dict[str, Any]) -> Graph | None:
         """The graph for another input shape (and parameters the rows do not read), or None
@@ -242,10 +253,15 @@ class Program:
         end = tests[-1]
         if end is not None and not _hold(end, shapes):     # a final row switched off
             return None
+        for run, source in zip(self.runs, self.flags[3]):  # copies that keep their shapes
+            if shapes[source] != shapes[run.stop]:
+                return None
         graph = Graph(spec, input, params)
         graph.expectations = list(self.expectations)
         graph.liveness = self.liveness
-        graph.defer((self.ops, costs, self.inplace), lambda: self._nodes(shapes, costs))
+        graph.defer((self.ops, costs, self.inplace, self.runs),
+                    lambda: self._nodes(shapes, costs))
+        graph.fold(self.runs)
         return graph
 
     def _nodes(self, shapes: list[Shape], costs: list[Cost]) -> list[Node]:
@@ -261,7 +277,7 @@ class Program:
         hot loop of a replay: the rule table is read directly (a program runs only while
         memoisation is on)."""
         rules, shape_at = memo.RULES.entries, shapes.__getitem__
-        ids, flagged, tested = self.flags
+        ids, flagged, tested, _ = self.flags
         for op, key, places, written, tests in zip(
                 self.ops[start:stop], ids[start:stop], self.inputs[start:stop],
                 flagged[start:stop], tested[start:stop]):

@@ -1,0 +1,146 @@
+"""Copies of a repeated block folded onto one of them (archprof.ir.graph.Run): an analysis of
+the folded graph gives exactly what one of the whole graph gives, and the graph unfolds into
+exactly the nodes and expectations a plain expansion makes. The reference is an expansion with
+memoisation off, which never folds. Not timed."""
+from __future__ import annotations
+
+import pytest
+
+import archprof
+from archprof.check import Report, check_expectations
+from archprof.errors import SpecError
+from archprof.ir.graph import Graph
+from archprof.spec import memo
+
+
+@pytest.fixture(autouse=True)
+def nothing_kept_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHPROF_CACHE", "off")
+    memo.clear()
+
+
+def fresh(name, **kw) -> Graph:
+    with memo.enabled(False):
+        return archprof.expand(name, **kw)
+
+
+def folded_count(graph: Graph) -> int:
+    """The nodes the folded graph holds (before anything unfolds it)."""
+    return len(graph.columns()[0])
+
+
+def assert_same(folded: Graph, reference: Graph, train: bool = False) -> None:
+    """Totals first (read from the folded columns), then every node and expectation."""
+    totals = archprof.analyze(folded).totals
+    assert totals == archprof.analyze(reference).totals
+    assert [(n.name, n.op, n.inputs, n.ins, n.out, n.line, n.inplace) for n in folded.nodes] == [
+        (n.name, n.op, n.inputs, n.ins, n.out, n.line, n.inplace) for n in reference.nodes]
+    assert [(e.path, e.line, e.nodes, e.values) for e in folded.expectations] == [
+        (e.path, e.line, e.nodes, e.values) for e in reference.expectations]
+    assert folded.liveness is None or folded.liveness == reference.liveness
+
+
+def test_a_stage_of_identical_bottlenecks_is_three_copies() -> None:
+    """ResNet-152's conv4_x has 36 bottlenecks: the first projects, the second and third are
+    one block on 1024x14x14, so the 4th to 36th (33 copies of 10 nodes) fold onto the third.
+    conv3_x (8 blocks) folds 5, conv2_x (3) and conv5_x (3) none: 515 - 330 - 50 = 135 nodes."""
+    graph = archprof.expand("resnet152")
+    runs = graph.columns()[3]
+    assert [(r.prefix, r.first, r.more, r.stop - r.start) for r in runs] == [
+        ("conv3_x.", 3, 5, 10), ("conv4_x.", 3, 33, 10)]
+    assert folded_count(graph) == 515 - 33 * 10 - 5 * 10
+    assert_same(graph, fresh("resnet152"))
+    assert len(graph.nodes) == 515
+
+
+@pytest.mark.parametrize("depth,k", [(10, 1), (16, 3), (28, 10), (40, 4), (100, 2)])
+def test_wide_resnets_fold_to_what_they_expand_to(depth: int, k: int) -> None:
+    """WRN-d-k has n = (d - 4) / 6 blocks of 7 nodes per group (the first with its projection
+    may differ): from the 4th on they fold onto the 3rd, at least n - 3 of them per group."""
+    params = {"depth": depth, "k": k}
+    graph, reference = archprof.expand("wrn_28_10", params=params), fresh("wrn_28_10", params=params)
+    n, runs = (depth - 4) // 6, graph.columns()[3]
+    assert sorted(r.prefix for r in runs if r.more >= n - 3) == (
+        ["conv2.", "conv3.", "conv4."] if n >= 4 else sorted(r.prefix for r in runs))
+    assert all(r.stop - r.start == 7 for r in runs)
+    assert folded_count(graph) + sum(7 * r.more for r in runs) == len(reference.nodes)
+    assert_same(graph, reference)
+
+
+BROKEN = """
+b:
+  let: {kk: "1 if i == 4 else 3"}
+  layers:
+    - {conv: 8, k: kk, p: "kk // 2", name: c}
+    - {relu: , name: r}
+"""
+
+
+def test_a_copy_unlike_the_others_ends_a_run_and_another_begins(write_spec) -> None:
+    """Eight copies on 8x8x8, the fifth a 1x1 conv: blocks 1 and 2 made (3x3, one block), 3
+    and 4 folded onto 2; 5 made (1x1); 6 and 7 made (3x3: the copy before 6 is another
+    block), 8 folded onto 7. Params 3x3: 8*8*9 + 8 = 584, 1x1: 72."""
+    path = write_spec("- {block: b, repeat: 8, name: s}", blocks=BROKEN, input="[8, 8, 8]")
+    graph = archprof.expand(path)
+    assert [(r.first, r.more) for r in graph.columns()[3]] == [(2, 2), (7, 1)]
+    assert archprof.analyze(graph).totals["params"] == 7 * 584 + 72
+    assert_same(graph, fresh(path))
+
+
+EXPECTED = """
+b:
+  layers:
+    - {conv: 8, k: 3, p: 1, name: c, expect: {shape: 8x8x8, params: 584}}
+    - {relu: , name: r}
+"""
+
+
+def test_expectations_inside_and_around_folded_copies(write_spec) -> None:
+    """Each of the 6 copies keeps its own `expect:` (on its conv) and the `repeat:` row's
+    covers all 12 nodes; `archprof check` reads them all from the unfolded graph."""
+    path = write_spec("- {block: b, repeat: 6, name: s, expect: {params: 3504}}\n"
+                      "- {conv: 2, k: 1, name: head, expect: {params: 18}}",
+                      blocks=EXPECTED, input="[8, 8, 8]")
+    graph = archprof.expand(path)
+    assert folded_count(graph) < len(fresh(path).nodes)
+    assert_same(graph, fresh(path))
+    assert [(e.path, e.nodes) for e in graph.expectations][-2:] == [
+        ("s", range(0, 12)), ("head", range(12, 13))]
+    report = Report("net")
+    check_expectations(archprof.analyze(archprof.expand(path)), report)
+    # 6 copies x (shape, params), the repeated row's params, head's params
+    assert report.ok and len(report.passed) == 6 * 2 + 1 + 1, report.failed
+
+
+KEEPS_SOME = """
+b:
+  layers:
+    - {maxpool: 2, s: 2, ceil: true, name: pool}
+    - {upsample: 2, name: up}
+"""
+
+
+def test_a_program_replays_a_run_only_where_its_copies_keep_their_shape(write_spec) -> None:
+    """Pooling 2x2 with ceil then upsampling 2x keeps an even size (8 -> 4 -> 8) but not an
+    odd one (9 -> 5 -> 10): compiled at 8 and 16, the program folds copies that at 9 would
+    grow; there it gives way to a full expansion."""
+    path = write_spec("- {block: b, repeat: 5, name: s}", blocks=KEEPS_SOME, input="[2, 8, 8]")
+    for size in (8, 16, 9, 12, 11):
+        graph = archprof.expand(path, input=(2, size, size))
+        assert_same(graph, fresh(path, input=(2, size, size)))
+
+
+def test_folded_copies_count_toward_the_node_limit(write_spec) -> None:
+    """60,000 copies of a 2-node block are 120,000 ops: refused as when every copy was made."""
+    path = write_spec("- {block: b, repeat: 60000, name: s}", blocks=KEEPS_SOME,
+                      input="[2, 8, 8]")
+    with pytest.raises(SpecError, match="more than 100,000 ops"):
+        archprof.expand(path)
+
+
+def test_training_costs_of_a_folded_graph() -> None:
+    """The training columns are worked out on the unfolded nodes: the same as the plain graph's."""
+    a = archprof.analyze(archprof.expand("resnet50"), train=True)
+    b = archprof.analyze(fresh("resnet50"), train=True)
+    assert a.totals == b.totals
+    assert a.layers.equals(b.layers)
