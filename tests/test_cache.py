@@ -247,13 +247,15 @@ def test_copied_blocks_keep_their_inplace_rows(write_spec) -> None:
 def test_variants_of_one_wiring_share_its_inplace_flags_and_liveness() -> None:
     """WRN-d-k at one depth: every k has the same names, inputs and op kinds, so the second
     k takes the in-place flags and liveness worked out for the first (memo.WIRINGS); each
-    still equals a fresh expansion. Another depth is another wiring."""
+    still equals a fresh expansion. Depths 16 and 28 (2 and 4 blocks per group) fold to the
+    same nodes (archprof.ir.graph.Run: the 2nd block stands for the others), one wiring;
+    depth 10 (1 block per group) is another."""
     memo.clear()
-    variants = [{"k": 2}, {"k": 4}, {"depth": 16, "k": 4}]
-    a, b, c = (archprof.expand("wrn_28_10", params=p) for p in variants)
-    assert a.liveness is b.liveness and c.liveness is not a.liveness
+    variants = [{"k": 2}, {"k": 4}, {"depth": 16, "k": 4}, {"depth": 10, "k": 4}]
+    a, b, c, d = (archprof.expand("wrn_28_10", params=p) for p in variants)
+    assert a.liveness is b.liveness is c.liveness and d.liveness is not a.liveness
     assert len(memo.WIRINGS.entries) == 2
-    for graph, params in zip((a, b, c), variants):
+    for graph, params in zip((a, b, c, d), variants):
         assert_same(graph, fresh("wrn_28_10", params=params)[0])
 
 

@@ -55,13 +55,14 @@ def test_a_stage_of_identical_bottlenecks_is_three_copies() -> None:
 
 @pytest.mark.parametrize("depth,k", [(10, 1), (16, 3), (28, 10), (40, 4), (100, 2)])
 def test_wide_resnets_fold_to_what_they_expand_to(depth: int, k: int) -> None:
-    """WRN-d-k has n = (d - 4) / 6 blocks of 7 nodes per group (the first with its projection
-    may differ): from the 4th on they fold onto the 3rd, at least n - 3 of them per group."""
+    """WRN-d-k has n = (d - 4) / 6 blocks of 7 nodes per group (the first, with its
+    projection, of 8): the block's output is an `add`, which owns its memory, so from the 3rd
+    on they fold onto the 2nd."""
     params = {"depth": depth, "k": k}
     graph, reference = archprof.expand("wrn_28_10", params=params), fresh("wrn_28_10", params=params)
     n, runs = (depth - 4) // 6, graph.columns()[3]
-    assert sorted(r.prefix for r in runs if r.more >= n - 3) == (
-        ["conv2.", "conv3.", "conv4."] if n >= 4 else sorted(r.prefix for r in runs))
+    assert [(r.prefix, r.first, r.more) for r in runs] == [
+        (group, 2, n - 2) for group in ("conv2.", "conv3.", "conv4.")] * (n >= 3)
     assert all(r.stop - r.start == 7 for r in runs)
     assert folded_count(graph) + sum(7 * r.more for r in runs) == len(reference.nodes)
     assert_same(graph, reference)

@@ -298,10 +298,9 @@ class _Expander:
             self.expectation(row["expect"], scope.prefix + name, line, range(start, len(self.graph.nodes)))
 
     def repeats(self, row: dict, n: int, scope: Scope, line: int | None) -> None:
-        """The copies of a repeated block, folded (`Run`) where two in a row copied one
-        foldable block (`_foldable`) and the next copies it again: those are not made, the
-        second stands for them. Only in a network's own rows: a block's recording holds every
-        node it made."""
+        """The copies of a repeated block, folded (`Run`) where a copy may stand for those
+        after it (`may_fold_onto`) and they copy its block again: those are not made. Only in
+        a network's own rows: a block's recording holds every node it made."""
         first, rest = _repeated(row)
         nodes, instances = self.graph.nodes, self.instances
         before: _Recording | None = None    # the block the copy before the last copied whole
@@ -320,9 +319,7 @@ class _Expander:
                     self.hide(len(last[2].nodes))
                     more, i = more + 1, i + 1
                     continue
-            if last is not None and (more or (
-                    before is not None and last[2] is before and len(last[3]) == 1
-                    and _foldable(before))):
+            if last is not None and (more or self.may_fold_onto(last, before, i)):
                 self.onto = (last[2], scope.last)
             at, made, guarded = len(nodes), len(instances), len(self.guards)
             self.single(rest if i else first, "block", f"block{i + 1}", scope, line, index=i)
@@ -342,6 +339,18 @@ class _Expander:
             last = instances[-1] if whole else None
         if more and last is not None:
             self.runs.append(self.run_of(last, more, scope.prefix, n - more))
+
+    def may_fold_onto(self, copy: Instance, before: _Recording | None, i: int) -> bool:
+        """Whether the copies from copy i on may fold onto `copy`, the one before: a foldable
+        block (`_foldable`) on the output of another copy, made by the same block or owning
+        its memory. Its in-place flags and liveness are then those of every copy after it: a
+        walk up the chain of views from it stops at that output, read by it alone."""
+        recording, sources = copy[2], copy[3]
+        if i < 2 or len(sources) != 1 or not _foldable(recording):
+            return False
+        source = self.graph.node(sources[0])
+        return recording is before or (source.op.inplace is None
+                                       and not self.inplace.get(source.name))
 
     def hide(self, count: int) -> None:
         """`count` more nodes folded into copies (`repeats`): within the limit as made ones."""

@@ -235,17 +235,18 @@ def env_key(names: tuple[str, ...], env: dict[str, Any]) -> tuple:
     return tuple(key)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:  # noqa: N801 - used as a function: `with collector_paused():`
     """The cyclic garbage collector off while specs are expanded and analysed: its passes walk
     these tables' long-lived objects (10^4-10^5 of them) again and again, a fifth of the time
     of a MobileNet sweep or of the zoo's first expansion, and expansion and analysis make
     almost no cycles (24 objects in 200 analyses), which the next pass afterwards collects.
-    Reference counting frees all the rest. Restores the collector as it found it."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
+    Reference counting frees all the rest. Restores the collector as it found it. A class, not
+    a generator: entered once per expansion, a sweep's variant among them."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
             gc.enable()
