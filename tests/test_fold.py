@@ -4,7 +4,12 @@ exactly the nodes and expectations a plain expansion makes. The reference is an 
 memoisation off, which never folds. Not timed."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import archprof
 from archprof.check import Report, check_expectations
@@ -113,6 +118,33 @@ def test_expectations_inside_and_around_folded_copies(write_spec) -> None:
     assert report.ok and len(report.passed) == 6 * 2 + 1 + 1, report.failed
 
 
+VIEWED = """
+b:
+  args: {c: null}
+  let: {first: "i == 0"}
+  layers:
+    - {relu: , name: a}
+    - {conv: c, k: 3, p: 1, name: x}
+    - {add: [x, x], if: first, name: y}
+    - {identity: , from: x, if: first, name: t}
+"""
+
+
+def test_no_copy_folds_onto_one_whose_input_is_a_view_of_another_block(write_spec) -> None:
+    """The first copy ends in a view (t) of a tensor two ops read (x); the others are relu,
+    conv. The second copy's relu cannot overwrite its input (x is read again), every later
+    copy's can (its input is the conv before, read once): the second copy is no stand-in
+    for them, the third is. 5 copies: 2 made like the third, folded onto it. Activations of
+    4x8x8 (256): the input, the first copy's a (on the input: not in place), x and y (t is a
+    view), the second copy's a and the four convs: 256 * (1 + 3 + 1 + 4)."""
+    path = write_spec("- {block: b, c: 4, repeat: 5, name: s}", blocks=VIEWED, input="[4, 8, 8]")
+    graph = archprof.expand(path)
+    assert [(r.first, r.more) for r in graph.columns()[3]] == [(3, 2)]
+    assert archprof.analyze(graph).totals["activations"] == 256 * (1 + 3 + 1 + 4)
+    assert_same(graph, fresh(path))
+    assert [graph.node(f"s.block{i}.a").inplace for i in range(1, 6)] == [False, False] + [True] * 3
+
+
 KEEPS_SOME = """
 b:
   layers:
@@ -145,3 +177,76 @@ def test_training_costs_of_a_folded_graph() -> None:
     b = archprof.analyze(fresh("resnet50"), train=True)
     assert a.totals == b.totals
     assert a.layers.equals(b.layers)
+
+
+# --- random blocks ------------------------------------------------------------------------------
+KEEPING = [        # rows that keep a c x h x w input's shape
+    {"conv": "c", "k": 3, "p": 1}, {"conv": "c", "k": "kk", "p": "kk // 2"}, {"conv": "c", "k": 1},
+    {"bn": None}, {"relu": None}, {"relu": None, "inplace": False}, {"dropout": 0.1},
+    {"identity": None}, {"avgpool": 3, "s": 1, "p": 1},
+    {"conv": "c", "k": 3, "p": 1, "expect": {"params": 1}},
+]
+ROWS = KEEPING * 3 + [{"flatten": None}, {"maxpool": 2, "s": 2, "ceil": True},
+                      {"upsample": 2}, {"conv": "2 * c", "k": 1}]
+
+
+@st.composite
+def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
+    """A network of a stem, one or two `repeat:` rows of a random block and a head: the
+    block's rows from ROWS (some keep the shape, some change it, some work in place or are
+    views), maybe a residual add, a concat, an `out:` naming an earlier row, a row nothing
+    reads, a `let:` or a last row's `if:` that tells copies apart by `i`; the head maybe reading
+    the stem again."""
+    names = []
+    layers: list[dict[str, Any]] = []
+    for k, row in enumerate(draw(st.lists(st.sampled_from(ROWS), min_size=1, max_size=5))):
+        layers.append({**row, "name": f"r{k}"})
+        names.append(f"r{k}")
+    extra = draw(st.sampled_from(["", "", "add", "add", "concat", "side", "out"]))
+    if extra == "add":
+        layers.append({"add": [names[-1], "in"], "name": "sum"})
+    elif extra == "concat":
+        layers.append({"concat": [names[-1], "in"], "name": "cat"})
+    elif extra == "side":
+        layers.append({"conv": 2, "k": 1, "from": names[0], "name": "side"})
+    if draw(st.booleans()):     # a tail only some copies have: in place, a view, or neither
+        layers.append({**draw(st.sampled_from([{"relu": None}, {"identity": None}, {"bn": None}])),
+                       "if": draw(st.sampled_from(["i == 0", "i % 2 == 0", "i < 3", "first"])),
+                       "name": "tail"})
+    block: dict[str, Any] = {"args": {"c": None}, "let": {"kk": draw(st.sampled_from(
+        ["3", "3 if i % 3 else 1", "1 if i == 2 else 3"])), "first": "i == 0"},
+        "layers": layers}
+    if extra == "out":
+        block["out"] = names[0]
+    net = [{"conv": 4, "k": 1, "name": "stem"},
+           {"block": "b", "c": 4, "repeat": draw(st.integers(2, 7)), "name": "s"}]
+    if draw(st.booleans()):
+        net.append({"block": "b", "c": 4, "repeat": draw(st.integers(1, 5)), "name": "t",
+                    "expect": {"params": 1}})
+    if draw(st.booleans()):
+        net.append({"add": ["stem", "stem"], "name": "again"})
+    doc = {"family": "Fuzz", "blocks": {"b": block},
+           "networks": {"net": {"input": [4, 8, 8], "layers": net}}}
+    return yaml.safe_dump(doc, sort_keys=False), draw(st.sampled_from([8, 12, 9, 16]))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(repeated_blocks())
+def test_random_repeated_blocks_fold_to_what_they_expand_to(tmp_path, case) -> None:
+    """Whatever folds or does not, at the spec's input size and another (a program replay
+    after the second size asks for one): the totals and, unfolded, every node and expectation
+    of a plain expansion; or the same error."""
+    text, size = case
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    memo.clear()
+    for shape in ((4, 8, 8), (4, size, size), (4, 8, 8), (4, size, size)):
+        try:
+            reference = fresh(path, input=shape)
+        except SpecError as err:
+            with pytest.raises(SpecError) as raised:
+                archprof.expand(path, input=shape)
+            assert str(raised.value) == str(err)
+            continue
+        assert_same(archprof.expand(path, input=shape), reference)
