@@ -735,9 +735,10 @@ _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] 
 
 
 def _foldable(recording: _Recording) -> bool:
-    """Whether copies of a block of one input can fold onto one another (`Run`): its output
-    is its last node, every other node is read within it (no output of its own lives on), and
-    it keeps its input's shape (each copy then sees the shapes the one before saw)."""
+    """Whether copies of a block of one input (code 0; its nodes 1 on) can fold onto one
+    another (`Run`): its output is its last node, every other node is read within it (no
+    output of its own lives on), and it keeps its input's shape (each copy then sees the
+    shapes the one before saw)."""
     hit = _FOLDABLE.get(recording)
     if hit is not None:
         return hit
@@ -745,8 +746,7 @@ def _foldable(recording: _Recording) -> bool:
     read = {code for node in nodes for code in node[2]}
     shapes = [ins[k] for _, _, codes, ins, *_ in nodes for k, code in enumerate(codes) if code == 0]
     ok = (bool(nodes) and recording.out == len(nodes) and read >= set(range(1, len(nodes)))
-          and not any(code > len(nodes) for code in read) and bool(shapes)
-          and all(shape == nodes[-1][4] for shape in shapes))
+          and bool(shapes) and all(shape == nodes[-1][4] for shape in shapes))
     return _FOLDABLE.put(recording, ok)
 
 
