@@ -145,6 +145,37 @@ def test_no_copy_folds_onto_one_whose_input_is_a_view_of_another_block(write_spe
     assert [graph.node(f"s.block{i}.a").inplace for i in range(1, 6)] == [False, False] + [True] * 3
 
 
+NESTED = """
+unit:
+  layers:
+    - {conv: 4, k: 3, p: 1, bias: false, name: c, expect: {params: 144}}
+    - {relu: , name: r}
+stage:
+  args: {n: null}
+  layers:
+    - {block: unit, repeat: n, name: units, expect: {shape: 4x8x8}}
+    - {maxpool: 3, s: 1, p: 1, name: pool}
+"""
+
+
+def test_copies_fold_inside_a_block_and_in_its_copies(write_spec) -> None:
+    """A stage of n units, twice: in each stage units 3..n fold onto the 2nd (the block keeps
+    the runs it made; its copy makes them again), at the spec's input size and, replayed by
+    the program, at another. Params: 2 stages x n units x 4*4*9 = 288 n."""
+    path = write_spec("- {block: stage, n: 6, repeat: 2, name: s}\n"
+                      "- {block: stage, n: 3, name: t}", blocks=NESTED, input="[4, 8, 8]")
+    graph = archprof.expand(path)
+    assert [(r.prefix, r.first, r.more) for r in graph.columns()[3]] == [
+        ("s.block1.units.", 2, 4), ("s.block2.units.", 2, 4), ("t.units.", 2, 1)]
+    assert archprof.analyze(graph).totals["params"] == 144 * (6 + 6 + 3)
+    assert_same(graph, fresh(path))
+    for size in (16, 8, 16):
+        assert_same(archprof.expand(path, input=(4, size, size)), fresh(path, input=(4, size, size)))
+    deepest = archprof.expand("resnet1202_stochastic_depth")
+    assert folded_count(deepest) == 66
+    assert_same(deepest, fresh("resnet1202_stochastic_depth"))
+
+
 KEEPS_SOME = """
 b:
   layers:
@@ -196,7 +227,7 @@ def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
     block's rows from ROWS (some keep the shape, some change it, some work in place or are
     views), maybe a residual add, a concat, an `out:` naming an earlier row, a row nothing
     reads, a `let:` or a last row's `if:` that tells copies apart by `i`; the head maybe reading
-    the stem again."""
+    the stem again; all but the stem maybe a block of its own, repeated."""
     names = []
     layers: list[dict[str, Any]] = []
     for k, row in enumerate(draw(st.lists(st.sampled_from(ROWS), min_size=1, max_size=5))):
@@ -223,9 +254,13 @@ def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
     if draw(st.booleans()):
         net.append({"block": "b", "c": 4, "repeat": draw(st.integers(1, 5)), "name": "t",
                     "expect": {"params": 1}})
+    blocks = {"b": block}
+    if draw(st.booleans()):     # the rows inside a block, itself repeated
+        blocks["stage"] = {"layers": net[1:]}
+        net = [net[0], {"block": "stage", "repeat": draw(st.integers(1, 3)), "name": "u"}]
     if draw(st.booleans()):
         net.append({"add": ["stem", "stem"], "name": "again"})
-    doc = {"family": "Fuzz", "blocks": {"b": block},
+    doc = {"family": "Fuzz", "blocks": blocks,
            "networks": {"net": {"input": [4, 8, 8], "layers": net}}}
     return yaml.safe_dump(doc, sort_keys=False), draw(st.sampled_from([8, 12, 9, 16]))
 

@@ -162,7 +162,8 @@ class _Recording:
     output shape, line, `inplace:` flag or None, counts), where codes number the block's
     inputs first, then its nodes; expectations as (path after the prefix, line, first
     node, end node, values); the guards (archprof.spec.program) its rows recorded; the
-    output."""
+    output; the copies folded inside it (archprof.ir.graph.Run, positions from its first
+    node, names after the prefix) and how many nodes they stand for."""
     nodes: tuple[tuple[str, Op, tuple[int, ...], tuple[Shape, ...], Shape, int | None,
                        bool | None, Cost], ...]
     expectations: tuple[tuple[str, int | None, int, int, dict[str, Any]], ...]
@@ -170,6 +171,8 @@ class _Recording:
     guards: tuple[tuple[int, str, tuple[str, ...], tuple[int, ...], tuple[Any, ...]], ...]
     out: int
     wiring: int     # a number that recordings of the same names, codes and in-place kinds share
+    runs: tuple[Run, ...]
+    hidden: int
 
 
 def _names(rows: list[Any]) -> set[str]:
@@ -218,7 +221,7 @@ class _Expander:
                                 path=name)
         self.graph.liveness = self.liveness = _settle(self.graph, self.inplace,
                                                        self.instances)
-        self.graph.fold(tuple(self.runs))
+        self.graph.fold(tuple(sorted(self.runs)))     # in order of their nodes
         return self.graph
 
     # --- values -----------------------------------------------------------------------------
@@ -283,7 +286,7 @@ class _Expander:
                 raise SpecError(f"repeat {n:,} exceeds the limit of {MAX_NODES:,} ops")
             child = Scope(scope.prefix + name + ".", scope.env, dict(scope.refs),
                           self.inputs(row, head, scope)[0], set(), scope.depth)
-            if head == "block" and scope.depth == 0 and memo.active():
+            if head == "block" and memo.active():
                 self.repeats(row, n, child, line)
             else:
                 unit = "block" if head == "block" else head
@@ -299,8 +302,8 @@ class _Expander:
 
     def repeats(self, row: dict, n: int, scope: Scope, line: int | None) -> None:
         """The copies of a repeated block, folded (`Run`) where a copy may stand for those
-        after it (`may_fold_onto`) and they copy its block again: those are not made. Only in
-        a network's own rows: a block's recording holds every node it made."""
+        after it (`may_fold_onto`) and they copy its block again: those are not made (inside
+        a block too: its recording keeps the runs, its copies make them again)."""
         first, rest = _repeated(row)
         nodes, instances = self.graph.nodes, self.instances
         before: _Recording | None = None    # the block the copy before the last copied whole
@@ -581,8 +584,8 @@ class _Expander:
         if recording is not None:
             memo.CALLS.put(call, (row, definition), recording)
             return self.copy(recording, prefix, sources)
-        start, expected, guarded = (len(self.graph.nodes), len(self.graph.expectations),
-                                    len(self.guards))
+        starts = (len(self.graph.nodes), len(self.graph.expectations), len(self.guards),
+                  len(self.runs))
         refs = {"in": sources[0], **dict(zip(names, sources))}
         child = Scope(prefix, inner, refs, sources[0], _names(definition["layers"]), scope.depth + 1)
         self.rows(definition["layers"], child)
@@ -594,11 +597,11 @@ class _Expander:
                             hint=did_you_mean(str(out), child.refs))
         else:
             result = child.refs[out]
-        recording = self.record(prefix, sources, (start, expected, guarded), result)
+        recording = self.record(prefix, sources, starts, result)
         if recording is not None:
             memo.BLOCKS.put(key, definition, recording)
             memo.CALLS.put(call, (row, definition), recording)
-            self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
+            self.instances.append((starts[0], len(self.graph.nodes), recording, tuple(sources)))
         return result
 
     def copy(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
@@ -614,12 +617,12 @@ class _Expander:
         self.instances.append((start, len(self.graph.nodes), recording, tuple(sources)))
         return result
 
-    def record(self, prefix: str, sources: list[str], starts: tuple[int, int, int],
+    def record(self, prefix: str, sources: list[str], starts: tuple[int, int, int, int],
                out: str) -> _Recording | None:
-        """The nodes, expectations and guards a block just made (from `starts` on), named
-        relative to its prefix and reading its inputs by position (None if anything escapes
-        that form)."""
-        start, expected, guarded = starts
+        """The nodes, expectations, guards and folded copies a block just made (from `starts`
+        on), named relative to its prefix and reading its inputs by position (None if
+        anything escapes that form)."""
+        start, expected, guarded, folded = starts
         nodes = self.graph.nodes[start:]
         local = {node.name: k for k, node in enumerate(nodes)}
 
@@ -640,9 +643,12 @@ class _Expander:
             return None
         wiring = memo.token(tuple([(local, codes, op.inplace, flag)
                                    for local, op, codes, _, _, _, flag, _ in made]))
+        runs = tuple(Run(r.start - start, r.stop - start, r.more, r.prefix[cut:], r.unit,
+                         r.first, r.source[cut:]) for r in self.runs[folded:])
         return _Recording(made, tuple((e.path[cut:], e.line, e.nodes.start - start,
                                        e.nodes.stop - start, e.values) for e in expectations),
-                          guards, ends, wiring)
+                          guards, ends, wiring, runs,
+                          sum(r.more * (r.stop - r.start) for r in runs))
 
     def replay(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
         """A recorded block again, under a new prefix and on new inputs of the same shapes."""
@@ -663,6 +669,10 @@ class _Expander:
                 Expectation(prefix + path, line, range(start + first, start + stop), dict(values)))
         for at, kind, what, codes, value in recording.guards:
             self.guards.append((start + at, kind, what, tuple(refs[c] for c in codes), value))
+        if recording.runs:
+            self.hide(recording.hidden)
+            self.runs.extend(Run(start + r.start, start + r.stop, r.more, prefix + r.prefix,
+                                 r.unit, r.first, prefix + r.source) for r in recording.runs)
         return refs[recording.out]
 
     def room_for(self, name: str) -> None:
@@ -736,17 +746,18 @@ _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] 
 
 def _foldable(recording: _Recording) -> bool:
     """Whether copies of a block of one input (code 0; its nodes 1 on) can fold onto one
-    another (`Run`): its output is its last node, every other node is read within it (no
-    output of its own lives on), and it keeps its input's shape (each copy then sees the
-    shapes the one before saw)."""
+    another (`Run`): it holds no folded copies itself (runs do not nest), its output is its
+    last node, every other node is read within it (no output of its own lives on), and it
+    keeps its input's shape (each copy then sees the shapes the one before saw)."""
     hit = _FOLDABLE.get(recording)
     if hit is not None:
         return hit
     nodes = recording.nodes
     read = {code for node in nodes for code in node[2]}
     shapes = [ins[k] for _, _, codes, ins, *_ in nodes for k, code in enumerate(codes) if code == 0]
-    ok = (bool(nodes) and recording.out == len(nodes) and read >= set(range(1, len(nodes)))
-          and bool(shapes) and all(shape == nodes[-1][4] for shape in shapes))
+    ok = (bool(nodes) and not recording.runs and recording.out == len(nodes)
+          and read >= set(range(1, len(nodes))) and bool(shapes)
+          and all(shape == nodes[-1][4] for shape in shapes))
     return _FOLDABLE.put(recording, ok)
 
 
