@@ -310,9 +310,9 @@ class _Expander:
         last: Instance | None = None        # the last copy's, where it copied a block whole
         more = i = 0
         while i < n:
-            if more and last is not None:
-                # a copy after a folded one is the same call to the table but for its index
-                # (same row, scope and input shape): none at all where the block reads no `i`
+            if last is not None and (more or self.may_fold_onto(last, before, i)):
+                # the copy is the call the one before made (`self.call`: same row, scope and
+                # input shape) but for its index: none at all where the block reads no `i`
                 env, index, seen = self.call[5]
                 if index is None:
                     self.hide(len(last[2].nodes) * (n - i))
@@ -322,8 +322,7 @@ class _Expander:
                     self.hide(len(last[2].nodes))
                     more, i = more + 1, i + 1
                     continue
-            if last is not None and (more or self.may_fold_onto(last, before, i)):
-                self.onto = (last[2], scope.last)
+                self.onto = (last[2], scope.last)     # made as a call anew, it may fold yet
             at, made, guarded = len(nodes), len(instances), len(self.guards)
             self.single(rest if i else first, "block", f"block{i + 1}", scope, line, index=i)
             self.onto = None
@@ -602,6 +601,7 @@ class _Expander:
             memo.BLOCKS.put(key, definition, recording)
             memo.CALLS.put(call, (row, definition), recording)
             self.instances.append((starts[0], len(self.graph.nodes), recording, tuple(sources)))
+        self.call = call        # this call's key, not that of the last block inside it
         return result
 
     def copy(self, recording: _Recording, prefix: str, sources: list[str]) -> str:
