@@ -62,7 +62,7 @@ def test_a_stage_of_identical_bottlenecks_is_three_copies() -> None:
 def test_wide_resnets_fold_to_what_they_expand_to(depth: int, k: int) -> None:
     """WRN-d-k has n = (d - 4) / 6 blocks of 7 nodes per group (the first, with its
     projection, of 8): the block's output is an `add`, which owns its memory, so from the 3rd
-    on they fold onto the 2nd."""
+    on they fold onto the 2nd: 51 nodes at any depth from 22 (WRN-100: 345)."""
     params = {"depth": depth, "k": k}
     graph, reference = archprof.expand("wrn_28_10", params=params), fresh("wrn_28_10", params=params)
     n, runs = (depth - 4) // 6, graph.columns()[3]
@@ -70,6 +70,8 @@ def test_wide_resnets_fold_to_what_they_expand_to(depth: int, k: int) -> None:
         (group, 2, n - 2) for group in ("conv2.", "conv3.", "conv4.")] * (n >= 3)
     assert all(r.stop - r.start == 7 for r in runs)
     assert folded_count(graph) + sum(7 * r.more for r in runs) == len(reference.nodes)
+    if n >= 3:      # conv1, per group a projecting block (8) and its stand-in (7), 5 in the head
+        assert folded_count(graph) == 1 + 3 * (8 + 7) + 5
     assert_same(graph, reference)
 
 

@@ -146,9 +146,7 @@ class Graph:
         """The nodes and expectations as made, copies folded, and the runs that unfold them."""
         deferred, self._deferred = self._deferred, None
         if deferred is not None:
-            made = deferred[1]()
-            self._nodes.extend(made)
-            self._index.update((node.name, node) for node in made)
+            self._append(deferred[1]())
         return self._nodes, self._expectations, self._runs
 
     def columns(self) -> Columns:
@@ -196,6 +194,9 @@ class Graph:
     def extend(self, nodes: list[Node]) -> None:
         if self._deferred is not None or self._runs:
             self._make()
+        self._append(nodes)
+
+    def _append(self, nodes: list[Node]) -> None:
         self._nodes.extend(nodes)
         self._index.update((node.name, node) for node in nodes)
 
