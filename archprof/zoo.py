@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from archprof import interrupts
 from archprof.analysis import analyze
 from archprof.errors import SpecError
 from archprof.ir.ops import dims
@@ -139,8 +140,10 @@ def _part(name: str, variants: list[Variant]) -> list[dict]:
 
 def _quiet() -> None:
     """A worker leaves Ctrl-C to the parent, which cancels the parts not started and waits for
-    the running ones (a part is short); a worker waiting for a part would print a traceback."""
+    the running ones (a part is short); a worker waiting for a part would print a traceback.
+    It starts with SIGINT held (`_in_parallel`), so it ignores one first, then unblocks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupts.unblock(signal.SIGINT)
 
 
 def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
@@ -168,10 +171,12 @@ def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
     rows: list[dict] = []
     try:
-        with warnings.catch_warnings():     # Python 3.12+ on a fork with threads: see above
+        # Ctrl-C while the workers start would leave one unknown to the pool (never told to
+        # stop: the exit waits for it forever) or raise in one before `_quiet` (a traceback)
+        with warnings.catch_warnings(), interrupts.held(signal.SIGINT):
             warnings.filterwarnings("ignore", "This process .* is multi-threaded",
-                                    DeprecationWarning)
-            futures = [pool.submit(_part, name, part) for part in parts]    # forks the workers
+                                    DeprecationWarning)     # 3.12+ on a fork: see above
+            futures = [pool.submit(_part, name, part) for part in parts]    # starts the workers
         for part, future in zip(parts, futures):
             rows.extend(future.result())
             advance(len(part))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from archprof import analyze, build, load_spec
+from archprof import analyze, build, interrupts, load_spec
 from archprof.cli import main
 from archprof.cli.bench import bench as bench_command
 from archprof.errors import SpecError
@@ -512,7 +512,7 @@ def test_a_signal_held_for_the_profiler_goes_to_the_handler_there_before() -> No
     SIGINT (a background job) stays ignored."""
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with B._interrupts_held():
+        with interrupts.held(signal.SIGINT, signal.SIGTERM):
             signal.raise_signal(signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:

@@ -30,7 +30,6 @@ import os
 import platform
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -47,6 +46,7 @@ import torch
 from archprof.analysis import DTYPE_BYTES, analyze
 from archprof.errors import SpecError, short
 from archprof.files import probe, replacing
+from archprof.interrupts import handling, held
 from archprof.ir.graph import Graph
 from archprof.ir.ops import dims
 from archprof.progress import progress_bar
@@ -264,7 +264,7 @@ def _tensor_bytes(model: Any, example: Any) -> int:
 def _cpu_peak_delta(model: Callable[[Any], Any], example: Any) -> int:
     """Highest running sum of CPU allocations minus frees during one forward (profiler)."""
     from torch.profiler import ProfilerActivity, profile
-    with _interrupts_held(), _quiet_stderr(), \
+    with held(signal.SIGINT, signal.SIGTERM), _quiet_stderr(), \
             profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         model(example)
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
@@ -274,38 +274,6 @@ def _cpu_peak_delta(model: Callable[[Any], Any], example: Any) -> int:
         running += nbytes
         peak = max(peak, running)
     return peak
-
-
-@contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM take effect when the block ends, not inside it. A KeyboardInterrupt
-    raised while torch.profiler starts or stops leaves its callbacks half removed ("Requested
-    callback is not found"), and the process then dies of SIGSEGV at exit instead of exiting
-    with 130 (2 of ~94 runs interrupted during profiled forwards). The signal is
-    delivered again afterwards, to whatever handler was there before."""
-    caught: list[int] = []
-    try:
-        with _handling((signal.SIGINT, signal.SIGTERM), lambda signum, _: caught.append(signum)):
-            yield
-    finally:        # also after an error in the block: the interrupt is what was asked for
-        for signum in caught[:1]:
-            signal.raise_signal(signum)
-
-
-@contextmanager
-def _handling(signals: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
-    """`handler` for `signals` within the block, then the handlers before it again (one
-    installed from C reads as None: the default then). Only the main thread may set them;
-    elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = {s: signal.signal(s, handler) for s in signals}
-    try:
-        yield
-    finally:
-        for s, old in before.items():
-            signal.signal(s, signal.SIG_DFL if old is None else old)
 
 
 @contextmanager
@@ -806,5 +774,5 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops the sweep like Ctrl-C does: between atomic writes, keeping every row."""
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
-    with _handling((signal.SIGTERM,), interrupt):
+    with handling((signal.SIGTERM,), interrupt):
         yield
