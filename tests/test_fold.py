@@ -4,6 +4,7 @@ exactly the nodes and expectations a plain expansion makes. The reference is an 
 memoisation off, which never folds. Not timed."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -212,6 +213,84 @@ def test_training_costs_of_a_folded_graph() -> None:
     assert a.layers.equals(b.layers)
 
 
+# --- one program for other repeat counts --------------------------------------------------------
+def replays(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The repeat counts each program replay was asked for (archprof.spec.program.Program),
+    so that a test cannot pass by expanding every variant in full."""
+    from archprof.spec.program import Program
+    asked: list[int] = []
+    recounted = Program.recounted
+
+    def spy(self: Program, counts: list[int | None], limit: int) -> Any:
+        runs = recounted(self, counts, limit)
+        if runs is not None:
+            asked.append(counts[0] or 0)
+        return runs
+    monkeypatch.setattr(Program, "recounted", spy)
+    return asked
+
+
+@pytest.mark.parametrize("outer", ["depth", "k"])
+def test_wide_resnet_depths_share_one_program(monkeypatch: pytest.MonkeyPatch, outer: str) -> None:
+    """WRN's depth is read by the groups' `repeat:` alone, and its blocks differ only in the
+    first copy (`stride: "s if i == 0 else 1"`): a program made at one depth from 22 (3
+    blocks per group, the third folded) replays every other such depth, its runs standing for
+    more or fewer copies; 10 and 16 (1 and 2 blocks, none folded) are expanded. Grid order
+    either way, and depths coming back down."""
+    asked = replays(monkeypatch)
+    depths, widths = [10, 16, 22, 28, 34, 100, 40, 22, 16, 10, 28], [1, 3]
+    grid = [(d, k) for d in depths for k in widths] if outer == "depth" else [
+        (d, k) for k in widths for d in depths]
+    for depth, k in grid:
+        params = {"depth": depth, "k": k}
+        assert_same(archprof.expand("wrn_28_10", params=params),
+                    fresh("wrn_28_10", params=params))
+    assert {(d - 4) // 6 for d in (34, 100, 40)} <= set(asked)
+    assert not {1, 2} & set(asked)
+
+
+BY_INDEX = """
+b:
+  let: {kk: "1 if i == 6 else 3"}
+  layers:
+    - {conv: 8, k: kk, p: "kk // 2", name: c}
+    - {relu: , name: r}
+"""
+
+
+def test_copies_told_apart_by_more_than_the_first_index_are_made_again(
+        monkeypatch: pytest.MonkeyPatch, write_spec) -> None:
+    """The 7th copy of this block is a 1x1 conv: a program made with 5 or 6 copies (the 3rd
+    on folded) must not stand for 7 or 8 by folding more 3x3 copies (584 params each): 8
+    copies have 72 + 7 * 584 params. No count but its own is replayed (the index is compared
+    with more than 0)."""
+    asked = replays(monkeypatch)
+    path = write_spec("- {block: b, repeat: n, name: s}", blocks=BY_INDEX, input="[8, 8, 8]",
+                      params="{n: 5}")
+    for n in (5, 6, 8, 4, 7, 3):
+        graph = archprof.expand(path, params={"n": n})
+        assert_same(graph, fresh(path, params={"n": n}))
+        assert archprof.analyze(graph).totals["params"] == (n - (n >= 7)) * 584 + 72 * (n >= 7)
+    assert asked == []
+
+
+def test_a_program_recounted_past_the_node_limit_gives_way_to_the_expansion(
+        write_spec) -> None:
+    """Made at 28 (4 blocks per group), WRN at 6 * 20,000 + 4 would be 3 * 20,000 blocks
+    of 7 nodes: refused as the expansion refuses it with no program made; a depth not of the
+    form 6N + 4 too."""
+    for depth in (6 * 20_000 + 4, 27):
+        memo.clear()
+        with pytest.raises(SpecError) as raised:
+            archprof.expand("wrn_28_10", params={"depth": depth})
+        assert re.search("more than 100,000 ops|whole number", str(raised.value))
+        archprof.expand("wrn_28_10", params={"depth": 28})
+        archprof.expand("wrn_28_10", params={"depth": 34})      # replays 28's program
+        with pytest.raises(SpecError) as again:
+            archprof.expand("wrn_28_10", params={"depth": depth})
+        assert str(again.value) == str(raised.value)
+
+
 # --- random blocks ------------------------------------------------------------------------------
 KEEPING = [        # rows that keep a c x h x w input's shape
     {"conv": "c", "k": 3, "p": 1}, {"conv": "c", "k": "kk", "p": "kk // 2"}, {"conv": "c", "k": 1},
@@ -224,8 +303,9 @@ ROWS = KEEPING * 3 + [{"flatten": None}, {"maxpool": 2, "s": 2, "ceil": True},
 
 
 @st.composite
-def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
-    """A network of a stem, one or two `repeat:` rows of a random block and a head: the
+def repeated_blocks(draw: st.DrawFn) -> tuple[str, int, list[tuple[int, int]]]:
+    """A network of a stem, one or two `repeat:` rows of a random block (as many copies as
+    parameters n and m + 1 say: three pairs of them are drawn) and a head: the
     block's rows from ROWS (some keep the shape, some change it, some work in place or are
     views), maybe a residual add, a concat, an `out:` naming an earlier row, a row nothing
     reads, a `let:` or a last row's `if:` that tells copies apart by `i`; the head maybe reading
@@ -244,17 +324,20 @@ def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
         layers.append({"conv": 2, "k": 1, "from": names[0], "name": "side"})
     if draw(st.booleans()):     # a tail only some copies have: in place, a view, or neither
         layers.append({**draw(st.sampled_from([{"relu": None}, {"identity": None}, {"bn": None}])),
-                       "if": draw(st.sampled_from(["i == 0", "i % 2 == 0", "i < 3", "first"])),
+                       "if": draw(st.sampled_from(["i == 0", "i % 2 == 0", "i < 3", "first",
+                                                   "i > 0"])),
                        "name": "tail"})
     block: dict[str, Any] = {"args": {"c": None}, "let": {"kk": draw(st.sampled_from(
-        ["3", "3 if i % 3 else 1", "1 if i == 2 else 3"])), "first": "i == 0"},
+        ["3", "3 if i % 3 else 1", "1 if i == 2 else 3", "1 if 0 == i else 3",
+         "1 if i == 4 else 3"])),
+        "first": "i == 0"},
         "layers": layers}
     if extra == "out":
         block["out"] = names[0]
     net = [{"conv": 4, "k": 1, "name": "stem"},
-           {"block": "b", "c": 4, "repeat": draw(st.integers(2, 7)), "name": "s"}]
+           {"block": "b", "c": 4, "repeat": "n", "name": "s"}]
     if draw(st.booleans()):
-        net.append({"block": "b", "c": 4, "repeat": draw(st.integers(1, 5)), "name": "t",
+        net.append({"block": "b", "c": 4, "repeat": "m + 1", "name": "t",
                     "expect": {"params": 1}})
     blocks = {"b": block}
     if draw(st.booleans()):     # the rows inside a block, itself repeated
@@ -262,9 +345,11 @@ def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
         net = [net[0], {"block": "stage", "repeat": draw(st.integers(1, 3)), "name": "u"}]
     if draw(st.booleans()):
         net.append({"add": ["stem", "stem"], "name": "again"})
-    doc = {"family": "Fuzz", "blocks": blocks,
+    n, m, more, fewer = (draw(st.integers(*bounds)) for bounds in ((3, 6), (0, 4), (1, 3), (1, 2)))
+    counts = [(n, m), (n + more, m + more), (max(n - fewer, 1), max(m - fewer, 0))]
+    doc = {"family": "Fuzz", "blocks": blocks, "params": {"n": 2, "m": 0},
            "networks": {"net": {"input": [4, 8, 8], "layers": net}}}
-    return yaml.safe_dump(doc, sort_keys=False), draw(st.sampled_from([8, 12, 9, 16]))
+    return yaml.safe_dump(doc, sort_keys=False), draw(st.sampled_from([8, 12, 9, 16])), counts
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
@@ -272,18 +357,22 @@ def repeated_blocks(draw: st.DrawFn) -> tuple[str, int]:
 @given(repeated_blocks())
 def test_random_repeated_blocks_fold_to_what_they_expand_to(tmp_path, case) -> None:
     """Whatever folds or does not, at the spec's input size and another (a program replay
-    after the second size asks for one): the totals and, unfolded, every node and expectation
-    of a plain expansion; or the same error."""
-    text, size = case
+    after the second size asks for one), for three pairs of repeat counts (a program made
+    for one pair replayed for the next where its runs may stand for more or fewer copies):
+    the totals and, unfolded, every node and expectation of a plain expansion; or the same
+    error."""
+    text, size, counts = case
     path = tmp_path / "net.yaml"
     path.write_text(text)
     memo.clear()
-    for shape in ((4, 8, 8), (4, size, size), (4, 8, 8), (4, size, size)):
-        try:
-            reference = fresh(path, input=shape)
-        except SpecError as err:
-            with pytest.raises(SpecError) as raised:
-                archprof.expand(path, input=shape)
-            assert str(raised.value) == str(err)
-            continue
-        assert_same(archprof.expand(path, input=shape), reference)
+    for n, m in counts:
+        for shape in ((4, 8, 8), (4, size, size), (4, 8, 8)):
+            params = {"n": n, "m": m}
+            try:
+                reference = fresh(path, input=shape, params=params)
+            except SpecError as err:
+                with pytest.raises(SpecError) as raised:
+                    archprof.expand(path, input=shape, params=params)
+                assert str(raised.value) == str(err)
+                continue
+            assert_same(archprof.expand(path, input=shape, params=params), reference)

@@ -34,6 +34,7 @@ from archprof.spec.program import (
     Guard,
     Instance,
     Program,
+    Repeat,
     projection,
     projection_stride,
     rule,
@@ -117,18 +118,24 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
                 memo.PROGRAMS.put(key, spec, program)
                 memo.DRAFTS.drop(key)
         if program is not None:
-            graph = program.run(spec, shape, values)
+            runs = program.recounted([_count(raw, values) for raw, _, _ in program.repeats],
+                                     MAX_NODES)
+            graph = None if runs is None else program.run(spec, shape, values, runs)
             if graph is not None:
                 return graph
         expander = _Expander(spec, values, shape)
         graph = expander.run()
         nodes, expectations, runs = graph.folded()
         draft = Draft(list(nodes), list(expectations), expander.guards, expander.inplace,
-                      expander.instances, expander.liveness, runs, MAX_ELEMENTS)
-        if digest:
+                      expander.instances, expander.liveness, runs, tuple(expander.repeated),
+                      MAX_ELEMENTS)
+        if digest or any(tail is not None for _, _, tail in draft.repeats):
+            # kept on disk, or a program that other repeat counts would replay (a sweep over
+            # depths: its next variant, with these values, is rarely among the latest drafts)
             program = Program.of(draft)
             memo.PROGRAMS.put(key, spec, program)
-            cache.store_program(spec.file, digest, spec.name, read, program.portable())
+            if digest:
+                cache.store_program(spec.file, digest, spec.name, read, program.portable())
         else:       # a program these values had took other decisions: the draft replaces it
             memo.PROGRAMS.drop(key)
             memo.DRAFTS.put(key, spec, draft)
@@ -143,6 +150,15 @@ def _kept(spec: Spec, digest: bytes, read: tuple) -> Program | None:
     try:
         return None if data is None else Program.restore(data)
     except (TypeError, ValueError, KeyError, SpecError):    # not a program: made again
+        return None
+
+
+def _count(raw: Any, params: dict[str, Any]) -> int | None:
+    """A top-level `repeat:` with these parameters; None where it is no count (the expansion
+    then says why, with its line)."""
+    try:
+        return fields.positive(raw, lambda v: _Expander.value(v, params))
+    except SpecError:
         return None
 
 
@@ -202,6 +218,7 @@ class _Expander:
         self.instances: list[Instance] = []    # the blocks made, for the program's segments
         self.liveness: Liveness = ()           # the graph's, once made (`run`)
         self.runs: list[Run] = []              # copies folded onto nodes made (`repeats`)
+        self.repeated: list[Repeat] = []       # top-level repeats of blocks, for the program
         self.hidden = 0                        # the nodes those copies stand for
         # while a copy may fold: the block it would be, and the output of the copy it folds onto
         self.onto: tuple[_Recording, str] | None = None
@@ -339,8 +356,12 @@ class _Expander:
                      and instances[-1][1] == len(nodes))
             before = last[2] if last is not None else None
             last = instances[-1] if whole else None
+        tail = None     # where the last copies fold and more of them would fold alike
         if more and last is not None:
             self.runs.append(self.run_of(last, more, scope.prefix, n - more))
+            tail = last[0] if _alike_after_first(row, self.spec.blocks[row["block"]]) else None
+        if scope.depth == 0:
+            self.repeated.append((row["repeat"], n, tail))
 
     def may_fold_onto(self, copy: Instance, before: _Recording | None, i: int) -> bool:
         """Whether the copies from copy i on may fold onto `copy`, the one before: a foldable
@@ -740,6 +761,7 @@ _PARTS: memo.PerObject[tuple[tuple[str, ...], bool, tuple[str, ...]]] = \
     memo.PerObject()                                                    # row -> parts
 _READS: memo.PerObject[tuple[str, ...]] = memo.PerObject()          # row -> reads
 _HEADS: memo.PerObject[tuple[str, str]] = memo.PerObject()          # row -> _head
+_AFTER_FIRST: memo.PerObject[bool] = memo.PerObject()    # repeated block row -> _alike_after_first
 _FORMS: memo.PerObject[tuple[type[Op], frozenset[str], dict[str, Any], type[Op] | None]] = \
     memo.PerObject()                                                    # row -> _form
 
@@ -865,6 +887,27 @@ def _repeated(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     first = {k: v for k, v in row.items() if k not in ("repeat", "name", "expect", "if")}
     rest = {k: v for k, v in first.items() if k != "from"}
     return _REPEATED.put(row, (first, rest))
+
+
+def _alike_after_first(row: dict[str, Any], definition: dict[str, Any]) -> bool:
+    """Whether the copies of a repeated block after the first are made alike: what sees the
+    copy's index `i` (the row's fields, the block's args, let and its own rows' `if:`; all
+    of the block checked) compares it with 0 alone (`stride: "s if i == 0 else 1"`)."""
+    hit = _AFTER_FIRST.get(row)
+    if hit is None:
+        texts: list[str] = []
+        todo: list[Any] = [row, definition]
+        seen: set[int] = set()
+        while todo:         # each mapping or list once: YAML aliases share them
+            item = todo.pop()
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, (dict, list)) and id(item) not in seen:
+                seen.add(id(item))
+                todo.extend(item.values() if isinstance(item, dict) else item)
+        hit = _AFTER_FIRST.put(row, all(expr.first_apart(t, "i") for t in texts
+                                        if "i" in memo.IDENTIFIER.findall(t)))
+    return hit
 
 
 def _block_parts(name: str, definition: Any) -> tuple[list[str], dict[str, Any], dict[str, Any]]:

@@ -57,6 +57,24 @@ def compiled(text: str) -> Compiled:
     return _compile(tree, text)
 
 
+def first_apart(text: str, name: str) -> bool:
+    """Whether `text` reads `name` (a repeat index, from 0) only compared with 0 (`i == 0`,
+    `i > 0`): then it has one value for the first copy and one for every copy after it."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    compared: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            pair = (node.left, node.comparators[0])
+            if any(isinstance(a, ast.Name) and a.id == name and isinstance(b, ast.Constant)
+                   and b.value == 0 and type(b.value) is int for a, b in (pair, pair[::-1])):
+                compared.update(id(side) for side in pair)
+    return all(id(node) in compared for node in ast.walk(tree)
+               if isinstance(node, ast.Name) and node.id == name)
+
+
 def _compile(node: ast.AST, text: str) -> Compiled:
     """One closure per syntax node. A node outside the whitelist compiles to a closure that
     raises, so that (as before compiling) only the branches actually evaluated can fail."""

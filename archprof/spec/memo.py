@@ -204,8 +204,14 @@ def block_names(blocks: dict[str, Any], definition: dict[str, Any]) -> tuple[str
 
 
 def network_names(blocks: dict[str, Any], layers: list[Any]) -> tuple[str, ...]:
-    """The names a network's rows read (its parameters among them), with every block's."""
-    return _reads(blocks, layers, (layers,))
+    """The names a network's rows read (its parameters among them), with every block's: what
+    its program is keyed on. But for the `repeat:` of a block row at the top, which the
+    program reads itself (archprof.spec.program.Repeat): a name read there alone may change
+    and the program still serve."""
+    rows = [{k: v for k, v in row.items() if k != "repeat"}
+            if isinstance(row, dict) and "block" in row else row
+            for row in layers] if isinstance(layers, list) else layers
+    return _reads(blocks, layers, (rows,))
 
 
 def _reads(blocks: dict[str, Any], owner: Any, parts: tuple[Any, ...]) -> tuple[str, ...]:

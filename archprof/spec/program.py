@@ -91,6 +91,13 @@ def _tests(checks: list[Check]) -> Tests:
     return tuple(sizes), tuple(projections)
 
 
+# A top-level `repeat:` of a block row, which a program replays for other parameter values:
+# the count as written, the count it gave and the start of the run (archprof.ir.graph.Run)
+# folding its last copies where its block reads no `i` (the copies after the second are then
+# all the same). Another count makes the same nodes, that run standing for more or fewer
+# copies while it folds one at least; a row without such a run must give the same count.
+Repeat = tuple[Any, int, int | None]
+
 # A block the expansion made: its nodes [start, end), the recording every copy of it shares
 # (same ops, same wiring, its own guards: archprof.spec.expand) and the names of its inputs.
 Instance = tuple[int, int, Any, tuple[str, ...]]
@@ -110,7 +117,7 @@ class Draft:
     input shape first asks for one (most variants of a parameter sweep never do). The nodes
     as expanded and their expectations, the expansion's guards, `inplace:` rows (node ->
     flag as written) and blocks made, the graph's liveness (the analysis needed it) and the
-    copies folded onto its nodes."""
+    copies folded onto its nodes, and the top-level repeats that made runs (`Repeat`)."""
     nodes: list[Node]
     expectations: list[Expectation]
     guards: list[Guard]
@@ -118,6 +125,7 @@ class Draft:
     instances: list[Instance]
     liveness: Liveness
     runs: tuple[Run, ...]
+    repeats: tuple[Repeat, ...]
     max_elements: int
 
 
@@ -130,8 +138,9 @@ class Program:
     in order (`pieces`: a segment, see `Segment`, or nodes between segments), expectations,
     and the copies of blocks folded onto its nodes (archprof.ir.graph.Run: ResNet-152's 35
     identical bottlenecks in a stage are two, the second standing for 34), each replayed
-    only where its nodes keep their input's shape. A replay makes the columns an analysis
-    needs; the nodes when first asked for. Nothing in it depends on the process:
+    only where its nodes keep their input's shape, for as many copies as its top-level
+    `repeat:` rows ask (`Repeat`: WRN's depths share one program). A replay makes the columns
+    an analysis needs; the nodes when first asked for. Nothing in it depends on the process:
     archprof.spec.cache keeps it on disk (`portable`)."""
     names: tuple[str, ...]
     lines: tuple[int | None, ...]
@@ -144,6 +153,7 @@ class Program:
     expectations: tuple[Expectation, ...]
     liveness: Liveness        # the same wiring and in-place flags in every replay
     runs: tuple[Run, ...]
+    repeats: tuple[Repeat, ...]
     max_elements: int
 
     @cached_property
@@ -178,7 +188,7 @@ class Program:
                    frozenset(place[name] - 1 for name, flag in draft.written.items() if flag),
                    {at: _tests(found) for at, found in checks.items()},
                    _pieces(len(nodes), draft.instances, place), tuple(draft.expectations),
-                   draft.liveness, draft.runs, draft.max_elements)
+                   draft.liveness, draft.runs, draft.repeats, draft.max_elements)
 
     def portable(self) -> tuple[Any, ...]:
         """The program as plain data, what archprof.spec.cache keeps on disk: each distinct op
@@ -197,7 +207,7 @@ class Program:
                     for op in first.values())
         return (self.names, self.lines, (ops, index), self.inputs, self.inplace, self.written,
                 self.checks, pieces, expectations, self.liveness, tuple(map(tuple, self.runs)),
-                self.max_elements)
+                self.repeats, self.max_elements)
 
     @classmethod
     def restore(cls, data: tuple[Any, ...]) -> Program:
@@ -205,7 +215,7 @@ class Program:
         made the process's canonical ones; each block a new object that its copies share); a
         ValueError, TypeError, KeyError or SpecError where the parts do not fit."""
         names, lines, (made, index), inputs, inplace, written, checks, pieces, expectations, \
-            live, runs, limit = data
+            live, runs, repeats, limit = data
         count = len(names)
         if not count or any(len(column) != count
                             for column in (lines, index, inputs, inplace, live)):
@@ -216,6 +226,9 @@ class Program:
         if any(not 0 <= run.start < run.stop <= count or run.source not in (INPUT, *names)
                for run in folded):
             raise ValueError("a kept program folds copies past its end")
+        starts = {run.start for run in folded}
+        if any(start is not None and start not in starts for _, _, start in repeats):
+            raise ValueError("a kept program repeats a run it does not have")
         ops = [memo.canonical(OPS[kind](**values)) for kind, values in made]
         blocks: dict[int, object] = {}
         return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
@@ -224,11 +237,34 @@ class Program:
                        for start, stop, s in pieces),
                    tuple(Expectation(path, line, range(first, stop), values)
                          for path, line, first, stop, values in expectations),
-                   live, folded, limit)
+                   live, folded, tuple(map(tuple, repeats)), limit)
 
-    def run(self, spec: Spec, input: Shape, params: dict[str, Any]) -> Graph | None:
-        """The graph for another input shape (and parameters the rows do not read), or None
-        where a decision or a rule differs."""
+    def recounted(self, counts: list[int | None], limit: int) -> tuple[Run, ...] | None:
+        """The runs for the counts its `repeats` give with other parameter values (None: not
+        a count; the expansion says why), or None where the nodes would differ or exceed
+        `limit`, counting folded ones."""
+        if all(new == count for (_, count, _), new in zip(self.repeats, counts)):
+            return self.runs
+        runs = list(self.runs)
+        starts = [run.start for run in runs]
+        for (_, count, start), new in zip(self.repeats, counts):
+            if new == count:
+                continue
+            if new is None or start is None:
+                return None
+            run = runs[starts.index(start)]
+            if run.more + new - count < 1:
+                return None
+            runs[starts.index(start)] = run._replace(more=run.more + new - count)
+        if len(self.names) + sum(r.more * (r.stop - r.start) for r in runs) > limit:
+            return None
+        return tuple(runs)
+
+    def run(self, spec: Spec, input: Shape, params: dict[str, Any], runs: tuple[Run, ...]
+            ) -> Graph | None:
+        """The graph for another input shape and parameters the rows do not read, but for top-
+        level repeat counts (`runs`: see `recounted`), or None where a decision or a rule
+        differs."""
         shapes: list[Shape] = [input]       # the network input's, then each node's output's
         costs: list[Cost] = []
         tests = self.flags[2]
@@ -253,15 +289,14 @@ class Program:
         end = tests[-1]
         if end is not None and not _hold(end, shapes):     # a final row switched off
             return None
-        for run, source in zip(self.runs, self.flags[3]):  # copies that keep their shapes
+        for run, source in zip(runs, self.flags[3]):    # copies that keep their shapes
             if shapes[source] != shapes[run.stop]:
                 return None
         graph = Graph(spec, input, params)
         graph.expectations = list(self.expectations)
         graph.liveness = self.liveness
-        graph.defer((self.ops, costs, self.inplace, self.runs),
-                    lambda: self._nodes(shapes, costs))
-        graph.fold(self.runs)
+        graph.defer((self.ops, costs, self.inplace, runs), lambda: self._nodes(shapes, costs))
+        graph.fold(runs)
         return graph
 
     def _nodes(self, shapes: list[Shape], costs: list[Cost]) -> list[Node]:
