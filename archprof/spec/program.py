@@ -93,8 +93,8 @@ def _tests(checks: list[Check]) -> Tests:
 
 # A top-level `repeat:` of a block row, which a program replays for other parameter values:
 # the count as written, the count it gave and the start of the run (archprof.ir.graph.Run)
-# folding its last copies where its block reads no `i` (the copies after the second are then
-# all the same). Another count makes the same nodes, that run standing for more or fewer
+# folding its last copies where every copy after the first is made alike (the block compares
+# `i` with 0 alone). Another count makes the same nodes, that run standing for more or fewer
 # copies while it folds one at least; a row without such a run must give the same count.
 Repeat = tuple[Any, int, int | None]
 
@@ -117,7 +117,7 @@ class Draft:
     input shape first asks for one (most variants of a parameter sweep never do). The nodes
     as expanded and their expectations, the expansion's guards, `inplace:` rows (node ->
     flag as written) and blocks made, the graph's liveness (the analysis needed it) and the
-    copies folded onto its nodes, and the top-level repeats that made runs (`Repeat`)."""
+    copies folded onto its nodes, and the top-level repeats of blocks (`Repeat`)."""
     nodes: list[Node]
     expectations: list[Expectation]
     guards: list[Guard]
