@@ -356,12 +356,22 @@ class _Expander:
                      and instances[-1][1] == len(nodes))
             before = last[2] if last is not None else None
             last = instances[-1] if whole else None
-        tail = None     # where the last copies fold and more of them would fold alike
         if more and last is not None:
             self.runs.append(self.run_of(last, more, scope.prefix, n - more))
-            tail = last[0] if _alike_after_first(row, self.spec.blocks[row["block"]]) else None
         if scope.depth == 0:
-            self.repeated.append((row["repeat"], n, tail))
+            self.repeated.append((row["repeat"], n, self.tail(row, last, before, more, n, scope)))
+
+    def tail(self, row: dict, last: Instance | None, before: _Recording | None, more: int,
+             n: int, scope: Scope) -> Run | None:
+        """The run of a `repeat:` row's last copies that another count would lengthen or
+        shorten (`Repeat`): the one folded, or one of none where a next copy would fold onto
+        the last; None unless every copy after the first is made alike."""
+        if last is None or not _alike_after_first(row, self.spec.blocks[row["block"]]):
+            return None
+        if more:
+            return self.runs[-1]
+        return self.run_of(last, 0, scope.prefix, n) if self.may_fold_onto(last, before, n) \
+            else None
 
     def may_fold_onto(self, copy: Instance, before: _Recording | None, i: int) -> bool:
         """Whether the copies from copy i on may fold onto `copy`, the one before: a foldable

@@ -92,11 +92,12 @@ def _tests(checks: list[Check]) -> Tests:
 
 
 # A top-level `repeat:` of a block row, which a program replays for other parameter values:
-# the count as written, the count it gave and the start of the run (archprof.ir.graph.Run)
-# folding its last copies where every copy after the first is made alike (the block compares
-# `i` with 0 alone). Another count makes the same nodes, that run standing for more or fewer
-# copies while it folds one at least; a row without such a run must give the same count.
-Repeat = tuple[Any, int, int | None]
+# the count as written, the count it gave and, where every copy after the first is made
+# alike (the block compares `i` with 0 alone), the run (archprof.ir.graph.Run) of its last
+# copies: the one folded, or one of none where the next copy would fold onto the last.
+# Another count makes the same nodes, that run standing for more or fewer copies (none: no
+# run); a row without it must give the same count.
+Repeat = tuple[Any, int, Run | None]
 
 # A block the expansion made: its nodes [start, end), the recording every copy of it shares
 # (same ops, same wiring, its own guards: archprof.spec.expand) and the names of its inputs.
@@ -157,10 +158,10 @@ class Program:
     max_elements: int
 
     @cached_property
-    def flags(self) -> tuple[list[int], list[bool], list[Tests | None], list[int]]:
+    def flags(self) -> tuple[list[int], list[bool], list[Tests | None], dict[str, int]]:
         """What the replay loop reads per node beside its op and inputs: the op's id (its key
         in the rule table), `inplace: true` as written, and the checks made before it (and,
-        last, those after the last node); then the place of each run's input."""
+        last, those after the last node); then each node's place by name (a run's input)."""
         count = len(self.ops)
         written = [False] * count
         for k in self.written:
@@ -169,8 +170,7 @@ class Program:
         for k, found in self.checks.items():
             tests[k] = found
         place = {INPUT: 0} | {name: k + 1 for k, name in enumerate(self.names)}
-        return (list(map(id, self.ops)), written, tests,
-                [place[run.source] for run in self.runs])
+        return list(map(id, self.ops)), written, tests, place
 
     @classmethod
     def of(cls, draft: Draft) -> Program:
@@ -207,7 +207,8 @@ class Program:
                     for op in first.values())
         return (self.names, self.lines, (ops, index), self.inputs, self.inplace, self.written,
                 self.checks, pieces, expectations, self.liveness, tuple(map(tuple, self.runs)),
-                self.repeats, self.max_elements)
+                tuple((raw, count, tail and tuple(tail)) for raw, count, tail in self.repeats),
+                self.max_elements)
 
     @classmethod
     def restore(cls, data: tuple[Any, ...]) -> Program:
@@ -223,12 +224,10 @@ class Program:
         if any(not 0 <= at <= count for at in checks):
             raise ValueError("a kept program checks past its end")
         folded = tuple(Run(*run) for run in runs)
+        repeated = tuple((raw, n, tail and Run(*tail)) for raw, n, tail in repeats)
         if any(not 0 <= run.start < run.stop <= count or run.source not in (INPUT, *names)
-               for run in folded):
+               for run in (*folded, *(tail for _, _, tail in repeated if tail))):
             raise ValueError("a kept program folds copies past its end")
-        starts = {run.start for run in folded}
-        if any(start is not None and start not in starts for _, _, start in repeats):
-            raise ValueError("a kept program repeats a run it does not have")
         ops = [memo.canonical(OPS[kind](**values)) for kind, values in made]
         blocks: dict[int, object] = {}
         return cls(names, lines, tuple(map(ops.__getitem__, index)), inputs, inplace, written,
@@ -237,7 +236,7 @@ class Program:
                        for start, stop, s in pieces),
                    tuple(Expectation(path, line, range(first, stop), values)
                          for path, line, first, stop, values in expectations),
-                   live, folded, tuple(map(tuple, repeats)), limit)
+                   live, folded, repeated, limit)
 
     def recounted(self, counts: list[int | None], limit: int) -> tuple[Run, ...] | None:
         """The runs for the counts its `repeats` give with other parameter values (None: not
@@ -246,19 +245,18 @@ class Program:
         if all(new == count for (_, count, _), new in zip(self.repeats, counts)):
             return self.runs
         runs = list(self.runs)
-        starts = [run.start for run in runs]
-        for (_, count, start), new in zip(self.repeats, counts):
+        for (_, count, tail), new in zip(self.repeats, counts):
             if new == count:
                 continue
-            if new is None or start is None:
+            if new is None or tail is None or tail.more + new - count < 0:
                 return None
-            run = runs[starts.index(start)]
-            if run.more + new - count < 1:
-                return None
-            runs[starts.index(start)] = run._replace(more=run.more + new - count)
+            if tail.more:
+                runs.remove(tail)
+            if tail.more + new - count:
+                runs.append(tail._replace(more=tail.more + new - count))
         if len(self.names) + sum(r.more * (r.stop - r.start) for r in runs) > limit:
             return None
-        return tuple(runs)
+        return tuple(sorted(runs))      # in order of their nodes, as the expansion's
 
     def run(self, spec: Spec, input: Shape, params: dict[str, Any], runs: tuple[Run, ...]
             ) -> Graph | None:
@@ -289,8 +287,9 @@ class Program:
         end = tests[-1]
         if end is not None and not _hold(end, shapes):     # a final row switched off
             return None
-        for run, source in zip(runs, self.flags[3]):    # copies that keep their shapes
-            if shapes[source] != shapes[run.stop]:
+        place = self.flags[3]
+        for run in runs:        # copies that keep their shapes
+            if shapes[place[run.source]] != shapes[run.stop]:
                 return None
         graph = Graph(spec, input, params)
         graph.expectations = list(self.expectations)
