@@ -358,7 +358,7 @@ class _Expander:
             last = instances[-1] if whole else None
         if more and last is not None:
             self.runs.append(self.run_of(last, more, scope.prefix, n - more))
-        if scope.depth == 0:
+        if scope.depth == 0 and not isinstance(row["repeat"], int):    # one that may change
             self.repeated.append((row["repeat"], n, self.tail(row, last, before, more, n, scope)))
 
     def tail(self, row: dict, last: Instance | None, before: _Recording | None, more: int,

@@ -91,12 +91,12 @@ def _tests(checks: list[Check]) -> Tests:
     return tuple(sizes), tuple(projections)
 
 
-# A top-level `repeat:` of a block row, which a program replays for other parameter values:
-# the count as written, the count it gave and, where every copy after the first is made
-# alike (the block compares `i` with 0 alone), the run (archprof.ir.graph.Run) of its last
-# copies: the one folded, or one of none where the next copy would fold onto the last.
-# Another count makes the same nodes, that run standing for more or fewer copies (none: no
-# run); a row without it must give the same count.
+# A top-level `repeat:` of a block row written as an expression, which a program replays for
+# other parameter values: the expression, the count it gave and, where every copy after the
+# first is made alike (the block compares `i` with 0 alone), the run (archprof.ir.graph.Run)
+# of its last copies: the one folded, or one of none where the next copy would fold onto the
+# last. Another count makes the same nodes, that run standing for more or fewer copies (none:
+# no run); a row without it must give the same count.
 Repeat = tuple[Any, int, Run | None]
 
 # A block the expansion made: its nodes [start, end), the recording every copy of it shares
