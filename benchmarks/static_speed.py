@@ -8,7 +8,8 @@
    (archprof.spec.cache) empty, holding the parses, and holding parses and programs.
 3. `archprof.sweep` variants per second on a MobileNet v1 alpha x resolution grid and a
    Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-variant grid; grids of
-   PARALLEL_FROM variants or more also with one worker process per CPU.
+   PARALLEL_FROM variants or more also with one worker process per CPU; then the peak memory
+   of a fresh process sweeping the largest Wide-ResNet grid.
 4. `archprof table vgg16` as a process against `python -c "import torch"` (target < 1/2).
 
 Wall and CPU time are both shown where the machine may be shared: CPU time is what the
@@ -93,6 +94,24 @@ print((t1 - t0) * 1e3, (c1 - c0) * 1e3, (t2 - t1) * 1e3, (c2 - c1) * 1e3)
 """
 
 
+# The high-water mark of the process's own memory: Linux's VmHWM (ru_maxrss starts from the
+# parent's size at the fork, which here has torch loaded), else ru_maxrss (bytes on macOS).
+SWEEP_PEAK = """
+import resource, sys
+from archprof.zoo import sweep
+import pandas, tqdm
+def peak():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 2**10
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+before = peak()
+sweep({name!r}, {grid!r}, progress=False)
+print(before, peak())
+"""
+
+
 def fresh_process(argv: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
     """A new Python process on the archprof this process imported: run from a neutral folder
     (`-c` and `-m` put the current folder first on sys.path, which would pick a checkout
@@ -169,6 +188,12 @@ def sweeps() -> None:
             assert len(df) == n
             print(f"{label:<42} {n:>6} variants, jobs={jobs}: {wall:6.2f} s, {n / wall:>7,.0f}/s "
                   f"wall, {n / cpu:>7,.0f}/s CPU ({n / wall / 5000:.2f}x the target)")
+    name, grid = grids["wrn_28_10 depth x width (16 x 128)"]
+    peak = fresh_process([sys.executable, "-c", SWEEP_PEAK.format(name=name, grid=grid)],
+                         ARCHPROF_CACHE="off").stdout.split()
+    print(f"peak resident memory of a fresh process: {float(peak[0]):.0f} MB after importing "
+          f"archprof, pandas and tqdm, {float(peak[1]):.0f} MB after the {name} 16 x 128 sweep "
+          "(only the latest drafts are kept)")
 
 
 def cpu_time() -> float:

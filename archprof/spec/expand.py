@@ -905,18 +905,9 @@ def _alike_after_first(row: dict[str, Any], definition: dict[str, Any]) -> bool:
     of the block checked) compares it with 0 alone (`stride: "s if i == 0 else 1"`)."""
     hit = _AFTER_FIRST.get(row)
     if hit is None:
-        texts: list[str] = []
-        todo: list[Any] = [row, definition]
-        seen: set[int] = set()
-        while todo:         # each mapping or list once: YAML aliases share them
-            item = todo.pop()
-            if isinstance(item, str):
-                texts.append(item)
-            elif isinstance(item, (dict, list)) and id(item) not in seen:
-                seen.add(id(item))
-                todo.extend(item.values() if isinstance(item, dict) else item)
-        hit = _AFTER_FIRST.put(row, all(expr.first_apart(t, "i") for t in texts
-                                        if "i" in memo.IDENTIFIER.findall(t)))
+        hit = _AFTER_FIRST.put(row, all(expr.first_apart(text, "i")
+                                        for text in memo.strings_in([row, definition])
+                                        if "i" in memo.IDENTIFIER.findall(text)))
     return hit
 
 

@@ -180,18 +180,21 @@ def names_in(value: Any) -> tuple[str, ...]:
     if hit is not None:
         return hit
     found: set[str] = set()
-    _collect(value, found, set())
+    for text in strings_in(value):
+        found.update(IDENTIFIER.findall(text))
     return _NAMES.put(value, tuple(sorted(found)))
 
 
-def _collect(value: Any, found: set[str], seen: set[int]) -> None:
-    """Each list or mapping is walked once: YAML aliases share them, and an alias bomb (a list
-    of nine references to a list of nine references to ...) is then walked in linear time."""
-    todo = [value]
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside `value`, each list or mapping walked once: YAML aliases share them,
+    and an alias bomb (a list of nine references to a list of nine references to ...) is then
+    walked in linear time."""
+    todo: list[Any] = [value]
+    seen: set[int] = set()
     while todo:
         item = todo.pop()
         if isinstance(item, str):
-            found.update(IDENTIFIER.findall(item))
+            yield item
         elif isinstance(item, (dict, list)) and id(item) not in seen:
             seen.add(id(item))
             todo.extend(item.values() if isinstance(item, dict) else item)
@@ -208,6 +211,9 @@ def network_names(blocks: dict[str, Any], layers: list[Any]) -> tuple[str, ...]:
     its program is keyed on. But for the `repeat:` of a block row at the top, which the
     program reads itself (archprof.spec.program.Repeat): a name read there alone may change
     and the program still serve."""
+    hit = _BLOCK_NAMES.get(layers)
+    if hit is not None:
+        return hit
     rows = [{k: v for k, v in row.items() if k != "repeat"}
             if isinstance(row, dict) and "block" in row else row
             for row in layers] if isinstance(layers, list) else layers
