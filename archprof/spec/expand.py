@@ -99,8 +99,7 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         # The program depends on the parameters that the rows read (not, e.g., a resolution
         # read by `input:` alone); it is keyed on their values after evaluation.
         origin = spec.digest()      # empty unless the rows and blocks are a file's, as read
-        names = spec.reads if origin and spec.reads is not None else memo.network_names(
-            spec.blocks, spec.layers)
+        names = spec.reads if origin and spec.reads is not None else program_names(spec)
         read = memo.env_key(names, values)
         key = (id(spec), *read)
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
@@ -142,6 +141,13 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         return graph
     except SpecError as err:
         raise err.located(file=spec.file, line=spec.line, path=spec.name) from None
+
+
+def program_names(spec: Spec) -> tuple[str, ...]:
+    """The names whose values a spec's program is keyed on: those its rows and blocks read,
+    not the input's (`input:` alone) nor a top-level `repeat:` of a block (the program reads
+    it: `Repeat`). Variants that differ elsewhere share one program."""
+    return memo.network_names(spec.blocks, spec.layers)
 
 
 def _kept(spec: Spec, digest: bytes, read: tuple) -> Program | None:
@@ -404,9 +410,10 @@ class _Expander:
         scope.taken.add(f"{kind}{n}")
         return f"{kind}{n}"
 
-    def inputs(self, row: dict, head: str, scope: Scope) -> list[str]:
+    def inputs(self, row: dict, head: str, scope: Scope, hints: bool = True) -> list[str]:
         """Node names of the row's inputs: named by the op key (concat/add/mul), by `from:`,
-        or else the previous row's output."""
+        or else the previous row's output. `hints`: an unknown reference's error names the
+        closest known ones (difflib: not where the error is expected, as `condition_env`)."""
         cls = OPS.get(head)
         if cls is not None and cls.multi_input:
             refs = row[head]
@@ -425,7 +432,7 @@ class _Expander:
                 raise SpecError(f"inputs are named by layer names, got {short(ref)}")
             if ref not in scope.refs:
                 raise SpecError(f"unknown reference '{ref}'", hint=did_you_mean(
-                    ref, [r for r in scope.refs if r != INPUT]))
+                    ref, [r for r in scope.refs if r != INPUT]) if hints else None)
             out.append(scope.refs[ref])
         if cls is not None and not cls.multi_input and any(
                 name == INPUT or self.graph.node(name).op.kind != "param" for name in out[1:]):
@@ -492,7 +499,7 @@ class _Expander:
         """What an `if:` sees: the scope, and the input shape when the input exists (a row
         switched off may name inputs that are switched off too)."""
         try:
-            source = self.inputs(row, head, scope)[0]
+            source = self.inputs(row, head, scope, hints=False)[0]
         except SpecError:
             return scope.env
         shape = self.graph.shape_of(source)
