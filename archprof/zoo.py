@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from itertools import product
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from archprof.ir.ops import dims
 from archprof.progress import progress_bar
 from archprof.source import graph, is_callable_ref, parameters
 from archprof.spec import memo
-from archprof.spec.expand import expand
+from archprof.spec.expand import expand, program_names
 from archprof.spec.load import IMAGENET, load_spec, registry
 
 if TYPE_CHECKING:        # pandas is imported by what returns a DataFrame, not by `list`
@@ -69,7 +69,7 @@ PROGRESS_FROM = 2_000     # variants: a grid this long shows a progress bar (on 
 # so a grid needs twice as many to be spread at all
 WORKER_LEAST = 250
 PARALLEL_FROM = 2 * WORKER_LEAST
-PARTS_PER_JOB = 8         # a grid in parallel is cut into this many contiguous parts per worker,
+PARTS_PER_JOB = 8         # a grid in parallel is cut into about this many parts per worker,
 PART_MOST = 1_000         # of at most this many variants (a bar's step; Ctrl-C waits for a part)
 
 Variant = tuple[dict[str, Any], tuple | None]
@@ -80,9 +80,10 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     """One row per combination of parameter values (and input shapes), in grid order. A spec
     is loaded once; blocks and rows repeated across variants are expanded once
     (archprof.spec.memo). `progress`: a bar on stderr (when it is a terminal); by default for
-    long grids. `jobs`: worker processes (0 or less: one per CPU), each analysing contiguous
-    parts of the grid, at most one per WORKER_LEAST variants (none under PARALLEL_FROM
-    variants, where the grid runs in this process); as with any use of multiprocessing, a
+    long grids. `jobs`: worker processes (0 or less: one per CPU), each analysing parts of
+    the grid (`_parts`: the variants that share a program together), at most one per
+    WORKER_LEAST variants (none under PARALLEL_FROM variants, where the grid runs in this
+    process); as with any use of multiprocessing, a
     script that asks for them calls this under `if __name__ == "__main__":` (where workers are
     spawned, each imports the script's main module again)."""
     import pandas as pd
@@ -95,10 +96,14 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
         if workers > 1:
-            outer = len(next(iter(grid.values()), [None]))      # 1 for a grid of inputs alone
-            rows = _in_parallel(name, variants, len(variants) // outer, workers, bar.update)
+            # the grid's parameters that the spec's program is keyed on (a traced module
+            # has none to share: each variant is traced afresh, so every one counts)
+            keyed = keys if isinstance(source, str) else [
+                k for k in keys if k in program_names(source)]
+            rows = _in_parallel(name, variants, _parts(variants, keyed, workers), workers,
+                                bar.update)
         else:
-            rows = _rows(source, variants, bar.update)
+            rows = list(_rows(source, variants, bar.update))
     return pd.DataFrame(rows)
 
 
@@ -108,9 +113,9 @@ def cpus() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def _rows(source: Any, variants: list[Variant], advance: Callable[[int], object]) -> list[dict]:
+def _rows(source: Any, variants: list[Variant], advance: Callable[[int], object]
+          ) -> Iterator[dict]:
     """Each variant's totals, one after the other in this process."""
-    rows = []
     traced = isinstance(source, str)        # a module's trace makes cycles: collect as usual
     with nullcontext() if traced else memo.collector_paused():
         for params, shape in variants:
@@ -122,10 +127,9 @@ def _rows(source: Any, variants: list[Variant], advance: Callable[[int], object]
                     + ([f"input {dims(shape)}"] if shape else [])) + ")"
                 raise err.located() from None
             t = analyze(made).totals
-            rows.append({**params, "input": t["input"], "params": t["params"], "macs": t["macs"],
-                         "activations": t["activations"], "peak_activations": t["peak_activations"]})
+            yield {**params, "input": t["input"], "params": t["params"], "macs": t["macs"],
+                   "activations": t["activations"], "peak_activations": t["peak_activations"]}
             advance(1)
-    return rows
 
 
 def _source(name: str) -> Any:
@@ -133,9 +137,45 @@ def _source(name: str) -> Any:
     return name if is_callable_ref(name) else load_spec(name)
 
 
-def _part(name: str, variants: list[Variant]) -> list[dict]:
-    """A worker's part of a parallel sweep."""
-    return _rows(_source(name), variants, lambda n: None)
+def _parts(variants: list[Variant], keyed: list[str], workers: int) -> list[list[int]]:
+    """The grid's positions cut into parts for `workers` processes: about PARTS_PER_JOB parts
+    each, of at most PART_MOST variants. The variants that share the values of the `keyed`
+    parameters share a program (each MobileNet alpha's resolutions, each Wide-ResNet width's
+    depths), which a worker makes once: they stay in one part where they fit in one. Each part
+    lists its positions in grid order."""
+    size = min(-(-len(variants) // (workers * PARTS_PER_JOB)), PART_MOST)
+    groups: dict[Any, list[int]] = {}
+    for k, (params, _) in enumerate(variants):
+        try:
+            groups.setdefault(tuple([params[key] for key in keyed]), []).append(k)
+        except TypeError:       # a value that cannot be hashed (a list): a group of its own
+            groups[object()] = [k]
+    parts: list[list[int]] = []
+    part: list[int] = []
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            piece = group[start:start + size]
+            if part and len(part) + len(piece) > PART_MOST:
+                parts.append(part)
+                part = []
+            part.extend(piece)
+            if len(part) >= size:
+                parts.append(part)
+                part = []
+    if part:
+        parts.append(part)
+    return [sorted(part) for part in parts]
+
+
+def _part(name: str, variants: list[Variant]) -> tuple[list[dict], SpecError | None]:
+    """A worker's part of a parallel sweep: its rows up to the first variant that fails, and
+    that variant's error (None where none fails)."""
+    rows: list[dict] = []
+    try:
+        rows.extend(_rows(_source(name), variants, lambda n: None))
+    except SpecError as err:
+        return rows, err
+    return rows, None
 
 
 def _quiet() -> None:
@@ -146,39 +186,43 @@ def _quiet() -> None:
     interrupts.unblock(signal.SIGINT)
 
 
-def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
+def _in_parallel(name: str, variants: list[Variant], parts: list[list[int]], workers: int,
                  advance: Callable[[int], object]) -> list[dict]:
-    """The grid cut into contiguous parts for a pool of worker processes; the rows are
-    gathered in grid order, and the first part to fail in that order raises its error. A part
-    holds whole runs of the `inner` variants that share the first parameter's value where it
-    can: they share an expansion (MobileNet's resolutions of one width), which a run cut in two
-    would make twice. On Linux the workers are forked: they start at once, with the spec and
-    what this process has memoised. A fork copies only the calling thread; the workers run
-    archprof's expansion (a module's trace: torch on fake tensors, whose thread pools torch
-    makes anew after a fork), never the code of this process's other threads (BLAS's, tqdm's)
-    whose locks a fork may copy held. Elsewhere they are spawned (fork is unsafe on macOS), and
-    each imports the caller's main module again, which must keep its work under
-    `if __name__ == "__main__":`."""
+    """The variants at the positions of each part (`_parts`) analysed by a pool of `workers`
+    processes; the rows come back in grid order, and the variant that
+    fails first in grid order raises its error, as in one process. On Linux the workers are
+    forked: they start at once, with the spec and what this process has memoised. A fork
+    copies only the calling thread; the workers run archprof's expansion (a module's trace:
+    torch on fake tensors, whose thread pools torch makes anew after a fork), never the code
+    of this process's other threads (BLAS's, tqdm's) whose locks a fork may copy held.
+    Elsewhere they are spawned (fork is unsafe on macOS), and each imports the caller's main
+    module again, which must keep its work under `if __name__ == "__main__":`."""
     import multiprocessing
     import warnings
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
-    size = min(-(-len(variants) // (workers * PARTS_PER_JOB)), PART_MOST)
-    if size > inner:
-        size = -(-size // inner) * inner
-    parts = [variants[k:k + size] for k in range(0, len(variants), size)]
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
-    rows: list[dict] = []
+    rows: list[dict | None] = [None] * len(variants)
+    failed: tuple[int, SpecError] | None = None     # the earliest failing position yet
     try:
         # Ctrl-C while the workers start would leave one unknown to the pool (never told to
         # stop: the exit waits for it forever) or raise in one before `_quiet` (a traceback)
         with warnings.catch_warnings(), interrupts.held(signal.SIGINT):
             warnings.filterwarnings("ignore", "This process .* is multi-threaded",
                                     DeprecationWarning)     # 3.12+ on a fork: see above
-            futures = [pool.submit(_part, name, part) for part in parts]    # starts the workers
+            futures = [pool.submit(_part, name, [variants[k] for k in part]) for part in parts]
         for part, future in zip(parts, futures):
-            rows.extend(future.result())
+            if future.cancelled():
+                continue
+            done, err = future.result()
+            for k, row in zip(part, done):
+                rows[k] = row
+            if err is not None and (failed is None or part[len(done)] < failed[0]):
+                failed = (part[len(done)], err)
+                for later, other in zip(parts, futures):    # no earlier failure there
+                    if later[0] > failed[0]:
+                        other.cancel()
             advance(len(part))
     except BrokenProcessPool as err:     # its own stderr says why, if it could
         raise SpecError("a worker process of the sweep died (killed? out of memory? a script "
@@ -186,7 +230,9 @@ def _in_parallel(name: str, variants: list[Variant], inner: int, workers: int,
                         "runs the sweep in this process") from err
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return rows
+    if failed is not None:
+        raise failed[1]
+    return rows     # type: ignore[return-value]  # every position was filled
 
 
 def _known(name: str, params: dict | None) -> dict:

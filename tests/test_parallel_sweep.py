@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import product
 from pathlib import Path
 
 import pandas as pd
@@ -30,9 +31,9 @@ def parallel_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     taken: list[int] = []
     real = zoo._in_parallel
 
-    def spy(name, variants, inner, workers, advance):  # noqa: ANN001, ANN202
+    def spy(name, variants, parts, workers, advance):  # noqa: ANN001, ANN202
         taken.append(workers)
-        return real(name, variants, inner, workers, advance)
+        return real(name, variants, parts, workers, advance)
     monkeypatch.setattr(zoo, "_in_parallel", spy)
     return taken
 
@@ -71,6 +72,56 @@ def test_a_worker_error_is_the_first_failing_variant_s_as_in_one_process(
     assert errors[0] == errors[1]
     assert "conv1" in errors[0] and "positive" in errors[0], errors[0]
     assert errors[0].endswith("(in the variant alpha=0, res=224)"), errors[0]
+
+
+# Wide-ResNet depth x width, depth outer: a width's depths share one program (the depth is
+# the count of top-level `repeat:` rows, which a program replays), spread across the grid
+DEPTHS = [10 + 6 * i for i in range(8)]
+WIDTHS = list(range(1, 65))
+
+
+@pytest.mark.parametrize(("name", "grid", "shared"), [
+    ("wrn_28_10", {"depth": DEPTHS, "k": WIDTHS}, "k"),
+    ("mobilenet_v1", {"alpha": ALPHAS, "res": RES}, "alpha")])
+def test_variants_that_share_a_program_go_to_one_part(name: str, grid: dict, shared: str,
+                                                      parallel_runs: list[int]) -> None:
+    """Each part holds every variant of the values it has of the parameter the program is keyed
+    on (the other one is read by the input or a top-level repeat alone), lists positions in
+    grid order, and the parts cover the grid once; the rows are those of one process."""
+    cut: list[list[list[int]]] = []
+    real = zoo._parts
+    zoo._parts = lambda *args: cut.append(real(*args)) or cut[-1]   # type: ignore[assignment]
+    try:
+        spread = zoo.sweep(name, grid, progress=False, jobs=2)
+    finally:
+        zoo._parts = real   # type: ignore[assignment]
+    assert parallel_runs == [2] and len(cut) == 1
+    parts = cut[0]
+    variants = [dict(zip(grid, values)) for values in product(*grid.values())]
+    assert sorted(k for part in parts for k in part) == list(range(len(variants)))
+    assert all(part == sorted(part) and len(part) <= zoo.PART_MOST for part in parts)
+    owner = {}
+    for number, part in enumerate(parts):
+        for k in part:
+            assert owner.setdefault(variants[k][shared], number) == number, (k, variants[k])
+    assert len(parts) >= 2 * zoo.PARTS_PER_JOB // 2          # work for both workers
+    alone = zoo.sweep(name, grid, progress=False, jobs=1)
+    pd.testing.assert_frame_equal(spread, alone)
+
+
+def test_the_first_failure_in_grid_order_wins_across_parts(parallel_runs: list[int]) -> None:
+    """Parts hold a width's depths, so they are not contiguous in the grid: the first part
+    fails at depth 27 (not 6N + 4) for k = 1, later in the grid than k = 0 at depth 10 (a conv
+    of 0 channels), which a later part meets. As in one process, k = 0 at depth 10 raises."""
+    grid = {"depth": [10, 16, 27, *DEPTHS[3:]], "k": [*WIDTHS[:50], 0, *WIDTHS[50:]]}
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(SpecError) as caught:
+            zoo.sweep("wrn_28_10", grid, progress=False, jobs=jobs)
+        errors.append(str(caught.value))
+    assert parallel_runs == [2]
+    assert errors[0] == errors[1]
+    assert errors[0].endswith("(in the variant depth=10, k=0)"), errors[0]
 
 
 def test_the_cli_spreads_a_long_grid_over_the_cpus(parallel_runs: list[int]) -> None:
