@@ -63,15 +63,21 @@ def test_a_worker_error_is_the_first_failing_variant_s_as_in_one_process(
     # alpha 0 gives the first conv int(32 * 0) = 0 channels; alpha 0.01 gives conv1 0 too, but
     # comes later in the grid: the error is the one a single process meets first
     grid = {"alpha": [*ALPHAS[:10], 0, *ALPHAS[10:19], 0.01], "res": RES}
+    error = failure_alone_and_spread("mobilenet_v1", grid)
+    assert parallel_runs == [2]
+    assert "conv1" in error and "positive" in error, error
+    assert error.endswith("(in the variant alpha=0, res=224)"), error
+
+
+def failure_alone_and_spread(name: str, grid: dict) -> str:
+    """The error of a sweep in one process, the same as over two workers."""
     errors = []
     for jobs in (1, 2):
         with pytest.raises(SpecError) as caught:
-            zoo.sweep("mobilenet_v1", grid, progress=False, jobs=jobs)
+            zoo.sweep(name, grid, progress=False, jobs=jobs)
         errors.append(str(caught.value))
-    assert parallel_runs == [2]
     assert errors[0] == errors[1]
-    assert "conv1" in errors[0] and "positive" in errors[0], errors[0]
-    assert errors[0].endswith("(in the variant alpha=0, res=224)"), errors[0]
+    return errors[0]
 
 
 # Wide-ResNet depth x width, depth outer: a width's depths share one program (the depth is
@@ -114,14 +120,9 @@ def test_the_first_failure_in_grid_order_wins_across_parts(parallel_runs: list[i
     fails at depth 27 (not 6N + 4) for k = 1, later in the grid than k = 0 at depth 10 (a conv
     of 0 channels), which a later part meets. As in one process, k = 0 at depth 10 raises."""
     grid = {"depth": [10, 16, 27, *DEPTHS[3:]], "k": [*WIDTHS[:50], 0, *WIDTHS[50:]]}
-    errors = []
-    for jobs in (1, 2):
-        with pytest.raises(SpecError) as caught:
-            zoo.sweep("wrn_28_10", grid, progress=False, jobs=jobs)
-        errors.append(str(caught.value))
+    error = failure_alone_and_spread("wrn_28_10", grid)
     assert parallel_runs == [2]
-    assert errors[0] == errors[1]
-    assert errors[0].endswith("(in the variant depth=10, k=0)"), errors[0]
+    assert error.endswith("(in the variant depth=10, k=0)"), error
 
 
 def test_the_cli_spreads_a_long_grid_over_the_cpus(parallel_runs: list[int]) -> None:
