@@ -83,9 +83,9 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     long grids. `jobs`: worker processes (0 or less: one per CPU), each analysing parts of
     the grid (`_parts`: the variants that share a program together), at most one per
     WORKER_LEAST variants (none under PARALLEL_FROM variants, where the grid runs in this
-    process); as with any use of multiprocessing, a
-    script that asks for them calls this under `if __name__ == "__main__":` (where workers are
-    spawned, each imports the script's main module again)."""
+    process); as with any use of multiprocessing, a script that asks for them calls this
+    under `if __name__ == "__main__":` (where workers are spawned, each imports the script's
+    main module again)."""
     import pandas as pd
     source = _source(name)      # a spec's errors here, once
     keys = list(grid)
@@ -96,8 +96,8 @@ def sweep(name: str, grid: dict[str, list], inputs: Sequence[tuple | None] | Non
     with progress_bar(len(variants), f"sweep {name}", unit="variant",
                       enabled=len(variants) >= PROGRESS_FROM if progress is None else progress) as bar:
         if workers > 1:
-            # the grid's parameters that the spec's program is keyed on (a traced module
-            # has none to share: each variant is traced afresh, so every one counts)
+            # the grid's parameters that the spec's program is keyed on (a module's variants
+            # share nothing, each is traced afresh: all its parameters count)
             keyed = keys if isinstance(source, str) else [
                 k for k in keys if k in program_names(source)]
             rows = _in_parallel(name, variants, _parts(variants, keyed, workers), workers,
@@ -189,21 +189,21 @@ def _quiet() -> None:
 def _in_parallel(name: str, variants: list[Variant], parts: list[list[int]], workers: int,
                  advance: Callable[[int], object]) -> list[dict]:
     """The variants at the positions of each part (`_parts`) analysed by a pool of `workers`
-    processes; the rows come back in grid order, and the variant that
-    fails first in grid order raises its error, as in one process. On Linux the workers are
-    forked: they start at once, with the spec and what this process has memoised. A fork
-    copies only the calling thread; the workers run archprof's expansion (a module's trace:
-    torch on fake tensors, whose thread pools torch makes anew after a fork), never the code
-    of this process's other threads (BLAS's, tqdm's) whose locks a fork may copy held.
-    Elsewhere they are spawned (fork is unsafe on macOS), and each imports the caller's main
-    module again, which must keep its work under `if __name__ == "__main__":`."""
+    processes; the rows come back in grid order, and the variant that fails first in grid
+    order raises its error, as in one process. On Linux the workers are forked: they start at
+    once, with the spec and what this process has memoised. A fork copies only the calling
+    thread; the workers run archprof's expansion (a module's trace: torch on fake tensors,
+    whose thread pools torch makes anew after a fork), never the code of this process's other
+    threads (BLAS's, tqdm's) whose locks a fork may copy held. Elsewhere they are spawned
+    (fork is unsafe on macOS), and each imports the caller's main module again, which must
+    keep its work under `if __name__ == "__main__":`."""
     import multiprocessing
     import warnings
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
-    rows: list[dict | None] = [None] * len(variants)
+    rows: dict[int, dict] = {}     # by position in the grid
     failed: tuple[int, SpecError] | None = None     # the earliest failing position yet
     try:
         # Ctrl-C while the workers start would leave one unknown to the pool (never told to
@@ -211,13 +211,13 @@ def _in_parallel(name: str, variants: list[Variant], parts: list[list[int]], wor
         with warnings.catch_warnings(), interrupts.held(signal.SIGINT):
             warnings.filterwarnings("ignore", "This process .* is multi-threaded",
                                     DeprecationWarning)     # 3.12+ on a fork: see above
-            futures = [pool.submit(_part, name, [variants[k] for k in part]) for part in parts]
+            futures = [pool.submit(_part, name, [variants[k] for k in part])
+                       for part in parts]       # starts the workers
         for part, future in zip(parts, futures):
             if future.cancelled():
                 continue
             done, err = future.result()
-            for k, row in zip(part, done):
-                rows[k] = row
+            rows.update(zip(part, done))
             if err is not None and (failed is None or part[len(done)] < failed[0]):
                 failed = (part[len(done)], err)
                 for later, other in zip(parts, futures):    # no earlier failure there
@@ -232,7 +232,7 @@ def _in_parallel(name: str, variants: list[Variant], parts: list[list[int]], wor
         pool.shutdown(wait=True, cancel_futures=True)
     if failed is not None:
         raise failed[1]
-    return rows     # type: ignore[return-value]  # every position was filled
+    return [rows[k] for k in range(len(variants))]
 
 
 def _known(name: str, params: dict | None) -> dict:
