@@ -99,8 +99,7 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
         # The program depends on the parameters that the rows read (not, e.g., a resolution
         # read by `input:` alone); it is keyed on their values after evaluation.
         origin = spec.digest()      # empty unless the rows and blocks are a file's, as read
-        names = spec.reads if origin and spec.reads is not None else program_names(spec)
-        read = memo.env_key(names, values)
+        read = memo.env_key(program_names(spec), values)
         key = (id(spec), *read)
         # the program for the defaults (what `list`, `table` and the zoo analyse) is kept on
         # disk for the next process (archprof.spec.cache); a sweep's variants are not
@@ -146,7 +145,10 @@ def _expand(spec: Spec, params: dict[str, Any] | None, input: Shape | None) -> G
 def program_names(spec: Spec) -> tuple[str, ...]:
     """The names whose values a spec's program is keyed on: those its rows and blocks read,
     not the input's (`input:` alone) nor a top-level `repeat:` of a block (the program reads
-    it: `Repeat`). Variants that differ elsewhere share one program."""
+    it: `Repeat`). Variants that differ elsewhere share one program. As the spec's file was
+    read, they were worked out with its parse (kept for the next process: `Spec.reads`)."""
+    if spec.reads is not None and spec.digest():
+        return spec.reads
     return memo.network_names(spec.blocks, spec.layers)
 
 
