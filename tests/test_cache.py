@@ -4,6 +4,8 @@ between, so that a memoisation bug cannot hide behind a result computed earlier.
 from __future__ import annotations
 
 import pytest
+import torch
+from torch_resnets import resnet50_v15
 
 import archprof
 from archprof.errors import SpecError
@@ -11,6 +13,7 @@ from archprof.ir.graph import Graph
 from archprof.ir.ops import Conv
 from archprof.spec import memo
 from archprof.spec.program import Draft, Program
+from archprof.trace import trace
 
 NAMES = sorted(archprof.registry())
 
@@ -92,6 +95,26 @@ def test_ops_of_equal_value_but_other_field_types_stay_apart() -> None:
     assert a is not b and memo.canonical(a) is memo.canonical(b) is a
     assert memo.canonical(Conv(out=8, k=3, p=True)) is not a
     assert memo.canonical(Conv(out=8, k=3, p=1, bias=False)) is not a
+
+
+def test_a_traced_graph_counts_its_copies_as_afresh() -> None:
+    """A traced module's equal ops are one object when memoised (ResNet-50's identical
+    bottlenecks, as torchvision writes them), so the analysis works out each op's counts on
+    the same shapes once; traced afresh each node has an op of its own. Node by node and in
+    total both count alike."""
+    with torch.device("meta"):
+        model = resnet50_v15()
+    memo.clear()
+    traced = trace(model, (3, 224, 224))
+    with memo.enabled(False):
+        reference = trace(model, (3, 224, 224))
+    key = "layer3.{}.conv2"
+    assert traced.node(key.format(1)).op is traced.node(key.format(4)).op
+    assert reference.node(key.format(1)).op is not reference.node(key.format(4)).op
+    assert len({id(n.op) for n in traced.nodes}) < len(traced.nodes) / 3
+    a, b = archprof.analyze(traced), archprof.analyze(reference)
+    assert a.totals == b.totals
+    assert a.layers.equals(b.layers)
 
 
 CHANGES = [

@@ -155,8 +155,7 @@ class Graph:
         if self._deferred is not None:
             return self._deferred[0]
         nodes = self._nodes
-        return ([n.op for n in nodes], [n.counts() for n in nodes], [n.inplace for n in nodes],
-                self._runs)
+        return ([n.op for n in nodes], _counted(nodes), [n.inplace for n in nodes], self._runs)
 
     @property
     def output(self) -> str:
@@ -204,6 +203,24 @@ class Graph:
         if self._deferred is not None or self._runs:
             self._make()
         return name in self._index
+
+
+def _counted(nodes: list[Node]) -> list[Cost]:
+    """Each node's counts (`Node.counts`), worked out once per op on the same shapes: the
+    copies of a block in a traced graph (its equal ops are one object: memo.canonical) count
+    as the first did."""
+    seen: dict[tuple, Cost] = {}
+    costs: list[Cost] = []
+    for node in nodes:
+        cost = node.cost
+        if cost is None:
+            key = (id(node.op), node.out, *node.ins)
+            cost = seen.get(key)
+            if cost is None:
+                cost = seen[key] = counts(node.op, node.ins, node.out)
+            node.cost = cost
+        costs.append(cost)
+    return costs
 
 
 def unfold(nodes: list[Node], expectations: list[Expectation], runs: tuple[Run, ...]

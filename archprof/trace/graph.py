@@ -13,6 +13,7 @@ from archprof.errors import SpecError
 from archprof.ir import ops
 from archprof.ir.graph import INPUT, Graph, Node, counts
 from archprof.ir.ops import Shape, dims
+from archprof.spec import memo
 from archprof.spec.load import Spec
 from archprof.trace import dispatch
 from archprof.trace.dispatch import DynamicControlFlow, Recorder, Tensor
@@ -133,6 +134,7 @@ def _add_nodes(graph: Graph, recorder: Recorder) -> None:
         op = r.op   # a param row's shape: the operand it stands for (set once it was known)
         if isinstance(op, ops.Param) and r.out != r.ins[0]:
             op = replace(op, tensor=r.out)
+        op = memo.canonical(op)     # equal ops one object: copies of a block count once
         cost = None
         params, buffers, whole, holder = r.before
         if params and holder >= 0:      # its weight gradients add into that op's
