@@ -209,6 +209,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
     totals["activation_bytes"] = totals["activations"] * width
     totals["peak_bytes"] = totals["peak_activations"] * width
     uncounted: dict[str, int] = {}
+    why: dict[str, set[str]] = {}
     if Uncounted in set(map(type, ops)):     # a C loop first: most graphs have none
         times = [1] * len(ops)
         for run in runs:
@@ -216,12 +217,15 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         for op, n in zip(ops, times):
             if isinstance(op, Uncounted):
                 uncounted[op.aten] = uncounted.get(op.aten, 0) + n
+                if op.why:
+                    why.setdefault(op.aten, set()).add(op.why)
     totals["uncounted_ops"] = dict(sorted(uncounted.items()))
+    # why an op that has rules has none for the arguments it got here (a mean over the batch)
+    totals["uncounted_why"] = {aten: "; ".join(sorted(why[aten])) for aten in sorted(why)}
     totals["constant_work"] = dict(graph.constant_work)
     if strict and uncounted:
         raise SpecError(f"no rule counts {sum(uncounted.values())} op(s): "
-                        + ", ".join(f"{op} x{n}" for op, n in sorted(uncounted.items())),
-                        path=graph.spec.name)
+                        + uncounted_text(totals), path=graph.spec.name)
     analysis = Analysis(graph, batch, totals)
     if train:       # the training columns join the layer table now, the train_* totals too
         from archprof.training import annotate
@@ -229,6 +233,13 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         annotate(table, totals, graph, batch, dtype, optimizer, freeze)
         analysis.layers = _shares(table, totals)
     return analysis
+
+
+def uncounted_text(totals: dict[str, Any]) -> str:
+    """The ops no rule counts, as `totals` list them: 'aten.cumsum x1, aten.mean x2 (why)'."""
+    why = totals["uncounted_why"]
+    return ", ".join(f"{op} x{n}" + (f" ({why[op]})" if op in why else "")
+                     for op, n in totals["uncounted_ops"].items())
 
 
 def batch_limit(costs: Sequence[Cost]) -> int:

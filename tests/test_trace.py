@@ -196,6 +196,27 @@ def test_uncounted_ops_under_the_table(capsys):
     assert "uncounted    1 op(s) with no rule" in text and "aten.cumsum x1" in text
 
 
+def test_an_op_whose_rule_declines_its_arguments_is_listed_with_the_reason():
+    """Ops that have rules, called as no rule counts them, are uncounted, each saying why; the
+    rest is counted as before: conv 3->4, k3 on 12x12: 4*10*10 outputs x 27 = 10,800 MACs,
+    4*27 + 4 = 112 params."""
+    a = archprof.analyze(tm.Declined(), input=(3, 12, 12))
+    assert (a.totals["macs"], a.totals["params"]) == (4 * 10 * 10 * 27, 4 * 27 + 4)
+    assert a.totals["uncounted_ops"] == {
+        "aten.linalg_vector_norm": 1, "aten.max_pool2d_with_indices": 1, "aten.mean": 1,
+        "aten.native_batch_norm": 1}
+    why = a.totals["uncounted_why"]
+    assert why["aten.mean"].startswith("a reduction over the batch or the whole tensor")
+    assert why["aten.max_pool2d_with_indices"] == "dilated max pooling"
+    assert why["aten.linalg_vector_norm"].startswith("a vector norm of order 1;")
+    assert why["aten.native_batch_norm"].startswith("batch norm without affine")
+    # an op with no rule at all has no reason to give
+    assert archprof.analyze(tm.Uncountable(), input=(3, 8, 8)).totals["uncounted_why"] == {}
+    with pytest.raises(SpecError, match=r"aten.max_pool2d_with_indices x1 \(dilated max "
+                                        r"pooling\)"):
+        archprof.analyze(tm.Declined(), input=(3, 12, 12), strict=True)
+
+
 def test_table_strict_exits_1_naming_the_uncounted_op():
     from click.testing import CliRunner
 
@@ -208,6 +229,10 @@ def test_table_strict_exits_1_naming_the_uncounted_op():
     strict = CliRunner().invoke(main, ["table", ref, *args, "--strict"])
     assert strict.exit_code == 1
     assert "no rule counts 1 op(s): aten.cumsum x1" in strict.output
+    declined = CliRunner().invoke(main, ["table", "tests/tracing_models.py:Declined",
+                                         "--input", "3x12x12", "--strict"])
+    assert declined.exit_code == 1 and len(declined.output.strip().splitlines()) == 1
+    assert "aten.mean x1 (a reduction over the batch or the whole tensor" in declined.output
 
 
 # --- dynamic control flow (issue 8, item 7) --------------------------------------------------

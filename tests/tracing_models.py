@@ -87,6 +87,21 @@ class Uncountable(nn.Module):
         return torch.cumsum(self.conv(x), dim=1)
 
 
+class Declined(nn.Module):
+    """Ops that have rules, called with arguments no rule fits: a dilated max pool, a batch
+    norm without affine scale and shift, a 1-norm, a mean over the whole batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.pool = nn.MaxPool2d(2, dilation=2)
+        self.bn = nn.BatchNorm2d(4, affine=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.bn(self.pool(self.conv(x)))
+        return torch.linalg.vector_norm(y.flatten(1), ord=1, dim=1), y.mean()
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from archprof.analysis import Analysis, analyze
+from archprof.analysis import Analysis, analyze, uncounted_text
 from archprof.cli.options import (
     MAC_NOTE,
     analysis_options,
@@ -58,7 +58,7 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
     uncounted = a.totals["uncounted_ops"]
     if strict and uncounted:
         click.echo(f"error: {a.spec.name}: no rule counts {sum(uncounted.values())} op(s): "
-                   + ", ".join(f"{op} x{n}" for op, n in uncounted.items()), err=True)
+                   + uncounted_text(a.totals), err=True)
         sys.exit(1)
     if train:
         warn_unfrozen(a, freeze)
@@ -159,7 +159,7 @@ def summary(a: Analysis) -> str:
     ] + ([f"outputs      {', '.join(a.graph.outputs)} (rows nothing reads are outputs, as "
           "auxiliary heads are)"] if len(a.graph.outputs) > 1 else [])
       + ([f"uncounted    {sum(t['uncounted_ops'].values())} op(s) with no rule, not in the "
-          "numbers above: " + ", ".join(f"{op} x{n}" for op, n in t["uncounted_ops"].items())]
+          "numbers above: " + uncounted_text(t)]
          if t.get("uncounted_ops") else [])
       + ([f"constant     {sum(t['constant_work'].values())} op(s) with MACs run on parameters "
           "alone, once per forward whatever the batch, not in the numbers above: "

@@ -2047,15 +2047,20 @@ class Param(Op):
 @dataclass(kw_only=True)
 class Uncounted(Op):
     """A traced ATen op with no rule: its cost is unknown, never a silent zero; analysis
-    lists it under `uncounted_ops` (and `strict` makes it an error)."""
+    lists it under `uncounted_ops` (and `strict` makes it an error). `why`: where the op has
+    a rule but not for these arguments, the reason (`uncounted_why`)."""
     kind: ClassVar[str] = "uncounted"
     aten: str
+    why: str = ""
 
     def describe(self, ins: list[Shape]) -> str:
         return f"uncounted {self.aten}"
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        raise SpecError(f"{self.aten} has no rule: the training memory of this model is unknown")
+        why = f" ({self.why})" if self.why else ""
+        raise SpecError(f"{self.aten} has no rule{why}: the training memory of this model is "
+                        "unknown")
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
-        return {"out": dims(out), "params": "?", "macs": f"? (no rule for {self.aten})"}
+        why = f": {self.why}" if self.why else ""
+        return {"out": dims(out), "params": "?", "macs": f"? (no rule for {self.aten}{why})"}

@@ -1,9 +1,10 @@
 """ATen ops (and a few whole modules) -> IR op rules of archprof.ir.ops, with plain numbers.
 
 A handler gets the recorded call: the op's arguments as torch passed them, the per-sample
-shapes of its activation inputs and of its output. It returns the rule, or None when no rule
-fits these arguments (the op is then listed as uncounted, never counted as zero). Dimension
-arguments count the batch dimension in torch and not in the IR: `sample_dim` converts.
+shapes of its activation inputs and of its output. It returns the rule, or `declined` (why
+no rule fits these arguments) or None: the op is then listed as uncounted, never counted as
+zero. Dimension arguments count the batch dimension in torch and not in the IR: `sample_dim`
+converts.
 """
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ def rule(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def declined(c: Call, why: str) -> Op:
+    """The op has a rule, but not for these arguments: listed as uncounted, with `why`."""
+    return ops.Uncounted(aten=f"aten.{c.name}", why=why)
+
+
 def sample_dim(dim: int) -> int:
     """A torch dimension (batch first) as a per-sample one; negative ones are the same."""
     return dim - 1 if dim > 0 else dim
@@ -81,7 +87,7 @@ def _convolution(c: Call) -> Op | None:
     w, bias, stride, padding, dilation, transposed, output_padding, groups = c.args[1:9]
     rank = w.dim() - 2
     if not 1 <= rank <= 3:
-        return None
+        return declined(c, f"a convolution over {rank} spatial dimensions; rules cover 1 to 3")
     k, s, p = tuple(int(x) for x in w.shape[2:]), sizes(stride, rank), sizes(padding, rank)
     d, g, b = sizes(dilation, rank), int(groups), bias is not None
     if transposed:   # weight (Cin, Cout/groups, *k)
@@ -92,8 +98,8 @@ def _convolution(c: Call) -> Op | None:
 
 @rule("addmm")
 def _addmm(c: Call) -> Op | None:
-    if c.acts[1:3] != [True, False] or c.args[0].dim() != 1:
-        return None        # x @ W^T + b, x an activation, W a weight
+    if c.acts[1:3] != [True, False] or c.args[0].dim() != 1:     # x @ W^T + b
+        return declined(c, "not an activation times a weight plus a bias vector")
     return ops.Linear(out=int(c.args[2].shape[1]), bias=True)
 
 
@@ -103,7 +109,8 @@ def _mm(c: Call) -> Op | None:
         return ops.Matmul()
     if c.acts[:2] == [True, False] and c.args[1].dim() == 2:
         return ops.Linear(out=int(c.args[1].shape[1]), bias=False)
-    return None
+    return declined(c, "a constant on the left or a weight of more than 2 dimensions; the "
+                       "rules are activation @ activation and activation @ 2-D weight")
 
 
 @rule("baddbmm")
@@ -122,7 +129,7 @@ def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kwargs: dict[str, An
 @rule("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit")
 def _batch_norm(c: Call) -> Op | None:
     if c.args[1] is None or c.args[2] is None:
-        return None        # the rule counts the affine scale and shift
+        return declined(c, "batch norm without affine scale and shift, which the rule counts")
     return ops.BatchNorm(eps=float(c.args[-1]))
 
 
@@ -150,7 +157,9 @@ for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid"):
 @rule("hardtanh")
 def _hardtanh(c: Call) -> Op | None:
     low, high = c.arg(1, "min_val", -1.0), c.arg(2, "max_val", 1.0)
-    return ops.op_class("relu6")() if (low, high) == (0.0, 6.0) else None
+    if (low, high) != (0.0, 6.0):
+        return declined(c, f"hardtanh to [{low}, {high}]; the rule is ReLU6's, [0, 6]")
+    return ops.op_class("relu6")()
 
 
 @rule("leaky_relu")
@@ -174,21 +183,24 @@ def _clamp(c: Call) -> Op | None:
     high = c.arg(2, "max") if c.name == "clamp" else c.arg(1, "max") if c.name == "clamp_max" \
         else None
     if not all(v is None or isinstance(v, (int, float)) for v in (low, high)):
-        return None        # bounds given as tensors: no rule
+        return declined(c, "clamp bounds given as tensors; the rule takes numbers")
     return ops.Clamp(min=None if low is None else float(low),
                      max=None if high is None else float(high))
 
 
 @rule("_prelu_kernel")
 def _prelu(c: Call) -> Op | None:
-    return ops.PReLU() if c.ins[0] and c.args[1].numel() == c.ins[0][0] else None
+    if not c.ins[0] or c.args[1].numel() != c.ins[0][0]:
+        return declined(c, f"PReLU with {c.args[1].numel()} weight(s); the rule has one per "
+                           "channel")
+    return ops.PReLU()
 
 
 # --- pooling, resizing -------------------------------------------------------------------------
 def _pool(cls: Any, c: Call, stride_at: int, ceil_at: int) -> Op | None:
     rank = len(c.ins[0]) - 1
     if not 1 <= rank <= 3:
-        return None
+        return declined(c, f"pooling over {rank} spatial dimensions; rules cover 1 to 3")
     k = sizes(c.args[1], rank)
     stride = c.arg(stride_at, "stride", [])
     return cls(k=k, s=sizes(stride, rank) if stride else k,
@@ -200,7 +212,7 @@ def _pool(cls: Any, c: Call, stride_at: int, ceil_at: int) -> Op | None:
       "max_pool1d", "max_pool2d", "max_pool3d")
 def _max_pool(c: Call) -> Op | None:
     if set(sizes(c.arg(4, "dilation", 1), 1)) != {1}:
-        return None        # dilated max pooling: no rule
+        return declined(c, "dilated max pooling")
     return _pool(ops.MaxPool, c, 2, 5)
 
 
@@ -209,9 +221,14 @@ def _avg_pool(c: Call) -> Op | None:
     return _pool(ops.AvgPool, c, 2, 4)
 
 
+# why a reduction that `_reduced` finds none for has no rule
+ACROSS_SAMPLES = ("a reduction over the batch or the whole tensor, across samples; "
+                  "archprof counts per sample")
+
+
 def _reduced(c: Call, at: int = 1) -> tuple[int, ...] | None:
     """The per-sample dimensions a reduction's `dim` argument names; None when it names the
-    batch or none (a reduction over everything)."""
+    batch or none (a reduction over everything: ACROSS_SAMPLES)."""
     given = c.arg(at, "dim")
     given = [given] if isinstance(given, int) else list(given or [])
     found = [local_dim(c.args[0], c.ins[0], d) for d in given]
@@ -224,7 +241,7 @@ def _mean(c: Call) -> Op | None:
     keeps the 1s), of a channels-last (H, W, C) one, or of the heads' attention weights."""
     reduced = _reduced(c)
     if reduced is None:
-        return None        # a mean over the batch, or over everything: no rule
+        return declined(c, ACROSS_SAMPLES)
     gap = ops.GlobalAvgPool()
     if _gives(gap, c.ins[:1], c.out):
         return gap
@@ -234,18 +251,21 @@ def _mean(c: Call) -> Op | None:
 @rule("sum")
 def _sum(c: Call) -> Op | None:
     reduced = _reduced(c)
-    return None if reduced is None else ops.Sum(dims=reduced,
-                                                keepdim=bool(c.arg(2, "keepdim", False)))
+    if reduced is None:
+        return declined(c, ACROSS_SAMPLES)
+    return ops.Sum(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)))
 
 
 @rule("linalg_vector_norm")
 def _vector_norm(c: Call) -> Op | None:
     """The 2-norm only (F.normalize's default); other orders have no rule."""
-    if c.arg(1, "ord", 2) != 2:
-        return None
+    order = c.arg(1, "ord", 2)
+    if order != 2:
+        return declined(c, f"a vector norm of order {order}; the rule is the 2-norm's")
     reduced = _reduced(c, at=2)
-    return None if reduced is None else ops.VectorNorm(dims=reduced,
-                                                       keepdim=bool(c.arg(3, "keepdim", False)))
+    if reduced is None:
+        return declined(c, ACROSS_SAMPLES)
+    return ops.VectorNorm(dims=reduced, keepdim=bool(c.arg(3, "keepdim", False)))
 
 
 @rule("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
@@ -295,7 +315,7 @@ def _pad(c: Call) -> Op | None:
 def _stack(c: Call) -> Op | None:
     parts = c.args[0]
     if not parts or len(c.ins) != len(parts):
-        return None        # a constant among the parts: no rule
+        return declined(c, "a constant among the stacked tensors")
     first = parts[0]
     d = int(c.arg(1, "dim", 0)) % (first.dim() + 1)
     lead = first.dim() - len(c.ins[0])

@@ -544,7 +544,8 @@ def op_row(node: Node) -> Row:
     the op needs, each in its shortest spelling that gives the same op."""
     op, cls = node.op, type(node.op)
     if OPS.get(cls.kind) is not cls:
-        what = f"{op.aten}, which no rule counts," if isinstance(op, Uncounted) else repr(cls.kind)
+        what = (f"{op.aten}, which no rule counts{f' ({op.why})' if op.why else ''},"
+                if isinstance(op, Uncounted) else repr(cls.kind))
         raise SpecError(f"node '{node.name}': op {what} cannot be written in a spec")
     full: dict[str, Any] = {cls.kind: None}
     for f, key, parse in fields.spec_fields(cls):
