@@ -51,7 +51,7 @@ say "inference float32: 14 networks x 7 batch sizes"
 bench 120 $CANZIANI --batch-sizes 1,2,4,8,16,32,64 --dtype float32 --budget 0.4
 say "training steps (momentum SGD), float32"
 bench 130 resnet18 resnet50 vgg16 googlenet mobilenet_v2 --batch-sizes 1,16,64 --mode train \
-  --budget 0.4
+  --optimizer momentum --budget 0.4
 say "inference float16"
 bench 70 $CANZIANI --batch-sizes 1,4,16,64 --dtype float16 --budget 0.3
 say "the rest of the zoo at batch 1 and 32 while time is left"

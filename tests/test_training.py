@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pandas as pd
 import pytest
 import torch
 import tracing_models as tm
@@ -354,6 +355,19 @@ def test_bench_train_rows_beside_inference(tmp_path):
         assert r.static_peak_bytes == steps.peak(r.batch)[0]
         assert r.mem_peak_bytes > r.mem_context_bytes
         assert r.macs == archprof.analyze("lenet5", train=True).totals["train_macs"]
+
+
+def test_bench_train_defaults_to_the_optimizer_table_and_fit_assume(tmp_path):
+    """`bench --mode train` without --optimizer steps Adam, as `table --train` and `fit` cost:
+    the static peak it writes beside the measured one is the one `table --train` prints."""
+    out = tmp_path / "r.csv"
+    code, _, err = run("bench", "lenet5", "--mode", "train", "--device", "cpu", "--budget",
+                       "0.05", "--out", str(out))
+    assert code == 0, err
+    row = pd.read_csv(out).iloc[0]
+    table = archprof.analyze("lenet5", train=True).totals
+    assert (row["mode"], table["optimizer"]) == ("train-adam", "adam")
+    assert row["static_peak_bytes"] == table["train_peak_bytes"]
 
 
 def test_results_without_mode_read_as_inference(tmp_path):

@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from archprof.cli.options import (
-    OPTIMIZERS,
     SpecFailure,
     given,
     input_option,
+    optimizer_option,
     param_option,
     parse_batch_sizes,
     parse_shard,
@@ -40,8 +40,7 @@ BENCH_DTYPES = ["float32", "float16", "bfloat16"]
 @click.option("--mode", type=click.Choice(["inference", "train"]), default="inference",
               show_default=True, help="train: training steps (forward, cross-entropy, backward, "
               "optimizer step) beside archprof's static step peak.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="momentum", show_default=True,
-              help="Optimizer of --mode train.")
+@optimizer_option     # adam, as `table --train` and `fit`: their static peak is the step's
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Seconds of timed runs per config (3 runs at least).")
 @click.option("--shard", callback=parse_shard, metavar="K/N",

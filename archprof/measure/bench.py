@@ -181,7 +181,7 @@ def _measure_cuda(model: Callable[[Any], Any], example: Any, device: torch.devic
 
 
 def measure_train(model: torch.nn.Module, example: torch.Tensor, device: str | torch.device,
-                  optimizer: str = "momentum", *, budget_s: float = 10.0, warmup: int = WARMUP,
+                  optimizer: str = "adam", *, budget_s: float = 10.0, warmup: int = WARMUP,
                   min_runs: int = MIN_RUNS, threshold: float = REL_IQR) -> Measurement:
     """Time training steps of `model` on `example`: zero_grad, forward, cross-entropy (summed
     over the outputs, against random labels), backward, optimizer step. The warm-up steps
