@@ -102,6 +102,21 @@ class Declined(nn.Module):
         return torch.linalg.vector_norm(y.flatten(1), ord=1, dim=1), y.mean()
 
 
+class Elementwise(nn.Module):
+    """RMSNorm (x * rsqrt(mean(x^2) + eps) * w) before a linear layer, then elementwise
+    functions of its output, the last one in place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(16))
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.lin(x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.w)
+        z = torch.exp(y).sqrt() + torch.sin(y) - y.abs().log1p() + y.neg() * torch.erf(y)
+        return z.square().reciprocal() + torch.cos(y).log().sin_()
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

@@ -1982,6 +1982,50 @@ class Clamp(Op):
         return Saved(inputs=(0,))    # its gradient passes where the input was within bounds
 
 
+@dataclass(kw_only=True)
+class Math(Op):
+    """An elementwise function of one tensor (torch.exp, torch.rsqrt, ...): one op per
+    element. `needs`: what its gradient reads, its "input" or its "output", or nothing
+    (autograd's formulas: exp's gradient is its result, log's reads its input, neg's none)."""
+    needs: ClassVar[str | None]
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.needs == "output":
+            return Saved(output=True)
+        if self.needs == "input":   # in place (x.sin_()), autograd keeps a copy of the input
+            return Saved(own=(Own("copy of the input", numel(out)),)) if inplace \
+                else Saved(inputs=(0,))
+        return NOTHING
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Unary", dict(fn=self.kind)
+
+
+# torch function (= op key) -> what its gradient reads (see Math)
+MATH = {"exp": "output", "log": "input", "log1p": "input", "sqrt": "output",
+        "rsqrt": "output", "reciprocal": "output", "abs": "input", "neg": None, "sin": "input",
+        "cos": "input", "erf": "input"}
+for _kind, _reads in MATH.items():
+    register(dataclass(kw_only=True)(type(_kind.capitalize(), (Math,), {
+        "kind": _kind, "needs": _reads, "__module__": __name__})))
+
+
+@register
+@dataclass(kw_only=True)
+class Pow(Math):
+    """x ** exponent, a number (torch.pow(x, e); x.square() is pow 2): one op per element."""
+    kind: ClassVar[str] = "pow"
+    head: ClassVar[str] = "exponent"
+    needs: ClassVar[str | None] = "input"       # pow_backward(grad, self, exponent)
+    exponent: float = spec_field("number")
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Unary", dict(fn="pow", exponent=self.exponent)
+
+
 def _grad_text(one: str, macs: int, input_grad: bool, weight_grad: bool) -> str:
     """'grad input 28*28*6*(5*5*1) + grad weight 28*28*6*(5*5*1) = ...' for conv and linear."""
     parts = [f"grad {what} {one}" for what, on in (("input", input_grad), ("weight", weight_grad))

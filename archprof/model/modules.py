@@ -235,6 +235,17 @@ class VectorNorm(Mean):
         return torch.linalg.vector_norm(x, 2, self.dims, self.keepdim)
 
 
+class Unary(nn.Module):
+    """torch.<fn>(x), or torch.pow(x, exponent): an elementwise function (archprof.ir.ops.Math)."""
+
+    def __init__(self, fn: str, exponent: float | None = None) -> None:
+        super().__init__()
+        self.fn, self.exponent = getattr(torch, fn), exponent
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x) if self.exponent is None else self.fn(x, self.exponent)
+
+
 class Clamp(nn.Module):
     def __init__(self, min: float | None, max: float | None) -> None:
         super().__init__()

@@ -154,6 +154,20 @@ for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid"):
     ATEN[_name] = _activation(_name)
 
 
+for _name in ops.MATH:
+    ATEN[_name] = _activation(_name)
+
+
+@rule("pow")
+def _pow(c: Call) -> Op | None:
+    exponent = c.args[1] if len(c.args) > 1 else None
+    if not isinstance(c.args[0], torch.Tensor) or isinstance(exponent, bool) \
+            or not isinstance(exponent, (int, float)):
+        return declined(c, "a power with a tensor exponent or a number base; the rule is "
+                           "tensor ** number")
+    return ops.Pow(exponent=float(exponent))
+
+
 @rule("hardtanh")
 def _hardtanh(c: Call) -> Op | None:
     low, high = c.arg(1, "min_val", -1.0), c.arg(2, "max_val", 1.0)

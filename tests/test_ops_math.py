@@ -1,0 +1,107 @@
+"""Elementwise functions (exp, log, log1p, sqrt, rsqrt, reciprocal, abs, neg, sin, cos, erf,
+pow): RMSNorm's rsqrt and pow, a rotary embedding's sin and cos. In specs and traced, against
+torch's values, hand arithmetic (one op per element), FlopCounterMode and what autograd
+saves (saved_tensors_hooks)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import tracing_models as tm
+from torch.utils.flop_counter import FlopCounterMode
+
+import archprof
+from archprof.ir.ops import MATH
+from archprof.model.network import build
+from archprof.trace import trace
+from archprof.trace.to_spec import to_spec
+
+CHAIN = """
+- {abs: , name: abs}
+- {log1p: , name: log1p}
+- {exp: , name: exp}
+- {sqrt: , name: sqrt}
+- {rsqrt: , name: rsqrt}
+- {reciprocal: , name: reciprocal}
+- {log: , name: log}
+- {pow: 3, name: cube}
+- {sin: , name: sin}
+- {cos: , name: cos}
+- {erf: , name: erf}
+- {neg: , name: neg}
+"""
+
+
+def autograd_saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Distinct storages autograd keeps in a real forward, less the parameters and the batch."""
+    kept: dict[int, int] = {}
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
+                                      t.untyped_storage().nbytes()) and t, lambda t: t):
+        model(x)
+    for t in [*model.parameters(), *model.buffers(), x]:
+        kept.pop(t.untyped_storage().data_ptr(), None)
+    return sum(kept.values())
+
+
+def test_spec_rows_compute_what_torch_does_one_op_per_element(write_spec) -> None:  # noqa: ANN001
+    """Input 4x6x6: 144 elements, so 144 other ops per row, no MACs, no params."""
+    path = str(write_spec(CHAIN, input="[4, 6, 6]"))
+    a = archprof.analyze(path)
+    assert set(a.layers["type"]) == {*MATH, "pow"}
+    assert list(a.layers["other_ops"]) == [144] * 12 and list(a.layers["shape"]) == ["4x6x6"] * 12
+    assert (a.totals["macs"], a.totals["params"]) == (0, 0)
+    x = torch.randn(2, 4, 6, 6)
+    want = -torch.erf(torch.cos(torch.sin(
+        torch.log(torch.reciprocal(torch.rsqrt(torch.sqrt(torch.exp(torch.log1p(x.abs()))))))
+        .pow(3))))
+    assert torch.allclose(build(path, device="cpu")(x), want)
+
+
+def test_spec_rows_train_as_autograd_and_flop_counter_say(write_spec) -> None:  # noqa: ANN001
+    """Behind a 1x1 conv (so that a gradient flows): the rows' backward has no MACs
+    (FlopCounterMode counts none either, only the conv's); saved is what each function's
+    gradient reads, its input or its output (neg: nothing), one tensor once, as autograd
+    keeps it."""
+    path = str(write_spec("- {conv: 4, k: 1, name: mix}" + CHAIN, input="[4, 6, 6]"))
+    a = archprof.analyze(path, batch=2, train=True)
+    model = build(path, device="cpu").train()
+    x = torch.rand(2, 4, 6, 6)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    conv = 2 * 144 * 4      # 2 x 4x6x6 outputs x 4 input channels: forward, weight gradient
+    assert (a.totals["macs"], a.totals["backward_macs"]) == (conv, conv)
+    assert counter.get_total_flops() // 2 == 2 * conv
+    # 2x4x6x6 float32 = 1,152 bytes per tensor: abs reads the conv's output, log1p abs's,
+    # exp and sqrt and rsqrt and reciprocal keep their outputs (the reciprocal's is log's
+    # input), pow, sin, cos and erf read log's, cube's, sin's and cos's outputs: 10 tensors
+    assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"] == 10 * 1152
+
+
+def test_traced_functions_are_counted_and_import_as_a_spec(tmp_path) -> None:  # noqa: ANN001
+    """8 tokens x 16 features: the norm's x^2 (128), its mean (128 in, 8 out), + eps (8),
+    rsqrt (8); after the linear layer every function one op per element of 8x16 = 128."""
+    module = tm.Elementwise()
+    a = archprof.analyze(module, input=(8, 16))
+    assert a.totals["uncounted_ops"] == {}
+    ops = a.layers.groupby("type")["other_ops"].sum()
+    assert (ops["pow"], ops["rsqrt"]) == (2 * 128, 8)        # x.pow(2), z.square()
+    for kind in ("exp", "sqrt", "abs", "log1p", "neg", "erf", "reciprocal", "cos", "log"):
+        assert ops[kind] == 128, kind
+    assert ops["sin"] == 2 * 128                                  # sin(y), sin_ in place
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.randn(1, 8, 16))
+    assert a.totals["macs"] == counter.get_total_flops() // 2 == 8 * 16 * 16
+    assert a.totals["params"] == sum(p.numel() for p in module.parameters())
+    (tmp_path / "m.yaml").write_text(to_spec(trace(module, (8, 16)), name="m"))
+    spec = archprof.analyze(str(tmp_path / "m.yaml"))
+    assert {k: spec.totals[k] for k in ("params", "macs", "other_ops", "activations")} == \
+        {k: a.totals[k] for k in ("params", "macs", "other_ops", "activations")}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_traced_saved_bytes_equal_what_autograd_keeps(batch: int) -> None:
+    """Out of place and in place (cos(y).log().sin_(): autograd copies log's output before
+    sin_ overwrites it, since sin's gradient reads its input)."""
+    module = tm.Elementwise().train()
+    a = archprof.analyze(module, input=(8, 16), batch=batch, train=True)
+    assert autograd_saved_bytes(module, torch.randn(batch, 8, 16)) == a.totals["train_saved_bytes"]
