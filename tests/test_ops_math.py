@@ -1,11 +1,13 @@
 """Elementwise functions (exp, log, log1p, sqrt, rsqrt, reciprocal, abs, neg, sin, cos, erf,
-pow): RMSNorm's rsqrt and pow, a rotary embedding's sin and cos. In specs and traced, against
+pow): RMSNorm's rsqrt and pow, a rotary embedding's sin and cos; activations (elu, selu,
+mish, softplus) and the max and min over dimensions (CBAM). In specs and traced, against
 torch's values, hand arithmetic (one op per element), FlopCounterMode and what autograd
 saves (saved_tensors_hooks)."""
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 import tracing_models as tm
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -105,3 +107,81 @@ def test_traced_saved_bytes_equal_what_autograd_keeps(batch: int) -> None:
     module = tm.Elementwise().train()
     a = archprof.analyze(module, input=(8, 16), batch=batch, train=True)
     assert autograd_saved_bytes(module, torch.randn(batch, 8, 16)) == a.totals["train_saved_bytes"]
+
+
+ACTIVATIONS = """
+- {conv: 4, k: 1, name: mix}
+- {elu: 0.5, name: elu}
+- {selu: , name: selu}
+- {mish: , name: mish}
+- {softplus: 2, threshold: 10, name: softplus}
+- {amax: [0], keepdim: true, name: channel_max}
+- {amin: [1, 2], keepdim: true, name: spatial_min, from: softplus}
+- {amax: [0], indices: true, keepdim: true, name: argmax, from: softplus}
+- {add: [argmax, spatial_min, channel_max], name: out}
+"""
+
+
+def test_activations_and_extremes_compute_what_torch_does(write_spec) -> None:  # noqa: ANN001
+    """Input 4x6x6: each activation one op per element (144), each max or min one comparison
+    per input element (144)."""
+    path = str(write_spec(ACTIVATIONS, input="[4, 6, 6]"))
+    got = archprof.analyze(path).layers.set_index("name")
+    assert list(got.loc[["elu", "selu", "mish", "softplus", "channel_max", "spatial_min",
+                         "argmax"], "other_ops"]) == [144] * 7
+    assert list(got.loc[["channel_max", "spatial_min", "argmax", "out"], "shape"]) == \
+        ["1x6x6", "4x1x1", "1x6x6", "4x6x6"]
+    model = build(path, device="cpu")
+    x = torch.randn(2, 4, 6, 6)
+    y = F.softplus(F.mish(F.selu(F.elu(model.mix(x), 0.5))), beta=2.0, threshold=10.0)
+    want = torch.max(y, 1, keepdim=True).values + y.amin((2, 3), keepdim=True) \
+        + y.amax(1, keepdim=True)
+    assert torch.allclose(model(x), want)
+
+
+def test_activations_and_extremes_train_as_autograd_says(write_spec) -> None:  # noqa: ANN001
+    """elu overwrites the conv's output (its backward then reads its result); selu may not
+    overwrite that result, so it makes its own (reading its input); mish overwrites selu's,
+    keeping a copy of its input; softplus keeps its input, amax its input and result, max
+    with indices its int64 indices. The built model trains: nothing it saved is overwritten."""
+    path = str(write_spec(ACTIVATIONS, input="[4, 6, 6]"))
+    a = archprof.analyze(path, batch=2, train=True)
+    made = a.layers.set_index("name")["activations"]      # 0: in place
+    assert (made["elu"], made["selu"], made["mish"], made["softplus"]) == (0, 288, 0, 288)
+    model = build(path, device="cpu").train()
+    x = torch.rand(2, 4, 6, 6)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    assert counter.get_total_flops() // 2 == a.totals["macs"] + a.totals["backward_macs"]
+    assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"]
+
+
+def test_traced_attention_and_activations_are_counted_and_import(tmp_path) -> None:  # noqa: ANN001
+    """3x8x8 input: conv 3->8 k3 (8*64*27 MACs) and CBAM's 2->1 k7 (64*98), no op
+    uncounted; saved bytes as autograd keeps them at batch 2; the spec it imports to analyses
+    the same."""
+    module = tm.Attentive().train()
+    a = archprof.analyze(module, input=(3, 8, 8), batch=2, train=True)
+    assert a.totals["uncounted_ops"] == {}
+    assert a.totals["macs"] == 2 * (8 * 64 * 27 + 64 * 98)
+    kinds = a.layers.groupby("type")["other_ops"].sum() // 2
+    assert (kinds["mish"], kinds["elu"], kinds["selu"], kinds["softplus"]) == (512,) * 4
+    assert (kinds["amax"], kinds["amin"]) == (512 + 512, 512)     # channel max, map max
+    assert autograd_saved_bytes(module, torch.randn(2, 3, 8, 8)) == a.totals["train_saved_bytes"]
+    (tmp_path / "m.yaml").write_text(to_spec(trace(module, (3, 8, 8)), name="m"))
+    spec = archprof.analyze(str(tmp_path / "m.yaml"), batch=2, train=True)
+    for key in ("params", "macs", "other_ops", "activations", "train_saved_bytes"):
+        assert spec.totals[key] == a.totals[key], key
+
+
+def test_unruled_forms_are_listed_with_the_reason() -> None:
+    """An ELU scaled otherwise than SELU, with the reason; CELU and the elementwise maximum of
+    two tensors, which have no rule at all."""
+    class Forms(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ops.aten.elu(x, 1.0, 2.0) + F.celu(x) + torch.max(x, 2 * x)
+
+    a = archprof.analyze(Forms(), input=(4, 5))
+    assert a.totals["uncounted_ops"] == {"aten.celu": 1, "aten.elu": 1, "aten.maximum": 1}
+    assert a.totals["uncounted_why"] == {"aten.elu": "an ELU scaled by 2.0; the rules are "
+                                                     "ELU's and SELU's"}

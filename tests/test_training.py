@@ -136,6 +136,46 @@ def test_saved_bytes_equal_what_autograd_keeps(name, input):
     assert sum(kept.values()) == a.totals["train_saved_bytes"] + 3 * masks
 
 
+def test_keeps_output_is_what_saved_says():
+    """`keeps_output` (which mark_inplace reads, without shapes) agrees with `saved` on every
+    node of every zoo network, in place and not."""
+    from archprof.errors import SpecError
+    seen = 0
+    for name in sorted(archprof.registry()):
+        for n in expand(name, None, None).nodes:
+            for inplace in (False, True):
+                try:
+                    saved = n.op.saved(n.ins, n.out, inplace)
+                except SpecError:       # no training rule (a traced op); keeps nothing
+                    continue
+                assert saved.output == n.op.keeps_output(inplace), (name, n.name, inplace)
+                seen += saved.output
+    assert seen > 0
+
+
+def test_no_op_overwrites_an_output_kept_for_the_backward(write_spec):
+    """relu keeps its result for its backward: a second relu reading it makes its own output
+    (before, it overwrote the first's, and the built model's backward failed: 'modified by an
+    inplace operation'), and so does a leaky relu after it. After a conv (which keeps its
+    input), relu still runs in place."""
+    path = str(write_spec("- {conv: 4, k: 3, p: 1, name: conv}\n- {relu: , name: r1}\n"
+                          "- {relu: , name: r2}\n- {leaky_relu: 0.1, name: r3}", input="[3, 8, 8]"))
+    a = archprof.analyze(path, batch=2, train=True)
+    made = a.layers.set_index("name")["activations"]
+    assert (made["r1"], made["r2"], made["r3"]) == (0, 2 * 256, 2 * 256)
+    model = build(path).train()
+    x = torch.randn(2, 3, 8, 8)
+    kept: dict[int, int] = {}
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
+                                      t.untyped_storage().nbytes()) and t, lambda t: t):
+        out = model(x)
+    out.sum().backward()
+    for t in [*model.parameters(), x]:
+        kept.pop(t.untyped_storage().data_ptr(), None)
+    assert sum(kept.values()) == a.totals["train_saved_bytes"]
+
+
 # --- the step's peak against MemTracker ---------------------------------------------------------
 def memtracker_peak(make: Callable[[], nn.Module], input: tuple[int, ...], batch: int,
                     optimizer: str = "adam") -> int:

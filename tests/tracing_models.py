@@ -117,6 +117,24 @@ class Elementwise(nn.Module):
         return z.square().reciprocal() + torch.cos(y).log().sin_()
 
 
+class Attentive(nn.Module):
+    """A conv with Mish, CBAM's spatial attention (the mean and the max over channels, a 7x7
+    conv, a sigmoid), then ELU, SELU (in place) and Softplus, and the max over the map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.spatial = nn.Conv2d(2, 1, 7, padding=3)
+        self.selu = nn.SELU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.mish(self.conv(x))
+        pooled = torch.cat([x.mean(1, keepdim=True), x.max(1, keepdim=True)[0]], 1)
+        x = x * torch.sigmoid(self.spatial(pooled))
+        y = self.selu(F.elu(x, 0.5)) + F.softplus(x, beta=2.0)
+        return y - y.amax((2, 3), keepdim=True) + y.amin(1, keepdim=True)
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

@@ -302,11 +302,19 @@ def liveness(graph: Graph) -> Liveness:
     return tuple(map(tuple, freed))
 
 
+def memory_kind(op: Op) -> tuple[str | None, bool, bool]:
+    """What `mark_inplace` reads of an op: its in-place kind, and whether it keeps its output
+    for its backward out of place and in place."""
+    return op.inplace, op.keeps_output(False), op.keeps_output(True)
+
+
 def mark_inplace(graph: Graph, given: dict[str, bool] | None = None) -> None:
     """Views always share memory. An op that overwrites its input does so only when nothing
     else reads that memory: every tensor along the chain of views up to the memory's owner has
-    a single reader, and the owner is not the network input (which belongs to the caller).
-    `given` sets some nodes' flags as they were seen (a spec's `inplace:` rows)."""
+    a single reader, none of the ops that made them keeps its output for its backward (relu,
+    sigmoid: overwritten, the built model could not train), and the owner is not the network
+    input (which belongs to the caller). `given` sets some nodes' flags as they were seen (a
+    spec's `inplace:` rows)."""
     readers = graph.readers()
     given = given or {}
     for node in graph.nodes:
@@ -318,8 +326,8 @@ def mark_inplace(graph: Graph, given: dict[str, bool] | None = None) -> None:
         elif kind == "mutate":
             source, alone = node.inputs[0], True
             while source != INPUT and alone:
-                alone = readers[source] == 1
                 owner = graph.node(source)
+                alone = readers[source] == 1 and not owner.op.keeps_output(owner.inplace)
                 if not owner.inplace:
                     break
                 source = owner.inputs[0]

@@ -213,6 +213,11 @@ class Op:
         """The arithmetic of `backward_macs`, with the numbers substituted."""
         return "0"
 
+    def keeps_output(self, inplace: bool) -> bool:
+        """Whether `saved` keeps the op's output, which it says alike on any shapes: an op
+        that overwrote that output in place would break the backward (mark_inplace)."""
+        return False
+
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         """What autograd saves for this op's backward; `inplace`: the op overwrote its input.
         No default: an op that does not say cannot be costed for training."""
@@ -678,6 +683,9 @@ class Attention(Op):
         return (f"2*{batch}{q[-2]}*{k[-2]}*({q[-1]} + {v[-1]}) (grad v, grad weights, grad q, "
                 f"grad k) = {fmt(2 * self.macs(ins, out))}")
 
+    def keeps_output(self, inplace: bool) -> bool:
+        return True
+
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         # flash and memory-efficient kernels keep q, k, v, the output and the log-sum-exp of
         # each row of scores (float32), never the L x S weights
@@ -1043,14 +1051,19 @@ class Activation(Op):
     """An elementwise activation: one op per element."""
     torch_name: ClassVar[str]
     can_mutate: ClassVar[bool] = True
-    # what its gradient needs: "output" (relu, sigmoid, tanh) or "input" (relu6, hardswish:
-    # in place, autograd keeps a copy of the input it overwrites)
+    # what its gradient needs: "output" (relu, sigmoid, tanh), "input" (relu6, hardswish: in
+    # place, autograd keeps a copy of the input it overwrites) or "input or result" (leaky
+    # relu, elu: in place, a backward written for the result reads that instead)
     needs: ClassVar[str] = "output"
 
+    def keeps_output(self, inplace: bool) -> bool:
+        return self.needs == "output" or (inplace and self.needs == "input or result")
+
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        if self.needs == "output":
+        if self.keeps_output(inplace):
             return Saved(output=True)
-        return Saved(own=(Own("copy of the input", numel(out)),)) if inplace else Saved(inputs=(0,))
+        return Saved(own=(Own("copy of the input", numel(out)),)) if inplace \
+            and self.needs == "input" else Saved(inputs=(0,))
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -1063,7 +1076,8 @@ class Activation(Op):
 ACTIVATIONS = {"relu": ("ReLU", True, "output"), "relu6": ("ReLU6", True, "input"),
                "hardswish": ("Hardswish", True, "input"), "sigmoid": ("Sigmoid", False, "output"),
                "tanh": ("Tanh", False, "output"), "silu": ("SiLU", True, "input"),
-               "hardsigmoid": ("Hardsigmoid", True, "input")}
+               "hardsigmoid": ("Hardsigmoid", True, "input"), "mish": ("Mish", True, "input"),
+               "selu": ("SELU", True, "input or result")}
 for _kind, (_torch_name, _mutate, _needs) in ACTIVATIONS.items():
     register(dataclass(kw_only=True)(type(_torch_name, (Activation,), {
         "kind": _kind, "torch_name": _torch_name, "can_mutate": _mutate, "needs": _needs,
@@ -1078,14 +1092,43 @@ class LeakyReLU(Activation):
     head: ClassVar[str] = "slope"
     torch_name: ClassVar[str] = "LeakyReLU"
     inplace: ClassVar[str] = "mutate"
+    needs: ClassVar[str] = "input or result"
     slope: float = spec_field("number", 0.01)
-
-    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        # leaky_relu_backward reads the input, or the result when it overwrote the input
-        return Saved(output=True) if inplace else Saved(inputs=(0,))
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "LeakyReLU", dict(negative_slope=self.slope, inplace=inplace)
+
+
+@register
+@dataclass(kw_only=True)
+class ELU(Activation):
+    """x, or alpha * (exp(x) - 1) below 0; one op per element, in place when nothing else
+    reads its input. SELU (its scaled form) is `selu`."""
+    kind: ClassVar[str] = "elu"
+    head: ClassVar[str] = "alpha"
+    torch_name: ClassVar[str] = "ELU"
+    inplace: ClassVar[str] = "mutate"
+    needs: ClassVar[str] = "input or result"
+    alpha: float = spec_field("number", 1.0)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "ELU", dict(alpha=self.alpha, inplace=inplace)
+
+
+@register
+@dataclass(kw_only=True)
+class Softplus(Activation):
+    """log(1 + exp(beta * x)) / beta, x itself above `threshold` / beta; one op per element."""
+    kind: ClassVar[str] = "softplus"
+    head: ClassVar[str] = "beta"
+    torch_name: ClassVar[str] = "Softplus"
+    can_mutate: ClassVar[bool] = False
+    needs: ClassVar[str] = "input"
+    beta: float = spec_field("number", 1.0)
+    threshold: float = spec_field("number", 20.0)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Softplus", dict(beta=self.beta, threshold=self.threshold)
 
 
 @register
@@ -1119,6 +1162,9 @@ class Softmax(Op):
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Softmax", dict(dim=torch_dim(self.dim))
+
+    def keeps_output(self, inplace: bool) -> bool:
+        return True
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(output=True)
@@ -1943,6 +1989,47 @@ class Sum(Mean):
 
 @register
 @dataclass(kw_only=True)
+class Amax(Reduction):
+    """The largest value over `dims` (CBAM's channel max): torch.amax, or with `indices`
+    torch.max(x, dim)'s values, its indices kept for the backward. One comparison per input
+    element."""
+    kind: ClassVar[str] = "amax"
+    head: ClassVar[str] = "dims"
+    torch_name: ClassVar[str] = "Extreme"
+    indices: bool = spec_field("boolean", False)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        if self.indices and len(self.dims) != 1:
+            raise SpecError(f"{self.kind} with indices reduces one dimension, got "
+                            f"{list(self.dims)}")
+        return super().shape(ins)
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0])
+
+    def keeps_output(self, inplace: bool) -> bool:
+        return not self.indices
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        if self.indices:        # the gradient goes where the indices say (int64)
+            return Saved(own=(Own("indices", numel(out), "int64"),))
+        return Saved(inputs=(0,), output=True)      # to the inputs equal to the result
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        name, args = super().module(ins, out, inplace)
+        return name, dict(args, fn=self.kind[1:], indices=self.indices)
+
+
+@register
+@dataclass(kw_only=True)
+class Amin(Amax):
+    """The smallest value over `dims`: torch.amin, or torch.min(x, dim) with `indices`."""
+    kind: ClassVar[str] = "amin"
+    head: ClassVar[str] = "dims"
+
+
+@register
+@dataclass(kw_only=True)
 class VectorNorm(Reduction):
     """The Euclidean (2-)norm over `dims`, torch.linalg.vector_norm (F.normalize's
     denominator: Swin V2's cosine attention). Other ops: a square and an add per input element
@@ -1953,6 +2040,9 @@ class VectorNorm(Reduction):
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return 2 * numel(ins[0]) + numel(out)
+
+    def keeps_output(self, inplace: bool) -> bool:
+        return True
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(inputs=(0,), output=True)     # grad = grad_out * x / norm
@@ -1992,8 +2082,11 @@ class Math(Op):
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
+    def keeps_output(self, inplace: bool) -> bool:
+        return self.needs == "output"
+
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        if self.needs == "output":
+        if self.keeps_output(inplace):
             return Saved(output=True)
         if self.needs == "input":   # in place (x.sin_()), autograd keeps a copy of the input
             return Saved(own=(Own("copy of the input", numel(out)),)) if inplace \

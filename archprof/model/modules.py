@@ -235,6 +235,20 @@ class VectorNorm(Mean):
         return torch.linalg.vector_norm(x, 2, self.dims, self.keepdim)
 
 
+class Extreme(Mean):
+    """torch.amax / amin over `dims` (`fn` max or min), or with `indices` torch.max / min over
+    the one dimension, its values."""
+
+    def __init__(self, dims: tuple[int, ...], keepdim: bool, fn: str, indices: bool) -> None:
+        super().__init__(dims, keepdim)
+        self.fn, self.indices = fn, indices
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.indices:
+            return getattr(torch, self.fn)(x, self.dims[0], self.keepdim).values
+        return getattr(torch, f"a{self.fn}")(x, self.dims, self.keepdim)
+
+
 class Unary(nn.Module):
     """torch.<fn>(x), or torch.pow(x, exponent): an elementwise function (archprof.ir.ops.Math)."""
 

@@ -24,6 +24,7 @@ from archprof.ir.graph import (
     Run,
     liveness,
     mark_inplace,
+    memory_kind,
 )
 from archprof.ir.ops import OPS, Activation, Conv, Op, Shape, dims, numel, op_class
 from archprof.spec import cache, expr, fields, memo
@@ -384,14 +385,16 @@ class _Expander:
     def may_fold_onto(self, copy: Instance, before: _Recording | None, i: int) -> bool:
         """Whether the copies from copy i on may fold onto `copy`, the one before: a foldable
         block (`_foldable`) on the output of another copy, made by the same block or owning
-        its memory. Its in-place flags and liveness are then those of every copy after it: a
-        walk up the chain of views from it stops at that output, read by it alone."""
+        its memory and not keeping it for its backward. Its in-place flags and liveness are
+        then those of every copy after it: a walk up the chain of views from it stops at that
+        output, read by it alone (graph.mark_inplace)."""
         recording, sources = copy[2], copy[3]
         if i < 2 or len(sources) != 1 or not _foldable(recording):
             return False
         source = self.graph.node(sources[0])
         return recording is before or (source.op.inplace is None
-                                       and not self.inplace.get(source.name))
+                                       and not self.inplace.get(source.name)
+                                       and not source.op.keeps_output(False))
 
     def hide(self, count: int) -> None:
         """`count` more nodes folded into copies (`repeats`): within the limit as made ones."""
@@ -681,7 +684,7 @@ class _Expander:
         if not all(n.name.startswith(prefix) for n in nodes) or not all(
                 e.path.startswith(prefix) for e in expectations):
             return None
-        wiring = memo.token(tuple([(local, codes, op.inplace, flag)
+        wiring = memo.token(tuple([(local, codes, memory_kind(op), flag)
                                    for local, op, codes, _, _, _, flag, _ in made]))
         runs = tuple(Run(r.start - start, r.stop - start, r.more, r.prefix[cut:], r.unit,
                          r.first, r.source[cut:]) for r in self.runs[folded:])
@@ -822,16 +825,16 @@ def _settle(graph: Graph, given: dict[str, bool], instances: list[Instance]) -> 
 
 def _wiring(nodes: list[Node], instances: list[Instance]) -> tuple:
     """The wiring of these nodes as a key: each node outside the blocks made as its name,
-    inputs and op's in-place kind; each outermost block (a Wide-ResNet at depth 100 has 48) as
+    inputs and op's `memory_kind`; each outermost block (a Wide-ResNet at depth 100 has 48) as
     its recording's wiring, its first node's name and its inputs, which fix all its nodes'."""
     key: list[Any] = []
     k = 0
     for start, stop, recording, sources in sorted(instances, key=lambda i: (i[0], -i[1])):
         if start >= k and stop > start:
-            key.extend([(n.name, tuple(n.inputs), n.op.inplace) for n in nodes[k:start]])
+            key.extend([(n.name, tuple(n.inputs), memory_kind(n.op)) for n in nodes[k:start]])
             key.append((recording.wiring, nodes[start].name, sources))
             k = stop
-    key.extend([(n.name, tuple(n.inputs), n.op.inplace) for n in nodes[k:]])
+    key.extend([(n.name, tuple(n.inputs), memory_kind(n.op)) for n in nodes[k:]])
     return tuple(key)
 
 

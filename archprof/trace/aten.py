@@ -150,7 +150,7 @@ def _activation(kind: str) -> Handler:
     return lambda c: ops.op_class(kind)()
 
 
-for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid"):
+for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mish"):
     ATEN[_name] = _activation(_name)
 
 
@@ -179,6 +179,28 @@ def _hardtanh(c: Call) -> Op | None:
 @rule("leaky_relu")
 def _leaky_relu(c: Call) -> Op | None:
     return ops.LeakyReLU(slope=float(c.arg(1, "negative_slope", 0.01)))
+
+
+# SELU is elu(x, alpha, scale) with these constants (torch.nn.functional.selu)
+SELU = (1.6732632423543772, 1.0507009873554805)
+
+
+@rule("elu")
+def _elu(c: Call) -> Op | None:
+    alpha, scale = float(c.arg(1, "alpha", 1.0)), float(c.arg(2, "scale", 1.0))
+    if float(c.arg(3, "input_scale", 1.0)) != 1.0:
+        return declined(c, "an ELU with an input scale (CELU); the rules are ELU's and SELU's")
+    if scale == 1.0:
+        return ops.ELU(alpha=alpha)
+    if (alpha, scale) == SELU:
+        return ops.op_class("selu")()
+    return declined(c, f"an ELU scaled by {scale}; the rules are ELU's and SELU's")
+
+
+@rule("softplus")
+def _softplus(c: Call) -> Op | None:
+    return ops.Softplus(beta=float(c.arg(1, "beta", 1.0)),
+                        threshold=float(c.arg(2, "threshold", 20.0)))
 
 
 @rule("gelu")
@@ -268,6 +290,19 @@ def _sum(c: Call) -> Op | None:
     if reduced is None:
         return declined(c, ACROSS_SAMPLES)
     return ops.Sum(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)))
+
+
+@rule("amax", "amin", "max", "min")
+def _extreme(c: Call) -> Op | None:
+    """torch.amax / amin over dimensions, torch.max / min over one (values and indices)."""
+    named = c.name in ("max", "min")
+    if named and len(c.args) > 1 and isinstance(c.args[1], torch.Tensor):
+        return declined(c, f"an elementwise {c.name}imum of two tensors")
+    reduced = _reduced(c)
+    if reduced is None:
+        return declined(c, ACROSS_SAMPLES)
+    cls = ops.Amax if c.name in ("amax", "max") else ops.Amin
+    return cls(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)), indices=named)
 
 
 @rule("linalg_vector_norm")
