@@ -1,6 +1,7 @@
 """Elementwise functions (exp, log, log1p, sqrt, rsqrt, reciprocal, abs, neg, sin, cos, erf,
 pow): RMSNorm's rsqrt and pow, a rotary embedding's sin and cos; activations (elu, selu,
-mish, softplus) and the max and min over dimensions (CBAM). In specs and traced, against
+mish, softplus, glu), the max and min over dimensions (CBAM), var and std, pixel shuffle and
+unshuffle (ESPCN's sub-pixel upsampling). In specs and traced, against
 torch's values, hand arithmetic (one op per element), FlopCounterMode and what autograd
 saves (saved_tensors_hooks)."""
 from __future__ import annotations
@@ -185,3 +186,64 @@ def test_unruled_forms_are_listed_with_the_reason() -> None:
     assert a.totals["uncounted_ops"] == {"aten.celu": 1, "aten.elu": 1, "aten.maximum": 1}
     assert a.totals["uncounted_why"] == {"aten.elu": "an ELU scaled by 2.0; the rules are "
                                                      "ELU's and SELU's"}
+
+
+SHUFFLES = """
+- {conv: 16, k: 3, p: 1, name: conv}
+- {pixel_shuffle: 2, name: up}
+- {pixel_unshuffle: 2, name: down}
+- {var: [0], keepdim: true, correction: 0, name: var}
+- {glu: 0, name: glu, from: down}
+- {std: [1, 2], keepdim: true, name: std}
+- {mul: [glu, var], name: scaled}
+- {add: [scaled, std], name: out}
+"""
+
+
+def test_shuffles_var_std_glu_compute_what_torch_does(write_spec) -> None:  # noqa: ANN001
+    """Input 4x6x6 -> conv 16x6x6 (576 elements) -> 4x12x12 -> 16x6x6 again. var over the 16
+    channels: 4 ops per input element (576 * 4); glu halves the channels: 8x6x6 outputs, 2
+    ops each; std over glu's map: 288 * 4 + one root per output (8). Receptive field: the
+    shuffle's step is 1/2 of the conv's, the unshuffle's window 2 of those halves."""
+    path = str(write_spec(SHUFFLES, input="[4, 6, 6]"))
+    got = archprof.analyze(path).layers.set_index("name")
+    assert list(got.loc[["up", "down", "var", "std", "glu"], "shape"]) == \
+        ["4x12x12", "16x6x6", "1x6x6", "8x1x1", "8x6x6"]
+    assert list(got.loc[["up", "down", "var", "std", "glu"], "other_ops"]) == \
+        [0, 0, 4 * 576, 4 * 288 + 8, 2 * 288]
+    assert (got.at["up", "rf"], got.at["up", "jump"]) == ("3", "1/2")
+    assert (got.at["down", "rf"], got.at["down", "jump"]) == ("7/2", "1")
+    model = build(path, device="cpu")
+    x = torch.randn(2, 4, 6, 6)
+    y = F.pixel_unshuffle(F.pixel_shuffle(model.conv(x), 2), 2)
+    g = F.glu(y, 1)
+    want = g * y.var(1, keepdim=True, unbiased=False) + g.std((2, 3), keepdim=True)
+    assert torch.allclose(model(x), want, atol=1e-6)
+
+
+def test_shuffles_var_std_glu_train_as_autograd_says(write_spec) -> None:  # noqa: ANN001
+    """The shuffles keep nothing; var its input, std its input and result, glu its input."""
+    path = str(write_spec(SHUFFLES, input="[4, 6, 6]"))
+    a = archprof.analyze(path, batch=2, train=True)
+    model = build(path, device="cpu").train()
+    x = torch.rand(2, 4, 6, 6)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    assert counter.get_total_flops() // 2 == a.totals["macs"] + a.totals["backward_macs"]
+    assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"]
+
+
+def test_traced_sub_pixel_and_norms_are_counted_and_import(tmp_path) -> None:  # noqa: ANN001
+    """No op uncounted (the hardtanh to [-1, 1] is a clamp); conv 4->16 k3 on 6x6: 576 * 36
+    MACs; saved bytes as autograd keeps them; the imported spec analyses the same."""
+    module = tm.SubPixel().train()
+    a = archprof.analyze(module, input=(4, 6, 6), batch=2, train=True)
+    assert a.totals["uncounted_ops"] == {}
+    assert a.totals["macs"] == 2 * 576 * 36
+    assert set(a.layers["type"]) >= {"pixel_shuffle", "pixel_unshuffle", "var", "std", "glu",
+                                     "clamp", "sqrt"}
+    assert autograd_saved_bytes(module, torch.randn(2, 4, 6, 6)) == a.totals["train_saved_bytes"]
+    (tmp_path / "m.yaml").write_text(to_spec(trace(module, (4, 6, 6)), name="m"))
+    spec = archprof.analyze(str(tmp_path / "m.yaml"), batch=2, train=True)
+    for key in ("params", "macs", "other_ops", "activations", "train_saved_bytes"):
+        assert spec.totals[key] == a.totals[key], key

@@ -135,6 +135,22 @@ class Attentive(nn.Module):
         return y - y.amax((2, 3), keepdim=True) + y.amin(1, keepdim=True)
 
 
+class SubPixel(nn.Module):
+    """ESPCN's sub-pixel upsampling (a conv to 4x the channels, pixel shuffle by 2), space to
+    depth back, ConvNeXt's channels-first LayerNorm written with var, a std, a GLU over
+    channels and a hardtanh to [-1, 1]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 16, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.pixel_unshuffle(F.pixel_shuffle(self.conv(x), 2), 2)
+        norm = (y - y.mean(1, keepdim=True)) / torch.sqrt(y.var(1, keepdim=True, unbiased=False)
+                                                           + 1e-6)
+        return F.glu(norm, 1) * y.std((2, 3), keepdim=True)[:, :8] + F.hardtanh(norm[:, 8:])
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

@@ -1905,6 +1905,83 @@ class ChannelShuffle(Op):
 
 @register
 @dataclass(kw_only=True)
+class PixelShuffle(Op):
+    """(C*r*r, H, W) -> (C, H*r, W*r) (nn.PixelShuffle: ESPCN's sub-pixel upsampling); a
+    copy, no arithmetic. Each output position reads one input position: its window is 1 with
+    a step of 1/r."""
+    kind: ClassVar[str] = "pixel_shuffle"
+    head: ClassVar[str] = "factor"
+    torch_name: ClassVar[str] = "PixelShuffle"
+    factor: int = spec_field("positive")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        c, h, w = spatial(self, ins[0])
+        r = self.factor
+        if c % (r * r):
+            raise SpecError(f"{self.kind} by {r} needs channels divisible by {r * r}, got {c}")
+        return c // (r * r), h * r, w * r
+
+    def window(self, ins: list[Shape]) -> Window:
+        return (1, 1), (Fraction(1, self.factor),) * 2, (1, 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return self.torch_name, dict(upscale_factor=self.factor)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING    # a permutation: its gradient is the inverse permutation
+
+
+@register
+@dataclass(kw_only=True)
+class PixelUnshuffle(PixelShuffle):
+    """(C, H*r, W*r) -> (C*r*r, H, W) (nn.PixelUnshuffle: space to depth); a copy."""
+    kind: ClassVar[str] = "pixel_unshuffle"
+    head: ClassVar[str] = "factor"
+    torch_name: ClassVar[str] = "PixelUnshuffle"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        c, h, w = spatial(self, ins[0])
+        r = self.factor
+        if h % r or w % r:
+            raise SpecError(f"{self.kind} by {r} needs a height and width divisible by {r}, "
+                            f"got {h}x{w}")
+        return c * r * r, h // r, w // r
+
+    def window(self, ins: list[Shape]) -> Window:
+        return (self.factor,) * 2, (self.factor,) * 2, (1, 1)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return self.torch_name, dict(downscale_factor=self.factor)
+
+
+@register
+@dataclass(kw_only=True)
+class GLU(Op):
+    """a * sigmoid(b) of the two halves a, b of dimension `dim` (nn.GLU): a sigmoid and a
+    multiply per output element."""
+    kind: ClassVar[str] = "glu"
+    head: ClassVar[str] = "dim"
+    dim: int = spec_field("integer", -1)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        s = ins[0]
+        d = axis(self.dim, len(s))
+        if s[d] % 2:
+            raise SpecError(f"glu halves dimension {self.dim}, of odd size {s[d]}")
+        return (*s[:d], s[d] // 2, *s[d + 1:])
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "GLU", dict(dim=torch_dim(self.dim))
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))     # glu_backward(grad, self, dim)
+
+
+@register
+@dataclass(kw_only=True)
 class PadChannels(Op):
     """Zero-pad the channel dimension up to `pad_channels` channels (ENet shortcuts)."""
     kind: ClassVar[str] = "pad_channels"
@@ -2026,6 +2103,46 @@ class Amin(Amax):
     """The smallest value over `dims`: torch.amin, or torch.min(x, dim) with `indices`."""
     kind: ClassVar[str] = "amin"
     head: ClassVar[str] = "dims"
+
+
+@register
+@dataclass(kw_only=True)
+class Var(Reduction):
+    """The variance over `dims` with Bessel's `correction` (torch.var; ConvNeXt's
+    channels-first LayerNorm written out). Other ops: the mean (an add per input element),
+    then a subtract, a square and an add per input element: 4 per input element."""
+    kind: ClassVar[str] = "var"
+    head: ClassVar[str] = "dims"
+    torch_name: ClassVar[str] = "Var"
+    correction: int = spec_field("integer", 1)
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 4 * numel(ins[0])
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,))     # var_backward(grad, self, ...)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        name, args = super().module(ins, out, inplace)
+        return name, dict(args, correction=self.correction, std=self.kind == "std")
+
+
+@register
+@dataclass(kw_only=True)
+class Std(Var):
+    """The standard deviation over `dims` (torch.std): the variance's ops and a square root
+    per output element."""
+    kind: ClassVar[str] = "std"
+    head: ClassVar[str] = "dims"
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 4 * numel(ins[0]) + numel(out)
+
+    def keeps_output(self, inplace: bool) -> bool:
+        return True
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return Saved(inputs=(0,), output=True)     # std_backward(result, grad, self, ...)
 
 
 @register

@@ -235,6 +235,17 @@ class VectorNorm(Mean):
         return torch.linalg.vector_norm(x, 2, self.dims, self.keepdim)
 
 
+class Var(Mean):
+    """torch.var, or with `std` torch.std, over `dims`."""
+
+    def __init__(self, dims: tuple[int, ...], keepdim: bool, correction: int, std: bool) -> None:
+        super().__init__(dims, keepdim)
+        self.correction, self.fn = correction, torch.std if std else torch.var
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x, self.dims, correction=self.correction, keepdim=self.keepdim)
+
+
 class Extreme(Mean):
     """torch.amax / amin over `dims` (`fn` max or min), or with `indices` torch.max / min over
     the one dimension, its values."""

@@ -171,9 +171,9 @@ def _pow(c: Call) -> Op | None:
 @rule("hardtanh")
 def _hardtanh(c: Call) -> Op | None:
     low, high = c.arg(1, "min_val", -1.0), c.arg(2, "max_val", 1.0)
-    if (low, high) != (0.0, 6.0):
-        return declined(c, f"hardtanh to [{low}, {high}]; the rule is ReLU6's, [0, 6]")
-    return ops.op_class("relu6")()
+    if (low, high) == (0.0, 6.0):
+        return ops.op_class("relu6")()
+    return ops.Clamp(min=float(low), max=float(high))      # the same values and saved input
 
 
 @rule("leaky_relu")
@@ -305,6 +305,18 @@ def _extreme(c: Call) -> Op | None:
     return cls(dims=reduced, keepdim=bool(c.arg(2, "keepdim", False)), indices=named)
 
 
+@rule("var", "std")
+def _var(c: Call) -> Op | None:
+    """torch.var / std over dimensions: var.correction(self, dim, *, correction, keepdim)."""
+    reduced = _reduced(c)
+    if reduced is None:
+        return declined(c, ACROSS_SAMPLES)
+    correction = c.kwargs.get("correction", 1)
+    cls = ops.Var if c.name == "var" else ops.Std
+    return cls(dims=reduced, keepdim=bool(c.kwargs.get("keepdim", False)),
+               correction=int(1 if correction is None else correction))
+
+
 @rule("linalg_vector_norm")
 def _vector_norm(c: Call) -> Op | None:
     """The 2-norm only (F.normalize's default); other orders have no rule."""
@@ -370,6 +382,21 @@ def _stack(c: Call) -> Op | None:
     lead = first.dim() - len(c.ins[0])
     op = ops.Stack(dim=d - lead) if d >= lead else None
     return op if op is not None and _gives(op, c.ins, c.out) else None
+
+
+@rule("pixel_shuffle")
+def _pixel_shuffle(c: Call) -> Op | None:
+    return ops.PixelShuffle(factor=int(c.args[1]))
+
+
+@rule("pixel_unshuffle")
+def _pixel_unshuffle(c: Call) -> Op | None:
+    return ops.PixelUnshuffle(factor=int(c.args[1]))
+
+
+@rule("glu")
+def _glu(c: Call) -> Op | None:
+    return ops.GLU(dim=sample_dim(int(c.arg(1, "dim", -1))))
 
 
 @rule("channel_shuffle", "native_channel_shuffle")
