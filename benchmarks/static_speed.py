@@ -56,9 +56,12 @@ def cold_totals(name: str, shape: tuple[int, ...]) -> object:
 
 def cold(rounds: int) -> None:
     print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof"
-          " (of the medians; `rounds` = each round's own ratio, lowest and highest: the noise)")
+          " (of the medians; `rounds` = each round's own ratio, lowest and highest: the noise).\n"
+          "   Each archprof round runs right after the baselines' (their work has filled the CPU"
+          " caches);\n   `b2b`: archprof's rounds on further new sizes back to back instead, "
+          "against the same torchinfo median")
     print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'torchinfo':>10} {'ratio':>7} {'target':>7}"
-          f" {'rounds':>11} {'meta build+fwd':>15} {'ratio':>7}")
+          f" {'rounds':>11} {'meta build+fwd':>15} {'ratio':>7} {'b2b':>7} {'ratio':>7}")
     for name, target in COLD_TARGETS.items():
         c, h, w = archprof.expand(name).input
         ours, info, meta, ops = [], [], [], 0
@@ -75,11 +78,13 @@ def cold(rounds: int) -> None:
             meta.append(time.perf_counter() - start)
             info.append(timed(partial(torchinfo.summary, model[0], input_size=(1, *shape),
                                       device="meta", verbose=0)))
-        a, b, m = (statistics.median(x) * 1e3 for x in (ours, info, meta))
+        back = [timed(partial(cold_totals, name, (c, h + STEP * k, w + STEP * k)))
+                for k in range(rounds + 11, 2 * rounds + 11)]
+        a, b, m, r = (statistics.median(x) * 1e3 for x in (ours, info, meta, back))
         paired = [i / o for o, i in zip(ours, info)]
         spread = f"{min(paired):.0f}-{max(paired):.0f}x"
         print(f"{name:<16} {ops:>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x {target:>6}x {spread:>11}"
-              f" {m:>15.2f} {m / a:>6.0f}x")
+              f" {m:>15.2f} {m / a:>6.0f}x {r:>7.3f} {b / r:>6.0f}x")
 
 
 ZOO = """
