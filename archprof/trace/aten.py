@@ -150,11 +150,7 @@ def _activation(kind: str) -> Handler:
     return lambda c: ops.op_class(kind)()
 
 
-for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mish"):
-    ATEN[_name] = _activation(_name)
-
-
-for _name in ops.MATH:
+for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mish", *ops.MATH):
     ATEN[_name] = _activation(_name)
 
 
