@@ -116,9 +116,19 @@ def imagenet_accuracy(spec: Spec) -> dict[str, Any]:
 def spec_dir() -> Path:
     """Where the specs live: $ARCHPROF_SPECS, else the package's specs (a wheel carries the
     repository's specs/ as archprof/specs), else the source tree's specs/ folder."""
-    if "ARCHPROF_SPECS" in os.environ:
-        return Path(os.environ["ARCHPROF_SPECS"])
-    return _shipped_specs()
+    return Path(_spec_folder())
+
+
+def _spec_folder() -> str:
+    """`spec_dir` as a string, what a look-up by name keys on: no pathlib code on that path
+    (right after torch's work, with the CPU caches cold, it was a tenth of a look-up)."""
+    folder = os.environ.get("ARCHPROF_SPECS")
+    return _shipped_folder() if folder is None else folder
+
+
+@lru_cache(maxsize=1)
+def _shipped_folder() -> str:
+    return str(_shipped_specs())
 
 
 @lru_cache(maxsize=1)
@@ -251,14 +261,13 @@ def registry(directory: Path | None = None) -> dict[str, Spec]:
     found = _registry(os.path.realpath(directory), stamp)
     if not found:
         raise SpecError(f"{where} {directory} holds no spec files (*.yaml)")
-    _SEEN[directory] = (_stamp(directory), {s.file: _stamp(s.file) for s in found.values()}, found)
     return dict(found)
 
 
-# The last scan of each folder: its own stamp, each file's, the networks. Looking one network
-# up by name then checks two stamps (the folder's: files added or removed; the network's
-# file: edited) instead of scanning the folder.
-_SEEN: dict[Path, tuple[tuple[int, int, int] | None, dict[str, tuple[int, int, int] | None],
+# The last look-up's scan of each folder (by its name as `_spec_folder` gives it): its own
+# stamp, each file's, the networks. Looking one network up by name then checks two stamps
+# (the folder's: files added or removed; the network's file: edited) instead of scanning.
+_SEEN: dict[str, tuple[tuple[int, int, int] | None, dict[str, tuple[int, int, int] | None],
                         dict[str, Spec]]] = {}
 
 
@@ -271,14 +280,15 @@ def _stamp(path: str | Path) -> tuple[int, int, int] | None:
 
 
 def _lookup(name: str) -> Spec:
-    directory = spec_dir()
+    directory = _spec_folder()
     seen = _SEEN.get(directory)
     if seen is not None:
         folder, files, found = seen
         spec = found.get(name)
         if spec is not None and _stamp(directory) == folder and _stamp(spec.file) == files[spec.file]:
             return spec
-    specs = registry(directory)
+    specs = registry(Path(directory))
+    _SEEN[directory] = (_stamp(directory), {s.file: _stamp(s.file) for s in specs.values()}, specs)
     if ":" in name and name not in specs:     # 'file.py:' or ':build': a callable half named
         raise SpecError(f"'{name}' names no callable: write MODULE:CALLABLE or "
                         "path/to/file.py:CALLABLE")
