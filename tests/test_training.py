@@ -116,14 +116,9 @@ def test_depthwise_by_hand_where_flop_counter_is_wrong():
 
 
 # --- saved memory -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name,input", [("lenet5", None), ("mobilenet_v2", (3, 64, 64)),
-                                        ("se_resnet50", (3, 32, 32)), ("alexnet", None)])
-def test_saved_bytes_equal_what_autograd_keeps(name, input):
-    """Distinct storages autograd saves in a real CPU forward (saved_tensors_hooks), less the
-    parameters and the batch. CPU dropout keeps a float32 mask where archprof counts CUDA's
-    bool one: 3 bytes per element more here."""
-    model = build(name, input=input).train()
-    x = torch.randn(2, *model.graph.input)
+def autograd_saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Distinct storages autograd keeps in a real forward (saved_tensors_hooks), less the
+    parameters, buffers and the batch."""
     kept: dict[int, int] = {}
     with torch.autograd.graph.saved_tensors_hooks(
             lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
@@ -131,9 +126,20 @@ def test_saved_bytes_equal_what_autograd_keeps(name, input):
         model(x)
     for t in [*model.parameters(), *model.buffers(), x]:
         kept.pop(t.untyped_storage().data_ptr(), None)
+    return sum(kept.values())
+
+
+@pytest.mark.parametrize("name,input", [("lenet5", None), ("mobilenet_v2", (3, 64, 64)),
+                                        ("se_resnet50", (3, 32, 32)), ("alexnet", None)])
+def test_saved_bytes_equal_what_autograd_keeps(name, input):
+    """Distinct storages autograd saves in a real CPU forward (saved_tensors_hooks), less the
+    parameters and the batch. CPU dropout keeps a float32 mask where archprof counts CUDA's
+    bool one: 3 bytes per element more here."""
+    model = build(name, input=input).train()
+    saved = autograd_saved_bytes(model, torch.randn(2, *model.graph.input))
     a = archprof.analyze(name, input=input, batch=2, train=True)
     masks = sum(2 * n.out[0] for n in a.graph.nodes if n.op.kind == "dropout")
-    assert sum(kept.values()) == a.totals["train_saved_bytes"] + 3 * masks
+    assert saved == a.totals["train_saved_bytes"] + 3 * masks
 
 
 def test_keeps_output_is_what_saved_says():
@@ -165,15 +171,8 @@ def test_no_op_overwrites_an_output_kept_for_the_backward(write_spec):
     assert (made["r1"], made["r2"], made["r3"]) == (0, 2 * 256, 2 * 256)
     model = build(path).train()
     x = torch.randn(2, 3, 8, 8)
-    kept: dict[int, int] = {}
-    with torch.autograd.graph.saved_tensors_hooks(
-            lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
-                                      t.untyped_storage().nbytes()) and t, lambda t: t):
-        out = model(x)
-    out.sum().backward()
-    for t in [*model.parameters(), x]:
-        kept.pop(t.untyped_storage().data_ptr(), None)
-    assert sum(kept.values()) == a.totals["train_saved_bytes"]
+    model(x).sum().backward()
+    assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"]
 
 
 # --- the step's peak against MemTracker ---------------------------------------------------------
@@ -561,15 +560,7 @@ def test_modern_ops_backward_macs_and_saved(name, write_spec):
                                         torch.empty(2, *graph.input, device="meta"))
     assert backward / 2 == a.totals["backward_macs"]
     model = build(graph).train()
-    x = torch.randn(2, *graph.input)
-    kept: dict[int, int] = {}
-    with torch.autograd.graph.saved_tensors_hooks(
-            lambda t: kept.setdefault(t.untyped_storage().data_ptr(),
-                                      t.untyped_storage().nbytes()) and t, lambda t: t):
-        model(x)
-    for t in [*model.parameters(), *model.buffers(), x]:
-        kept.pop(t.untyped_storage().data_ptr(), None)
-    assert sum(kept.values()) == a.totals["train_saved_bytes"]
+    assert autograd_saved_bytes(model, torch.randn(2, *graph.input)) == a.totals["train_saved_bytes"]
 
 
 @pytest.mark.parametrize("name", sorted(MODERN))
