@@ -157,16 +157,20 @@ def test_traced_attention_and_activations_are_counted_and_import(tmp_path) -> No
 
 
 def test_unruled_forms_are_listed_with_the_reason() -> None:
-    """An ELU scaled otherwise than SELU, with the reason; CELU and the elementwise maximum of
-    two tensors, which have no rule at all."""
+    """An ELU scaled otherwise than SELU and the magnitude of a complex tensor, with the
+    reason; CELU, the elementwise maximum of two tensors and an FFT, which have no rule."""
     class Forms(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.ops.aten.elu(x, 1.0, 2.0) + F.celu(x) + torch.max(x, 2 * x)
+            return torch.ops.aten.elu(x, 1.0, 2.0) + F.celu(x) + torch.max(x, 2 * x) \
+                + torch.fft.fft(x).abs()
 
     a = archprof.analyze(Forms(), input=(4, 5))
-    assert a.totals["uncounted_ops"] == {"aten.celu": 1, "aten.elu": 1, "aten.maximum": 1}
-    assert a.totals["uncounted_why"] == {"aten.elu": "an ELU scaled by 2.0; the rules are "
-                                                     "ELU's and SELU's"}
+    assert a.totals["uncounted_ops"] == {"aten._fft_r2c": 1, "aten.abs": 1, "aten.celu": 1,
+                                         "aten.elu": 1, "aten.maximum": 1}
+    assert a.totals["uncounted_why"] == {
+        "aten.elu": "an ELU scaled by 2.0; the rules are ELU's and SELU's",
+        "aten.abs": "the magnitude of a complex tensor; the rule is a real abs, one op per "
+                    "element"}
 
 
 SHUFFLES = """

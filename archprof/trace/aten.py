@@ -154,6 +154,14 @@ for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mi
     ATEN[_name] = _activation(_name)
 
 
+@rule("abs")        # in place of the one the loop above registers
+def _abs(c: Call) -> Op | None:
+    if c.args[0].is_complex():
+        return declined(c, "the magnitude of a complex tensor; the rule is a real abs, one op "
+                           "per element")
+    return ops.op_class("abs")()
+
+
 @rule("pow")
 def _pow(c: Call) -> Op | None:
     exponent = c.args[1] if len(c.args) > 1 else None
