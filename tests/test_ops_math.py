@@ -223,6 +223,14 @@ def test_rows_train_as_autograd_and_flop_counter_say(rows: str, write_spec) -> N
     assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"]
 
 
+@pytest.mark.parametrize("rows", ["- {conv: 4, k: 1}" + CHAIN, ACTIVATIONS, SHUFFLES])
+def test_keeps_output_is_what_saved_says(rows: str, write_spec) -> None:  # noqa: ANN001
+    """As on the zoo (tests/test_training.py), for every op of these rows, in place and not."""
+    for n in archprof.expand(str(write_spec(rows, input="[4, 6, 6]"))).nodes:
+        for inplace in (False, True):
+            assert n.op.saved(n.ins, n.out, inplace).output == n.op.keeps_output(inplace), n.name
+
+
 def test_traced_sub_pixel_and_norms_are_counted_and_import(tmp_path) -> None:  # noqa: ANN001
     """No op uncounted (the hardtanh to [-1, 1] is a clamp); conv 4->16 k3 on 6x6: 576 * 36
     MACs; saved bytes as autograd keeps them; the imported spec analyses the same."""
