@@ -128,14 +128,9 @@ def _spec_folder() -> str:
 
 @lru_cache(maxsize=1)
 def _shipped_folder() -> str:
-    return str(_shipped_specs())
-
-
-@lru_cache(maxsize=1)
-def _shipped_specs() -> Path:
     package = Path(__file__).resolve().parents[1]
     installed = package / "specs"
-    return installed if installed.is_dir() else package.parent / "specs"
+    return str(installed if installed.is_dir() else package.parent / "specs")
 
 
 def read_bytes(path: Path) -> bytes:

@@ -150,11 +150,12 @@ def _activation(kind: str) -> Handler:
     return lambda c: ops.op_class(kind)()
 
 
-for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mish", *ops.MATH):
+for _name in ("relu", "hardswish", "sigmoid", "tanh", "silu", "hardsigmoid", "mish",
+              *(f for f in ops.MATH if f != "abs")):      # abs: `_abs`, below
     ATEN[_name] = _activation(_name)
 
 
-@rule("abs")        # in place of the one the loop above registers
+@rule("abs")
 def _abs(c: Call) -> Op | None:
     if c.args[0].is_complex():
         return declined(c, "the magnitude of a complex tensor; the rule is a real abs, one op "
