@@ -3,7 +3,10 @@
 1. Cold analysis (`analyze(name, input=...)` then `.totals`, on an input size not analysed
    before in the process) against `torchinfo.summary` of the model built on the meta device
    (the build itself not timed), and against building the model on meta plus one forward.
-   Each round uses a new input size for all three, interleaved, so load drift hits all alike.
+   Each tool runs blocks of rounds, the blocks alternating so that load drift hits all alike;
+   archprof analyses a new input size each round. The first archprof round of a block runs
+   right after torch's work and is also shown apart: with the CPU caches full of torch's
+   code and data, archprof's first analysis spends as long again bringing its own back.
 2. The whole zoo analysed cold in a fresh process (target < 100 ms), with the cache
    (archprof.spec.cache) empty, holding the parses, and holding parses and programs.
 3. `archprof.sweep` variants per second on a MobileNet v1 alpha x resolution grid and a
@@ -29,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +40,13 @@ import torch
 import torchinfo
 
 import archprof
+from archprof.ir.graph import Graph
 from archprof.spec import cache, memo
 from archprof.zoo import PARALLEL_FROM, cpus, sweep
 
 COLD_TARGETS = {"vgg16": 50, "resnet152": 200, "densenet201": 100, "inception_v3": 100,
                 "nasnet_a_mobile": 100}
+BLOCKS = 3      # per tool, alternating (see `cold`)
 STEP = 32       # a new input size each round, keeping every network's stage arithmetic valid
 
 
@@ -54,37 +60,46 @@ def cold_totals(name: str, shape: tuple[int, ...]) -> object:
     return archprof.analyze(name, input=shape).totals
 
 
-def cold(rounds: int) -> None:
-    print(f"1. cold analysis: median ms over {rounds} new input sizes; ratio = baseline / archprof"
-          " (of the medians; `rounds` = each round's own ratio, lowest and highest: the noise).\n"
-          "   Each archprof round runs right after the baselines' (their work has filled the CPU"
-          " caches);\n   `b2b`: archprof's rounds on further new sizes back to back instead, "
-          "against the same torchinfo median")
+def cold(rounds: int, blocks: int = BLOCKS) -> None:
+    print(f"1. cold analysis (an input size never analysed before in the process): median ms of"
+          f" {blocks} blocks of {rounds} rounds per tool,\n   the tools' blocks alternating so "
+          "that drift in the machine's load hits all alike; ratio = baseline / archprof.\n   "
+          "`after torch`: the first archprof round of each block, which runs right after torch's"
+          " work has filled the CPU caches\n   (torchinfo, 100x longer, takes as long either way;"
+          " see README.md, 'Measuring the real models')")
     print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'torchinfo':>10} {'ratio':>7} {'target':>7}"
-          f" {'rounds':>11} {'meta build+fwd':>15} {'ratio':>7} {'b2b':>7} {'ratio':>7}")
+          f" {'meta build+fwd':>15} {'ratio':>7} {'after torch':>12} {'ratio':>7}")
     for name, target in COLD_TARGETS.items():
         c, h, w = archprof.expand(name).input
-        ours, info, meta, ops = [], [], [], 0
-        for k in range(1, rounds + 1):
-            shape = (c, h + STEP * (k + 10), w + STEP * (k + 10))   # never analysed before
-            ours.append(timed(partial(cold_totals, name, shape)))
-            graph = archprof.expand(name, input=shape)
-            ops = len(graph.nodes)
-            model: list[torch.nn.Module] = []
-            start = time.perf_counter()
-            model.append(archprof.build(graph, device="meta"))
-            with torch.inference_mode():
-                model[0](torch.zeros((1, *shape), device="meta"))
-            meta.append(time.perf_counter() - start)
-            info.append(timed(partial(torchinfo.summary, model[0], input_size=(1, *shape),
-                                      device="meta", verbose=0)))
-        back = [timed(partial(cold_totals, name, (c, h + STEP * k, w + STEP * k)))
-                for k in range(rounds + 11, 2 * rounds + 11)]
-        a, b, m, r = (statistics.median(x) * 1e3 for x in (ours, info, meta, back))
-        paired = [i / o for o, i in zip(ours, info)]
-        spread = f"{min(paired):.0f}-{max(paired):.0f}x"
-        print(f"{name:<16} {ops:>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x {target:>6}x {spread:>11}"
-              f" {m:>15.2f} {m / a:>6.0f}x {r:>7.3f} {b / r:>6.0f}x")
+        sizes = [(c, h + STEP * (k + 10), w + STEP * (k + 10)) for k in range(1, rounds + 1)]
+        with memo.enabled(False):   # the baselines' graphs leave nothing memoised for archprof
+            graphs = [archprof.expand(name, input=shape) for shape in sizes]
+        models = [archprof.build(graph, device="meta") for graph in graphs]
+        ours: list[float] = []
+        info: list[float] = []
+        meta: list[float] = []
+        first: list[float] = []
+        fresh = iter(range(rounds + 11, rounds * (blocks + 1) + 11))    # archprof's new sizes
+        for _ in range(blocks):
+            for graph, shape in zip(graphs, sizes):
+                meta.append(timed(partial(meta_forward, graph, shape)))
+            for model, shape in zip(models, sizes):
+                info.append(timed(partial(torchinfo.summary, model, input_size=(1, *shape),
+                                          device="meta", verbose=0)))
+            times = [timed(partial(cold_totals, name, (c, h + STEP * k, w + STEP * k)))
+                     for k in islice(fresh, rounds)]
+            first.append(times[0])
+            ours.extend(times)
+        a, b, m, f = (statistics.median(x) * 1e3 for x in (ours, info, meta, first))
+        print(f"{name:<16} {len(graphs[0].nodes):>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x "
+              f"{target:>6}x {m:>15.2f} {m / a:>6.0f}x {f:>12.3f} {b / f:>6.0f}x")
+
+
+def meta_forward(graph: Graph, shape: tuple[int, ...]) -> None:
+    """The model built on the meta device and run once: what it costs torch to see shapes."""
+    model = archprof.build(graph, device="meta")
+    with torch.inference_mode():
+        model(torch.zeros((1, *shape), device="meta"))
 
 
 ZOO = """
