@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ from archprof.zoo import PARALLEL_FROM, cpus, sweep
 
 COLD_TARGETS = {"vgg16": 50, "resnet152": 200, "densenet201": 100, "inception_v3": 100,
                 "nasnet_a_mobile": 100}
-BLOCKS = 3      # per tool, alternating (see `cold`)
+BLOCKS = 5      # per tool, alternating (see `cold`)
 STEP = 32       # a new input size each round, keeping every network's stage arithmetic valid
 
 
@@ -61,14 +61,15 @@ def cold_totals(name: str, shape: tuple[int, ...]) -> object:
 
 
 def cold(rounds: int, blocks: int = BLOCKS) -> None:
-    print(f"1. cold analysis (an input size never analysed before in the process): median ms of"
-          f" {blocks} blocks of {rounds} rounds per tool,\n   the tools' blocks alternating so "
-          "that drift in the machine's load hits all alike; ratio = baseline / archprof.\n   "
-          "`after torch`: the first archprof round of each block, which runs right after torch's"
-          " work has filled the CPU caches\n   (torchinfo, 100x longer, takes as long either way;"
-          " see README.md, 'Measuring the real models')")
-    print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'torchinfo':>10} {'ratio':>7} {'target':>7}"
-          f" {'meta build+fwd':>15} {'ratio':>7} {'after torch':>12} {'ratio':>7}")
+    print(f"1. cold analysis (an input size never analysed before in the process), median ms: "
+          f"{blocks} blocks of {rounds} rounds per tool,\n   the blocks alternating so that drift "
+          "in the machine's load hits all alike; ratio = baseline / archprof. Each archprof\n   "
+          "block starts with one more round, right after torch's work has filled the CPU caches"
+          " with its own code and data:\n   `after torch` (torchinfo, 100x longer, takes as long "
+          "either way; README.md, 'Measuring the real models')")
+    print(f"{'network':<16} {'ops':>5} {'archprof':>9} {'rounds':>13} {'torchinfo':>10} "
+          f"{'ratio':>7} {'target':>7} {'meta build+fwd':>15} {'ratio':>7} {'after torch':>12} "
+          f"{'ratio':>7}")
     for name, target in COLD_TARGETS.items():
         c, h, w = archprof.expand(name).input
         sizes = [(c, h + STEP * (k + 10), w + STEP * (k + 10)) for k in range(1, rounds + 1)]
@@ -79,20 +80,24 @@ def cold(rounds: int, blocks: int = BLOCKS) -> None:
         info: list[float] = []
         meta: list[float] = []
         first: list[float] = []
-        fresh = iter(range(rounds + 11, rounds * (blocks + 1) + 11))    # archprof's new sizes
+        fresh = count(rounds + 11)      # archprof's new sizes
         for _ in range(blocks):
             for graph, shape in zip(graphs, sizes):
                 meta.append(timed(partial(meta_forward, graph, shape)))
             for model, shape in zip(models, sizes):
                 info.append(timed(partial(torchinfo.summary, model, input_size=(1, *shape),
                                           device="meta", verbose=0)))
-            times = [timed(partial(cold_totals, name, (c, h + STEP * k, w + STEP * k)))
-                     for k in islice(fresh, rounds)]
-            first.append(times[0])
-            ours.extend(times)
+            first.append(timed(partial(cold_totals, name, new_size(c, h, w, next(fresh)))))
+            ours.extend(timed(partial(cold_totals, name, new_size(c, h, w, k)))
+                        for k in islice(fresh, rounds))
         a, b, m, f = (statistics.median(x) * 1e3 for x in (ours, info, meta, first))
-        print(f"{name:<16} {len(graphs[0].nodes):>5} {a:>9.3f} {b:>10.2f} {b / a:>6.0f}x "
-              f"{target:>6}x {m:>15.2f} {m / a:>6.0f}x {f:>12.3f} {b / f:>6.0f}x")
+        spread = f"{min(ours) * 1e3:.3f}-{max(ours) * 1e3:.3f}"
+        print(f"{name:<16} {len(graphs[0].nodes):>5} {a:>9.3f} {spread:>13} {b:>10.2f} "
+              f"{b / a:>6.0f}x {target:>6}x {m:>15.2f} {m / a:>6.0f}x {f:>12.3f} {b / f:>6.0f}x")
+
+
+def new_size(c: int, h: int, w: int, k: int) -> tuple[int, int, int]:
+    return c, h + STEP * k, w + STEP * k
 
 
 def meta_forward(graph: Graph, shape: tuple[int, ...]) -> None:
