@@ -177,7 +177,7 @@ def analyze(spec: Any, input: Shape | None = None, params: dict[str, Any] | None
         raise ValueError("batch must be at least 1")
     if _is_module(spec):
         from archprof.trace import trace  # imports torch: only for a module
-        graph = trace(spec, tuple(input or (3, 224, 224)), batch=batch,
+        graph = trace(spec, tuple(input or (3, 224, 224)),     # one sample; `batch` scales
                       dtype=dtype if dtype in ("float32", "float16", "bfloat16", "float64")
                       else "float32")
     else:

@@ -43,12 +43,12 @@ def is_callable_ref(name: str) -> bool:
 
 
 def graph(name: str, params: dict[str, Any] | None = None, input: Shape | None = None,
-          batch: int = 1, dtype: str = "float32") -> Graph:
+          dtype: str = "float32") -> Graph:
     """The graph of a spec (expanded) or of the module a callable returns (traced)."""
     if not is_callable_ref(name):
         return expand(name, params, input)
     module = load_module(name, params)
-    return trace_module(module, name, input or DEFAULT_INPUT, batch=batch, dtype=dtype)
+    return trace_module(module, name, input or DEFAULT_INPUT, dtype=dtype)
 
 
 @dataclass
@@ -116,8 +116,7 @@ def load_module(ref: str, params: dict[str, Any] | None = None, meta: bool = Tru
     return made
 
 
-def trace_module(module: nn.Module, ref: str, input: Shape, batch: int = 1,
-                 dtype: str = "float32") -> Graph:
+def trace_module(module: nn.Module, ref: str, input: Shape, dtype: str = "float32") -> Graph:
     """The module's graph (archprof.trace); a forward that cannot take one tensor of shape
     `input`, or that fails on it, is a SpecError naming the module path where it failed."""
     _check_forward(module, ref)
@@ -125,13 +124,13 @@ def trace_module(module: nn.Module, ref: str, input: Shape, batch: int = 1,
 
     with _where(module) as stack:
         try:
-            return trace(module, input=input, batch=batch, dtype=dtype, name=ref)
+            return trace(module, input=input, dtype=dtype, name=ref)
         except SpecError as err:
             err.path = ref + (f", module {stack[-1]}" if stack and stack[-1] else "")
             raise err.located() from None
         except Exception as err:  # noqa: BLE001 - any failure of user code becomes one line
             at = f" in module {stack[-1]}" if stack and stack[-1] else ""
-            raise SpecError(f"{ref}: the model rejects input {dims((batch, *input))}{at}: "
+            raise SpecError(f"{ref}: the model rejects input {dims((1, *input))}{at}: "
                             f"{_one_line(err)}") from None
 
 

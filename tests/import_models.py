@@ -33,6 +33,38 @@ class TorchViT(nn.Module):
         return self.head(self.ln(x)[:, 0])
 
 
+class TransposedTokens(nn.Module):
+    """Patch tokens as a transposed view, x.flatten(2).transpose(1, 2), straight into
+    nn.MultiheadAttention(batch_first=True): its input projection then sees a 3-D tensor that
+    torch cannot flatten without a copy, and multiplies it by the weight expanded over the
+    tokens (a bmm, not an mm)."""
+
+    def __init__(self, dim: int = 16, heads: int = 2, patch: int = 4) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, patch, patch)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        return self.attn(t, t, t, need_weights=False)[0]
+
+
+class ChannelsLastWeights(nn.Module):
+    """Weights applied to a channels-last view by matmul and einsum: a 4-D view torch cannot
+    flatten without a copy times a 2-D parameter (a bmm by the weight expanded over the
+    positions), and an einsum with a parameter (a bmm by a batch of one matrix)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 4, 4)
+        self.w = nn.Parameter(torch.zeros(16, 24))
+        self.q = nn.Parameter(torch.zeros(24, 24))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.patch(x).permute(0, 2, 3, 1) @ self.w
+        return torch.einsum("nhwc,cd->nhwd", y, self.q)
+
+
 class DenseLayer(nn.Module):
     def __init__(self, cin: int, growth: int) -> None:
         super().__init__()

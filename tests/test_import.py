@@ -350,6 +350,46 @@ def test_vit_patch_flattening_and_batch_first_attention_import() -> None:
     assert "{mean: [0], name: attn_multi_head_attention_forward_8}" in text
 
 
+def test_a_weight_expanded_over_a_bmm_is_a_linear_layer() -> None:
+    """A transposed token view into nn.MultiheadAttention: the input projection runs as a bmm
+    of the tokens by the weight expanded over them (stride 0), counted as the linear layer it
+    is, not left uncounted; so are a channels-last matmul by a weight and an einsum's."""
+    x = torch.zeros(1, 16, 64).transpose(1, 2).transpose(0, 1)   # (64, 1, 16), a view
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.linear(x, torch.zeros(48, 16))
+    assert list(counter.get_flop_counts()["Global"]) == [torch.ops.aten.bmm]
+    module = im.TransposedTokens()
+    graph, text = imported(module, (3, 32, 32))
+    # patch conv 16*(3*4*4) + 16; projections in 48*16 + 48 and out 16*16 + 16
+    assert analyze(graph).totals["params"] == 784 + 816 + 272
+    # patch conv 64 patches * 16 * 48; q, k, v 64 tokens * 16 * 48; q k^T and weights v per
+    # head 2 * 64*64*8 each; out 64*16*16
+    assert analyze(graph).totals["macs"] == (
+        64 * 16 * 48 + 64 * 16 * 48 + 2 * 2 * 64 * 64 * 8 + 64 * 16 * 16)
+    graph, text = imported(im.ChannelsLastWeights(), (3, 32, 32))
+    # patch conv 784; w 16*24 and q 24*24, each counted by its product
+    assert analyze(graph).totals["params"] == 784 + 384 + 576
+    assert [n.op.kind for n in graph.nodes].count("linear") == 2
+    # patch conv 64 * 16 * 48; then 64 positions * 16 * 24 and 64 * 24 * 24
+    assert analyze(graph).totals["macs"] == 64 * 16 * 48 + 64 * 16 * 24 + 64 * 24 * 24
+
+
+@pytest.mark.parametrize("make", [im.TorchViT, im.TransposedTokens, im.ChannelsLastWeights])
+def test_a_batch_not_in_front_is_counted_per_sample_at_any_batch(make: type) -> None:
+    """nn.MultiheadAttention(batch_first=True) moves the batch dimension away from the front,
+    where a batch of 3 samples of 17 tokens could not be told from the tokens: the trace runs
+    one sample, and a batch scales its counts as FlopCounterMode's on that batch."""
+    module = make().to("meta")
+    one = analyze(module, input=(3, 32, 32)).totals
+    three = analyze(module, input=(3, 32, 32), batch=3).totals
+    for key in ("macs", "other_ops", "activations", "peak_activations"):
+        assert three[key] == 3 * one[key], key
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(torch.empty(3, 3, 32, 32, device="meta"))
+    assert three["macs"] == counter.get_total_flops() // 2
+    assert three["uncounted_ops"] == {}
+
+
 def test_a_concat_of_one_tensor_is_a_copy() -> None:
     """DenseNet's first dense layer concatenates a list of one: torch.cat copies it."""
     x = torch.zeros(1, 2, 3)

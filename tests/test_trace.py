@@ -106,6 +106,31 @@ def test_parameters_used_again_are_counted_once_their_work_every_time():
     assert t["train_macs"] - t["macs"] == stem + 3 * 2 * conv + 2 * 2 * fc
 
 
+def test_a_weight_made_from_parameters_counts_the_parameters_it_reads():
+    """An op counts the parameters it reads, whatever its rule would count for its weight: a
+    low-rank product a @ b (16x4 and 4x24, not a 16x24 weight), a buffer used as the weight
+    (no parameters), a weight-normalised layer (its norm and direction, 8 + 64, and bias)."""
+    module = tm.DerivedWeights()
+    a = archprof.analyze(module, input=(10, 16), train=True)
+    t = a.totals
+    rows = a.layers.set_index("name")
+    assert rows.at["matmul", "params"] == rows.at["matmul", "weights"] == 16 * 4 + 4 * 24
+    assert rows.at["matmul_1", "params"] == 0
+    assert t["params"] == 272 + 160 + (8 + 64 + 8) == numel(module)
+    assert t["trainable_params"] == numel(module)
+    # per token: fc 16*16, the product 16*24, the projection 24*8, the normalised layer 8*8;
+    # a @ b runs once per forward on parameters alone (listed apart: constant work)
+    per_sample = 10 * (16 * 16 + 16 * 24 + 24 * 8 + 8 * 8)
+    assert t["macs"] == per_sample and t["constant_work"] == {"aten.mm": 1}
+    with torch.device("meta"):
+        on_meta = tm.DerivedWeights()
+    assert flop_counter_macs(on_meta, (10, 16)) == per_sample + 16 * 4 * 24
+    # a spec row would count 16*24 params for the product: import refuses it
+    from archprof.trace.to_spec import to_spec
+    with pytest.raises(SpecError, match=r"^matmul, matmul_1 read .* a weight made from other"):
+        to_spec(trace(module, (10, 16)))
+
+
 def test_attention_is_one_row_with_both_products():
     a = archprof.analyze(tm.SDPABlock(), input=(10, 32))
     rows = a.layers.set_index("name")
@@ -176,7 +201,7 @@ def test_batch_scales_per_sample_counts():
 def test_real_weights_are_not_touched():
     module = tm.TinyResNet()          # on the CPU, with initialised weights
     before = module.conv1.weight.detach().clone()
-    graph = trace(module, (3, 64, 64), batch=2)
+    graph = trace(module, (3, 64, 64))
     assert module.conv1.weight.device.type == "cpu" and torch.equal(module.conv1.weight, before)
     assert module.training            # eval() for the trace, then restored
     assert graph.node("conv1").out == (8, 32, 32)
@@ -290,6 +315,33 @@ def test_flop_counter_misses_fused_attention_on_cpu_tensors_archprof_does_not() 
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         Attend()(torch.randn(1, heads, tokens, e))                             # CPU: fused kernel
     assert counter.get_total_flops() == 0
+
+
+def test_flop_counter_misses_multihead_attention_on_cpu_tensors_archprof_does_not() -> None:
+    """nn.MultiheadAttention on real CPU tensors: in eval mode without grad it runs its fast
+    path, one op for which FlopCounterMode has no formula (0 counted, projections and all);
+    with grad its projections are counted but not the fused attention. archprof counts all:
+    projections in 50*32*96 and out 50*32*32, q k^T and weights v 50*50*32 each."""
+
+    class SelfAttend(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    module = SelfAttend().eval()
+    projections = 50 * 32 * 96 + 50 * 32 * 32
+    by_hand = projections + 2 * 50 * 50 * 32
+    assert archprof.analyze(module, input=(50, 32)).totals["macs"] == by_hand
+    assert flop_counter_macs(SelfAttend().to("meta"), (50, 32)) == by_hand   # meta: all ops
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.randn(1, 50, 32))                                     # CPU: the fast path
+    assert counter.get_total_flops() == 0
+    with FlopCounterMode(display=False) as counter:
+        module(torch.randn(1, 50, 32))                                     # fused attention
+    assert counter.get_total_flops() // 2 == projections
 
 
 class PositionBias(nn.Module):

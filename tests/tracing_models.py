@@ -366,6 +366,22 @@ class SharedWeights(nn.Module):
         return self.decode(F.relu(self.encode(x)))
 
 
+class DerivedWeights(nn.Module):
+    """Weights that are not one parameter: a low-rank product of two, a projection held as a
+    buffer, and a weight-normalised linear layer (its weight made of a norm and a direction)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self.a, self.b = nn.Parameter(torch.randn(16, 4)), nn.Parameter(torch.randn(4, 24))
+        self.register_buffer("projection", torch.randn(24, 8))
+        self.normed = nn.utils.parametrizations.weight_norm(nn.Linear(8, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.fc(x) @ (self.a @ self.b)
+        return self.normed(x @ self.projection)
+
+
 class LoopedLinear(nn.Module):
     """One Linear(256, 256) applied three times, then a head: in training the weight gradients
     of its three uses are summed into one (autograd sums them out of place)."""

@@ -53,7 +53,7 @@ def table(name: str, input_shape: tuple | None, params: dict, batch: int, dtype:
         raise click.UsageError("--by type sums the forward counts per layer type; the training "
                                "columns are per layer: drop --train or --by type")
     needs_train(train, freeze)
-    a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
+    a = analyze(graph(name, params, input_shape, dtype=dtype), batch=batch, dtype=dtype,
                 train=train, optimizer=optimizer, freeze=freeze)
     uncounted = a.totals["uncounted_ops"]
     if strict and uncounted:
@@ -197,7 +197,7 @@ def explain(name: str, layer: str | None, input_shape: tuple | None, params: dic
             dtype: str, train: bool, freeze: str | None) -> None:
     """The arithmetic behind every number of NAME (or of LAYER and the ops inside it)."""
     needs_train(train, freeze)
-    a = analyze(graph(name, params, input_shape, batch, dtype), batch=batch, dtype=dtype,
+    a = analyze(graph(name, params, input_shape, dtype=dtype), batch=batch, dtype=dtype,
                 train=train, freeze=freeze)
     if train:
         from archprof.training import explain as explain_training

@@ -107,10 +107,18 @@ def _addmm(c: Call) -> Op | None:
 def _mm(c: Call) -> Op | None:
     if c.acts[:2] == [True, True]:
         return ops.Matmul()
-    if c.acts[:2] == [True, False] and c.args[1].dim() == 2:
-        return ops.Linear(out=int(c.args[1].shape[1]), bias=False)
+    if c.acts[:2] == [True, False] and (c.args[1].dim() == 2 or _one_matrix(c.args[1])):
+        return ops.Linear(out=int(c.args[1].shape[-1]), bias=False)
     return declined(c, "a constant on the left or a weight of more than 2 dimensions; the "
                        "rules are activation @ activation and activation @ 2-D weight")
+
+
+def _one_matrix(w: torch.Tensor) -> bool:
+    """A bmm operand that is one matrix for the whole batch: expanded over it (stride 0), as
+    torch's matmul makes it of a 2-D weight for an activation it cannot flatten without a copy
+    (a transposed view, as in nn.MultiheadAttention's input projection), or a batch of one
+    matrix (an einsum's weight)."""
+    return w.dim() == 3 and (w.stride(0) == 0 or w.shape[0] == 1)
 
 
 @rule("baddbmm")

@@ -103,8 +103,9 @@ class Record:
     out: Shape
     inplace: bool
     name: str = ""
-    # what an earlier op counted of the parameters and buffers this op reads (a module called
-    # again, a tied weight, an RNN's weights at every step), not counted again: `Counted`
+    # what the op's rule counts that its row does not: parameters and buffers an earlier op
+    # counted (a module called again, a tied weight, an RNN's weights at every step), and
+    # parameters it does not read (a weight made from parameters): `Counted`
     before: Counted = (0, 0, False, -1)
 
 
@@ -127,9 +128,9 @@ class Tensors:
 
 
 class Recorder(TorchDispatchMode):
-    def __init__(self, names: dict[int, str], params: dict[int, Tensor], batch: int) -> None:
+    def __init__(self, names: dict[int, str], params: dict[int, Tensor]) -> None:
         super().__init__()
-        self.names, self.params, self.batch = names, params, batch
+        self.names, self.params = names, params
         self.input_shape: Shape = ()
         self.signature_only = False
         self.torch_name = ""      # the torch function running, if public: names its ATen ops
@@ -149,15 +150,14 @@ class Recorder(TorchDispatchMode):
         self.constant_work: Counter[str] = Counter()
 
     # --- shapes ----------------------------------------------------------------------------
-    def sample(self, t: torch.Tensor) -> Shape:
-        """Per-sample shape: dim 0 carries the batch (removed, or divided when it is folded
-        with another dimension, e.g. batch x heads)."""
+    @staticmethod
+    def sample(t: torch.Tensor) -> Shape:
+        """Per-sample shape. The forward runs on one sample: a batch dimension in front is
+        dropped; a tensor whose batch dimension moved (nn.MultiheadAttention's transpose) or
+        was folded into another (batch x heads) is one sample's as it is. With a larger batch
+        neither could be told apart from the other dimensions."""
         shape = tuple(int(s) for s in t.shape)
-        if not shape:
-            return shape
-        if shape[0] == self.batch:
-            return shape[1:]
-        return (shape[0] // self.batch, *shape[1:]) if shape[0] % self.batch == 0 else shape
+        return shape[1:] if shape and shape[0] == 1 else shape
 
     def path(self) -> str:
         return self.frames[-1].path if self.frames else ""
@@ -224,8 +224,7 @@ class Recorder(TorchDispatchMode):
         out = self.sample(outs[0])
         op = rule(frame.module, ins, out)
         inputs = [self.tensors.node[id(t)] for t in acts]
-        counted = self.counted(owned)
-        param = self.param_record(frame, op, ins, out, owned, inputs[0])
+        param, counted = self.param_record(frame, op, ins, out, owned, inputs[0])
         if param is not None:
             inputs.append(param)
             ins.append(self.records[param].out)
@@ -341,8 +340,7 @@ class Recorder(TorchDispatchMode):
             source, main, _ = self.steps(frame, "transpose", [swap], inputs[0], ins[0], True)
             inputs, ins = [source], [main]
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
-        counted = self.counted(lineage)
-        param = self.param_record(frame, op, ins, main, lineage, inputs[0])
+        param, counted = self.param_record(frame, op, ins, main, lineage, inputs[0])
         if param is not None:
             if extra:    # the row stands for the operand it becomes (the gathered bias)
                 self.records[param].out = extra.pop(0)
@@ -485,21 +483,27 @@ class Recorder(TorchDispatchMode):
                 min((self.attributed[pid] for pid in seen), default=-1))
 
     def param_record(self, frame: Frame | None, op: Op, ins: list[Shape], out: Shape,
-                     lineage: frozenset[int], source: int) -> int | None:
-        """A `param` row for parameters this op reads (`lineage`) that its rule does not
-        count (a layer scale, a position embedding); each parameter is counted once."""
+                     lineage: frozenset[int], source: int) -> tuple[int | None, Counted]:
+        """The op's parameters are those it reads (`lineage`), each counted once: a `param`
+        row for those its rule does not count (a layer scale, a position embedding), and what
+        the op's row does not count of its rule's (`Counted`): what earlier ops counted, and
+        what the rule counts beyond the parameters read (a weight made from parameters, as
+        a low-rank product; a buffer or a constant as the weight)."""
+        counted = self.counted(lineage)
         new = [pid for pid in lineage if pid not in self.attributed]
         fresh = [self.params[pid] for pid in new if not self.params[pid].buffer]
-        extra = sum(p.numel for p in fresh) - op.params(ins, out)
+        extra = sum(p.numel for p in fresh) - (op.params(ins, out) - counted[0])
         row = None
-        if extra > 0:
+        if extra < 0 and not counted[2]:
+            counted = (counted[0] - extra, *counted[1:])
+        elif extra > 0:
             biggest = max(fresh, key=lambda p: p.numel)
             source_shape = self.records[source].out if source != INPUT else self.input_shape
             row = self.add(frame, biggest.path, ops.Param(count=extra), [source], [source_shape],
                            biggest.shape, True, [], named=biggest.path)
         for pid in new:     # counted by the op recorded next (its row holds their gradient)
             self.attributed[pid] = len(self.records)
-        return row
+        return row, counted
 
     def add(self, frame: Frame | None, func: str, op: Op, inputs: list[int], ins: list[Shape],
             out: Shape, inplace: bool, outs: list[torch.Tensor], named: str = "",
@@ -566,12 +570,12 @@ class TorchCalls(TorchFunctionMode):
             self.recorder.torch_name = ""
 
 
-def record(module: nn.Module, names: dict[int, str], x: torch.Tensor, batch: int,
+def record(module: nn.Module, names: dict[int, str], x: torch.Tensor,
            stand_ins: dict[str, torch.Tensor], params: dict[int, Tensor],
            signature_only: bool = False) -> Recorder:
-    """Run module(x) with `stand_ins` (meta tensors) for its parameters and buffers; with
-    `signature_only`, note only the sequence of (module, op)."""
-    recorder = Recorder(names, params, batch)
+    """Run module(x) (a batch of one sample) with `stand_ins` (meta tensors) for its
+    parameters and buffers; with `signature_only`, note only the sequence of (module, op)."""
+    recorder = Recorder(names, params)
     recorder.signature_only = signature_only
     recorder.input_shape = recorder.sample(x)
     recorder.tensors.node[id(x)] = INPUT

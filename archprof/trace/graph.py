@@ -22,24 +22,23 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
           "float64": torch.float64}
 
 
-def trace(module: nn.Module, input: tuple[int, ...] = (3, 224, 224), *, batch: int = 1,
+def trace(module: nn.Module, input: tuple[int, ...] = (3, 224, 224), *,
           dtype: str = "float32", export: bool = False, name: str | None = None) -> Graph:
-    """The module's forward at inference (eval mode) on a batch of `input`-shaped samples, as
-    IR nodes named by module path. Shapes are per sample; params equal `numel`."""
+    """The module's forward at inference (eval mode) on one `input`-shaped sample, as IR
+    nodes named by module path. Shapes are per sample (a batch scales the counts:
+    archprof.analyze); params equal `numel`."""
     if not isinstance(module, nn.Module):
         raise SpecError(f"expected a torch.nn.Module, got {type(module).__name__}")
     shape = tuple(input)
     if not shape or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                             for v in shape):
         raise SpecError(f"input must be positive integers (C,H,W), got {shape}")
-    if not isinstance(batch, int) or batch < 1:
-        raise SpecError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPES:
         raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype}")
     spec = Spec(name=name or type(module).__name__, file="", family="traced",
                 title=type(module).__name__, paper="", year=None, input=list(shape), params={},
                 layers=[], blocks={})
-    run = _Runner(module, batch, DTYPES[dtype])
+    run = _Runner(module, DTYPES[dtype])
     flags = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
@@ -64,11 +63,11 @@ def trace(module: nn.Module, input: tuple[int, ...] = (3, 224, 224), *, batch: i
 
 
 class _Runner:
-    """Runs the module's forward on meta stand-ins of its parameters and buffers (floating
-    ones in `dtype`), recording what it does."""
+    """Runs the module's forward on a batch of one sample, with meta stand-ins of its
+    parameters and buffers (floating ones in `dtype`), recording what it does."""
 
-    def __init__(self, module: nn.Module, batch: int, dtype: torch.dtype) -> None:
-        self.module, self.batch, self.dtype = module, batch, dtype
+    def __init__(self, module: nn.Module, dtype: torch.dtype) -> None:
+        self.module, self.dtype = module, dtype
         self.names = {id(m): path for path, m in module.named_modules()}
         self.stand_ins: dict[str, torch.Tensor] = {}
         self.params: dict[int, Tensor] = {}
@@ -85,20 +84,20 @@ class _Runner:
     def export(self, shape: Shape) -> tuple[bool, str] | None:
         """torch.export of the forward on meta stand-ins: None, or why it failed."""
         from archprof.trace.export import export_failure
-        x = torch.empty(self.batch, *shape, dtype=self.dtype, device="meta")
+        x = torch.empty(1, *shape, dtype=self.dtype, device="meta")
         with torch.nn.utils.stateless._reparametrize_module(self.module, self.stand_ins):
             return export_failure(self.module, x)
 
     def __call__(self, shape: Shape, signature_only: bool = False) -> Recorder:
-        x = torch.empty(self.batch, *shape, dtype=self.dtype, device="meta")
+        x = torch.empty(1, *shape, dtype=self.dtype, device="meta")
         try:
-            return dispatch.record(self.module, self.names, x, self.batch, self.stand_ins,
+            return dispatch.record(self.module, self.names, x, self.stand_ins,
                                    self.params, signature_only)
         except SpecError:
             raise
         except Exception as err:    # noqa: BLE001 - the model's own error, said in one line
             text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise SpecError(f"the forward failed on input {self.batch}x{dims(shape)}: {text}",
+            raise SpecError(f"the forward failed on input 1x{dims(shape)}: {text}",
                             path=type(self.module).__name__) from None
 
 

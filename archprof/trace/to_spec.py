@@ -73,8 +73,9 @@ def to_spec(graph: Graph, *, name: str | None = None, note: str = "",
     if shared:
         raise SpecError(f"{', '.join(shared[:3])}{' ...' if len(shared) > 3 else ''} read "
                         "parameters an earlier op counted (a module called again, a tied "
-                        "weight); a spec cannot share parameters between rows, so it would count "
-                        "them again: analyse the module itself instead")
+                        "weight) or a weight made from other parameters (a low-rank product); "
+                        "a spec row counts its rule's parameters, so it would count others: "
+                        "analyse the module itself instead")
     # merged blocks are the only guesses: without args, then without repeat, if they fail
     tries = [(True, True), (True, False), (False, False)] if repeat else [(False, False)]
     for repeated, generalised in tries:
