@@ -390,6 +390,24 @@ def test_a_batch_not_in_front_is_counted_per_sample_at_any_batch(make: type) -> 
     assert three["uncounted_ops"] == {}
 
 
+def test_pads_are_written_as_traced() -> None:
+    """F.pad's (1, 1, 1, 1) pads two dimensions; a spelling with fewer items pads fewer
+    (`pad: 1` is (1, 1): the last dimension only), so pads are written whole."""
+    from torch import nn
+
+    class Padded(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(torch.nn.functional.pad(x, (1, 1, 1, 1)))
+
+    graph, text = imported(Padded(), (3, 8, 8))
+    assert "{pad: [1, 1, 1, 1], name: pad}" in text
+    assert graph.node("conv").out == (4, 8, 8)
+
+
 def test_a_concat_of_one_tensor_is_a_copy() -> None:
     """DenseNet's first dense layer concatenates a list of one: torch.cat copies it."""
     x = torch.zeros(1, 2, 3)

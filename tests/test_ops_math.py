@@ -1,7 +1,8 @@
 """Elementwise functions (exp, log, log1p, sqrt, rsqrt, reciprocal, abs, neg, sin, cos, erf,
 pow): RMSNorm's rsqrt and pow, a rotary embedding's sin and cos; activations (elu, selu,
 mish, softplus, glu), the max and min over dimensions (CBAM), var and std, pixel shuffle and
-unshuffle (ESPCN's sub-pixel upsampling). In specs and traced, against
+unshuffle (ESPCN's sub-pixel upsampling); reflection and replication padding, instance norm,
+batch norm without affine (CycleGAN's generator). In specs and traced, against
 torch's values, hand arithmetic (one op per element), FlopCounterMode and what autograd
 saves (saved_tensors_hooks)."""
 from __future__ import annotations
@@ -206,7 +207,50 @@ def test_shuffles_var_std_glu_compute_what_torch_does(write_spec) -> None:  # no
     assert torch.allclose(model(x), want, atol=1e-6)
 
 
-@pytest.mark.parametrize("rows", [ACTIVATIONS, SHUFFLES], ids=["activations", "shuffles"])
+EDGES = """
+- {conv: 4, k: 1, name: mix}
+- {edgepad: [1, 2, 1, 1], name: reflect}
+- {edgepad: [2, 2, 0, 3], mode: replicate, name: replicate}
+- {edgepad: [1, 1, 1, 1], mode: circular, name: circular}
+- {bn: , affine: false, name: bn}
+- {instancenorm: , affine: false, name: instance}
+- {instancenorm: , running: true, name: running}
+"""
+
+
+def test_edge_pads_and_norms_without_affine_compute_what_torch_does(write_spec) -> None:  # noqa: ANN001
+    """Input 4x6x6: reflect pads width 1+2 and height 1+1 (4x8x9), replicate width 2+2 and
+    height 0+3 (4x11x13), circular 1 on each side (4x13x15 = 780 elements); copies, no ops.
+    bn without affine: no params, 2*4+1 buffers, 2 ops per element; an instance norm is a
+    group norm of one channel per group: 4 ops per element without affine (sum, subtract the
+    mean, square-accumulate, scale); with running statistics (and affine) 2, with 2*4+1
+    buffers."""
+    path = str(write_spec(EDGES, input="[4, 6, 6]"))
+    a = archprof.analyze(path)
+    got = a.layers.set_index("name")
+    assert list(got.loc[["reflect", "replicate", "circular"], "shape"]) == \
+        ["4x8x9", "4x11x13", "4x13x15"]
+    assert list(got.loc[["reflect", "replicate", "circular", "bn", "instance", "running"],
+                        "other_ops"]) == [0, 0, 0, 2 * 780, 4 * 780, 2 * 780]
+    assert (a.totals["params"], a.totals["buffers"]) == (4 * 4 + 4 + 2 * 4, 2 * (2 * 4 + 1))
+    model = build(path, device="cpu").eval()
+    x = torch.randn(2, 4, 6, 6)
+    padded = F.pad(F.pad(F.pad(model.mix(x), (1, 2, 1, 1), mode="reflect"), (2, 2, 0, 3),
+                         mode="replicate"), (1, 1, 1, 1), mode="circular")
+    normed = F.instance_norm(F.batch_norm(padded, torch.zeros(4), torch.ones(4)))
+    assert torch.allclose(normed, F.group_norm(padded, 4), atol=1e-4)   # one channel a group
+    # eval: the running statistics, zero mean and unit variance as made, and the affine 1, 0
+    want = F.batch_norm(normed, torch.zeros(4), torch.ones(4), torch.ones(4), torch.zeros(4))
+    assert torch.allclose(model(x), want, atol=1e-5)
+    with pytest.raises(archprof.SpecError, match="each pad must be shorter than the dimension"):
+        archprof.analyze(str(write_spec("- {edgepad: [6, 0, 0, 0]}", input="[4, 6, 6]")))
+    with pytest.raises(archprof.SpecError, match="can wrap around once at most"):
+        archprof.analyze(str(write_spec("- {edgepad: [7, 0, 0, 0], mode: circular}",
+                                        input="[4, 6, 6]")))
+
+
+@pytest.mark.parametrize("rows", [ACTIVATIONS, SHUFFLES, EDGES],
+                         ids=["activations", "shuffles", "edges"])
 def test_rows_train_as_autograd_and_flop_counter_say(rows: str, write_spec) -> None:  # noqa: ANN001
     """Forward and backward MACs as FlopCounterMode counts them; saved bytes as autograd keeps
     them: elu and selu in place their result, mish a copy of its input, softplus its input,
@@ -223,7 +267,7 @@ def test_rows_train_as_autograd_and_flop_counter_say(rows: str, write_spec) -> N
     assert autograd_saved_bytes(model, x) == a.totals["train_saved_bytes"]
 
 
-@pytest.mark.parametrize("rows", ["- {conv: 4, k: 1}" + CHAIN, ACTIVATIONS, SHUFFLES])
+@pytest.mark.parametrize("rows", ["- {conv: 4, k: 1}" + CHAIN, ACTIVATIONS, SHUFFLES, EDGES])
 def test_keeps_output_is_what_saved_says(rows: str, write_spec) -> None:  # noqa: ANN001
     """As on the zoo (tests/test_training.py), for every op of these rows, in place and not."""
     for n in archprof.expand(str(write_spec(rows, input="[4, 6, 6]"))).nodes:
@@ -245,3 +289,32 @@ def test_traced_sub_pixel_and_norms_are_counted_and_import(tmp_path) -> None:  #
     spec = archprof.analyze(str(tmp_path / "m.yaml"), batch=2, train=True)
     for key in ("params", "macs", "other_ops", "activations", "train_saved_bytes"):
         assert spec.totals[key] == a.totals[key], key
+
+
+def test_traced_cyclegan_generator_is_counted_and_imports(tmp_path) -> None:  # noqa: ANN001
+    """Reflection and replication pads are edge pads, instance norms (one with running
+    statistics, one affine) one row each, the batch norm without affine counted: nothing
+    uncounted, params numel, MACs FlopCounterMode's, saved bytes autograd's (the instance
+    norms' weight and running statistics repeated per sample among them); the imported spec
+    analyses the same and its model computes the module's values."""
+    module = tm.ResnetGenerator()
+    a = archprof.analyze(module, input=(3, 32, 32), batch=2, train=True)
+    assert a.totals["uncounted_ops"] == {}
+    assert a.totals["params"] == sum(p.numel() for p in module.parameters())
+    assert a.totals["buffers"] == sum(b.numel() for b in module.buffers())
+    kinds = a.layers["type"].tolist()
+    assert (kinds.count("edgepad"), kinds.count("instancenorm"), kinds.count("bn")) == (4, 4, 1)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.eval()(torch.randn(2, 3, 32, 32))
+    assert a.totals["macs"] == counter.get_total_flops() // 2
+    module.train()
+    assert autograd_saved_bytes(module, torch.randn(2, 3, 32, 32)) == \
+        a.totals["train_saved_bytes"]
+    (tmp_path / "g.yaml").write_text(to_spec(trace(module, (3, 32, 32)), name="g"))
+    spec = archprof.analyze(str(tmp_path / "g.yaml"), batch=2, train=True)
+    for key in ("params", "buffers", "macs", "other_ops", "activations", "train_saved_bytes"):
+        assert spec.totals[key] == a.totals[key], key
+    built = build(str(tmp_path / "g.yaml"), device="cpu").eval()
+    built.load_state_dict(dict(zip(built.state_dict(), module.state_dict().values())))
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(built(x), module.eval()(x), atol=1e-5)

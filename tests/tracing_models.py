@@ -89,13 +89,14 @@ class Uncountable(nn.Module):
 
 class Declined(nn.Module):
     """Ops that have rules, called with arguments no rule fits: a dilated max pool, a batch
-    norm without affine scale and shift, a 1-norm, a mean over the whole batch."""
+    norm without running statistics (in eval mode too: the batch's), a 1-norm, a mean over
+    the whole batch."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
         self.pool = nn.MaxPool2d(2, dilation=2)
-        self.bn = nn.BatchNorm2d(4, affine=False)
+        self.bn = nn.BatchNorm2d(4, track_running_stats=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.bn(self.pool(self.conv(x)))
@@ -149,6 +150,46 @@ class SubPixel(nn.Module):
         norm = (y - y.mean(1, keepdim=True)) / torch.sqrt(y.var(1, keepdim=True, unbiased=False)
                                                            + 1e-6)
         return F.glu(norm, 1) * y.std((2, 3), keepdim=True)[:, :8] + F.hardtanh(norm[:, 8:])
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's generator in small: reflection padding before the 7x7 convs and in the
+    residual blocks, instance norms (one with running statistics), a transposed conv up and a
+    replication-padded 7x7 conv out, and a batch norm without affine."""
+
+    def __init__(self, c: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, c, 7), nn.InstanceNorm2d(c),
+                                  nn.ReLU(True))
+        self.down = nn.Sequential(nn.Conv2d(c, 2 * c, 3, 2, 1), nn.InstanceNorm2d(2 * c, affine=True),
+                                  nn.ReLU(True))
+        self.block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2 * c, 2 * c, 3),
+                                   nn.InstanceNorm2d(2 * c, track_running_stats=True), nn.ReLU(True),
+                                   nn.ReflectionPad2d(1), nn.Conv2d(2 * c, 2 * c, 3),
+                                   nn.BatchNorm2d(2 * c, affine=False))
+        self.up = nn.Sequential(nn.ConvTranspose2d(2 * c, c, 3, 2, 1, output_padding=1),
+                                nn.InstanceNorm2d(c), nn.ReLU(True))
+        self.out = nn.Sequential(nn.ReplicationPad2d(3), nn.Conv2d(c, 3, 7), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.down(self.stem(x))
+        return self.out(self.up(y + self.block(y)))
+
+
+class HandPadded(nn.Module):
+    """Circular padding (which torch runs as copies into a new tensor), then padding by hand:
+    torch's zeros of the padded size, the map assigned to its middle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.pad(self.conv1(x), (1, 1, 1, 1), mode="circular")
+        out = y.new_zeros(y.shape[0], 4, y.shape[2] + 2, y.shape[3] + 2)
+        out[:, :, 1:-1, 1:-1] = y
+        return self.conv2(out)
 
 
 class Gate(nn.Module):

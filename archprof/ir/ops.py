@@ -900,10 +900,12 @@ class RNN(Recurrent):
 @dataclass(kw_only=True)
 class BatchNorm(Op):
     """Batch normalisation over the channels (dim 0) of (C,), (C, L), (C, H, W) or (C, D, H, W):
-    2C learnable (scale, shift); running mean/var and the batch counter are buffers. At
-    inference it is one multiply and one add per element."""
+    2C learnable (scale, shift; none without `affine`); running mean/var and the batch
+    counter are buffers. At inference it is one multiply and one add per element (the running
+    statistics and the affine folded into one scale and shift, or not: x - mean, * 1/std)."""
     kind: ClassVar[str] = "bn"
     eps: float = spec_field("number", 1e-5)
+    affine: bool = spec_field("boolean", True)
 
     def shape(self, ins: list[Shape]) -> Shape:
         if len(ins[0]) > 4:
@@ -911,7 +913,7 @@ class BatchNorm(Op):
         return ins[0]
 
     def params(self, ins: list[Shape], out: Shape) -> int:
-        return 2 * ins[0][0]
+        return 2 * ins[0][0] if self.affine else 0
 
     def buffers(self, ins: list[Shape], out: Shape) -> int:
         return 2 * ins[0][0] + 1
@@ -925,13 +927,15 @@ class BatchNorm(Op):
                                            per_sample=False),))
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return f"BatchNorm{max(len(ins[0]) - 1, 1)}d", dict(num_features=ins[0][0], eps=self.eps)
+        return f"BatchNorm{max(len(ins[0]) - 1, 1)}d", dict(num_features=ins[0][0], eps=self.eps,
+                                                            affine=self.affine)
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         c = ins[0][0]
+        params = f"2*{c} = {fmt(2 * c)} (scale, shift; + " if self.affine else "0 (+ "
         return {"out": f"{dims(out)} (same as input)",
-                "params": f"2*{c} = {fmt(2 * c)} (scale, shift; + {fmt(2 * c + 1)} buffer "
-                          "elements: running mean, var, batch counter)",
+                "params": f"{params}{fmt(2 * c + 1)} buffer elements: running mean, var, batch "
+                          "counter)",
                 "macs": f"0 (other ops: 2*{numel(out):,} = {fmt(2 * numel(out))})"}
 
 
@@ -1013,6 +1017,53 @@ class GroupNorm(Normalization):
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "GroupNorm", dict(num_groups=self.groups, num_channels=ins[0][0], eps=self.eps,
                                  affine=self.affine)
+
+
+@register
+@dataclass(kw_only=True)
+class InstanceNorm(Normalization):
+    """Instance normalisation (nn.InstanceNorm1d/2d/3d): each sample's channels over their own
+    positions, a group norm of one channel per group; with `running` (track_running_stats)
+    inference uses running statistics instead, as BatchNorm (2 ops per element, 2C+1 buffer
+    elements). torch runs it as a batch norm of the batch folded into the channels, so a
+    training step keeps, besides the input and the statistics, the affine weight and the
+    running statistics repeated for each sample."""
+    kind: ClassVar[str] = "instancenorm"
+    running: bool = spec_field("boolean", False)
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        feature_map(self, ins[0])
+        return ins[0]
+
+    def affine_size(self, ins: list[Shape]) -> int:
+        return ins[0][0]
+
+    def buffers(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * ins[0][0] + 1 if self.running else 0
+
+    def other(self, ins: list[Shape], out: Shape) -> int:
+        return 2 * numel(out) if self.running else super().other(ins, out)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        c = ins[0][0]
+        own = [Own("mean, inverse std per channel", 2 * c, "float32")]
+        if self.running:
+            own.append(Own("running mean, var repeated per sample", 2 * c))
+        if self.affine:
+            own.append(Own("weight repeated per sample", c))
+        return Saved(inputs=(0,), own=tuple(own))
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return f"InstanceNorm{feature_map(self, ins[0])}d", dict(
+            num_features=ins[0][0], eps=self.eps, affine=self.affine,
+            track_running_stats=self.running)
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        text = super().explain(ins, out)
+        if self.running:
+            text["macs"] = f"0 (other ops, running statistics: 2*{numel(out):,} = " \
+                           f"{fmt(self.other(ins, out))})"
+        return text
 
 
 @register
@@ -1667,6 +1718,47 @@ class Pad(Op):
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
+
+
+EDGE_PADS = ("reflect", "replicate", "circular")
+
+
+@register
+@dataclass(kw_only=True)
+class EdgePad(Op):
+    """Padding of every spatial dimension from the map's own edge, F.pad order ((left, right,
+    top, bottom) in 2-D): `reflect` mirrors the positions next to the edge (each pad shorter
+    than its dimension), `replicate` repeats the edge (CycleGAN's and pix2pix's generators),
+    `circular` wraps around (each pad at most its dimension). A copy, no arithmetic; its
+    backward sums the mirrored, repeated or wrapped gradients into the input's (a new
+    tensor); reflect and replicate keep their input for it (its sizes), circular nothing."""
+    kind: ClassVar[str] = "edgepad"
+    head: ClassVar[str] = "pads"
+    pads: tuple[int, ...] = spec_field("pads")
+    mode: str = spec_field("edge_pad", "reflect")
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        rank = feature_map(self, ins[0])
+        if len(self.pads) != 2 * rank:
+            raise SpecError(f"edgepad needs (before, after) for each of the {rank} spatial "
+                            f"dimension(s) of {dims(ins[0])}, got {list(self.pads)}")
+        out = list(ins[0])
+        for i in range(rank):
+            size, before, after = out[-1 - i], self.pads[2 * i], self.pads[2 * i + 1]
+            if self.mode == "reflect" and max(before, after) >= size:
+                raise SpecError(f"edgepad reflect {before}+{after} of a dimension of {size}: "
+                                "each pad must be shorter than the dimension")
+            if self.mode == "circular" and max(before, after) > size:
+                raise SpecError(f"edgepad circular {before}+{after} of a dimension of {size}: "
+                                "each pad can wrap around once at most")
+            out[-1 - i] = size + before + after
+        return tuple(out)
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Pad", dict(pads=self.pads, mode=self.mode)
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING if self.mode == "circular" else Saved(inputs=(0,))
 
 
 @register

@@ -176,11 +176,15 @@ class Select(nn.Module):
 
 
 class Pad(nn.Module):
-    def __init__(self, pads: tuple[int, ...], value: float = 0.0) -> None:
+    """F.pad: `value` around the map (mode constant), or its own edge (reflect, replicate)."""
+
+    def __init__(self, pads: tuple[int, ...], value: float = 0.0, mode: str = "constant") -> None:
         super().__init__()
-        self.pads, self.value = pads, value
+        self.pads, self.value, self.mode = pads, value, mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode != "constant":
+            return nn.functional.pad(x, self.pads, mode=self.mode)
         return nn.functional.pad(x, self.pads, value=self.value)
 
 

@@ -8,7 +8,7 @@ from dataclasses import Field, fields
 from typing import Any
 
 from archprof.errors import SpecError, short
-from archprof.ir.ops import UPSAMPLE_MODES, Op
+from archprof.ir.ops import EDGE_PADS, UPSAMPLE_MODES, Op
 
 Evaluate = Callable[[Any], Any]
 Parser = Callable[[Any, Evaluate], Any]
@@ -104,6 +104,12 @@ def upsample_mode(value: Any, ev: Evaluate) -> str:
     return str(value)
 
 
+def edge_pad(value: Any, ev: Evaluate) -> str:
+    if value not in EDGE_PADS:
+        raise SpecError(f"mode must be one of {', '.join(EDGE_PADS)}, got {short(value)}")
+    return str(value)
+
+
 def nonlinearity(value: Any, ev: Evaluate) -> str:
     """An RNN's nonlinearity, a word as torch names it: tanh or relu."""
     if value not in ("tanh", "relu"):
@@ -136,7 +142,7 @@ PARSERS: dict[str, Parser] = {
     "positive": positive, "non_negative": non_negative, "sizes": sizes,
     "non_negative_sizes": non_negative_sizes, "padding": padding, "boolean": boolean,
     "number": number, "fraction": fraction, "integer": integer, "integers": integers,
-    "shape": shape, "pads": pads, "upsample_mode": upsample_mode,
+    "shape": shape, "pads": pads, "upsample_mode": upsample_mode, "edge_pad": edge_pad,
     "nonlinearity": nonlinearity}
 
 

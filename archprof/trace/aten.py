@@ -136,9 +136,12 @@ def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kwargs: dict[str, An
 # --- normalisation, activations ----------------------------------------------------------------
 @rule("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit")
 def _batch_norm(c: Call) -> Op | None:
-    if c.args[1] is None or c.args[2] is None:
-        return declined(c, "batch norm without affine scale and shift, which the rule counts")
-    return ops.BatchNorm(eps=float(c.args[-1]))
+    if c.name != "_native_batch_norm_legit_no_training" and c.args[5]:
+        return declined(c, "batch statistics at inference (no running statistics), across "
+                           "samples; archprof counts per sample")
+    if (c.args[1] is None) != (c.args[2] is None):
+        return declined(c, "batch norm with a scale and no shift, or a shift and no scale")
+    return ops.BatchNorm(eps=float(c.args[-1]), affine=c.args[1] is not None)
 
 
 @rule("native_layer_norm")
@@ -385,6 +388,26 @@ def _pad(c: Call) -> Op | None:
     return ops.Pad(pads=pads, value=value)
 
 
+def circular(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether F.pad's arguments ask for circular padding, which torch runs as copies into a
+    new tensor: the tracer makes it one row (EdgePad)."""
+    return kwargs.get("mode", args[2] if len(args) > 2 else "constant") == "circular"
+
+
+# why an op writing activation data into a tensor the forward made is not counted
+WRITTEN = ("activation data written into part of a tensor the forward made, as torch.zeros "
+           "then a slice assigned; that tensor is an activation from here on")
+
+
+def _edge_pad(mode: str) -> Handler:
+    return lambda c: ops.EdgePad(pads=tuple(int(v) for v in c.args[1]), mode=mode)
+
+
+for _rank in (1, 2, 3):
+    ATEN[f"reflection_pad{_rank}d"] = _edge_pad("reflect")
+    ATEN[f"replication_pad{_rank}d"] = _edge_pad("replicate")
+
+
 @rule("stack")
 def _stack(c: Call) -> Op | None:
     parts = c.args[0]
@@ -558,6 +581,12 @@ def _recurrent_refusal(m: Any, args: tuple[Any, ...], acts: list[torch.Tensor]) 
     return None
 
 
+def _instance_norm(m: Any, ins: list[Shape], out: Shape) -> Op:
+    # one row: traced through, it is a batch norm of the batch folded into the channels,
+    # which could not be told from statistics across samples
+    return ops.InstanceNorm(eps=m.eps, affine=m.affine, running=m.track_running_stats)
+
+
 MAC_MODULES = (nn.Linear, modules.PaddedConv, modules.Matmul, modules.Attention,  # see MACS
                modules.Recurrent, *RECURRENT)
 MODULES: dict[type, ModuleRule] = {
@@ -585,11 +614,13 @@ MODULES: dict[type, ModuleRule] = {
     modules.Slice: lambda m, ins, out: ops.Slice(dim=sample_dim(m.dim), start=m.start,
                                                  end=m.end, step=m.step),
     modules.Select: lambda m, ins, out: ops.Select(dim=sample_dim(m.dim), index=m.index),
-    modules.Pad: lambda m, ins, out: ops.Pad(pads=tuple(m.pads), value=m.value),
+    modules.Pad: lambda m, ins, out: ops.Pad(pads=tuple(m.pads), value=m.value)
+    if m.mode == "constant" else ops.EdgePad(pads=tuple(m.pads), mode=m.mode),
     # the whole layer, whatever its steps run (the zero initial state torch makes inside is
     # then not taken for a constant of the wrong shape)
     modules.Recurrent: _recurrent,
     **dict.fromkeys(RECURRENT, _recurrent),
+    **dict.fromkeys((nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d), _instance_norm),
 }
 # Modules a rule stands for only on some calls: (module, its arguments, those of them that
 # are activations) -> why the rule cannot stand for this one, or None.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +39,7 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
         return [t for v in value.values() for t in tensors_in(v)]
     return []
 SDPA = torch.nn.functional.scaled_dot_product_attention
+PAD = torch.nn.functional.pad
 VALUE_READS = {torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.__int__,
                torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.tolist}
 
@@ -265,6 +267,10 @@ class Recorder(TorchDispatchMode):
         if not outs:
             return out
         self.signature.append((self.path(), base))
+        whole = args[0]._base if mutates and isinstance(args[0], torch.Tensor) else None
+        if whole is not None and id(args[0]) not in known.node and id(whole) not in known.node:
+            self.written(base, whole, acts)
+            return out
         if self.signature_only:
             self.mark(outs)
         else:
@@ -451,28 +457,38 @@ class Recorder(TorchDispatchMode):
             ins, inplace = shape, True
         return source, ins, inplace
 
-    def attention(self, func: Any, args: tuple, kwargs: dict) -> Any:
-        """F.scaled_dot_product_attention as one row (its ATen ops on meta are the math
-        fallback: matmuls and a softmax); the decomposed ops when q, k, v are not all
-        activations."""
-        q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")])[:3]
-        qkv = [q, k, v]
-        if not all(isinstance(t, torch.Tensor) and id(t) in self.tensors.node for t in qkv):
+    def whole(self, func: Any, args: tuple, kwargs: dict, inputs: list[Any], label: str,
+              op: Callable[[], Op]) -> Any:
+        """A torch function as one row, `op`, whose ATen ops are a decomposition (SDPA's math
+        fallback on meta: matmuls and a softmax; circular padding: copies into a new
+        tensor); its ATen ops when `inputs` are not all activations."""
+        if not all(isinstance(t, torch.Tensor) and id(t) in self.tensors.node for t in inputs):
             return func(*args, **kwargs)
         self.suppress += 1
         try:
             out = func(*args, **kwargs)
         finally:
             self.suppress -= 1
-        self.signature.append((self.path(), "scaled_dot_product_attention"))
+        self.signature.append((self.path(), label))
         if self.signature_only:
             self.mark([out])
             return out
-        ins = [self.sample(t) for t in qkv]
         frame = self.frames[-1] if self.frames else None
-        self.add(frame, "scaled_dot_product_attention", aten.sdpa(q, k, v, kwargs),
-                 [self.tensors.node[id(t)] for t in qkv], ins, self.sample(out), False, [out])
+        self.add(frame, label, op(), [self.tensors.node[id(t)] for t in inputs],
+                 [self.sample(t) for t in inputs], self.sample(out), False, [out])
         return out
+
+    def written(self, name: str, whole: torch.Tensor, acts: list[torch.Tensor]) -> None:
+        """Activation data written in place into part of a tensor the forward made (padding by
+        hand: torch.zeros, then a slice assigned): the `whole` tensor is an activation from
+        here on, made by this op, which no rule counts."""
+        if self.signature_only:
+            self.mark([whole])
+            return
+        frame = self.frames[-1] if self.frames else None
+        self.add(frame, name, ops.Uncounted(aten=f"aten.{name}_", why=aten.WRITTEN),
+                 [self.tensors.node[id(t)] for t in acts], [self.sample(t) for t in acts],
+                 self.sample(whole), False, [whole])
 
     def counted(self, lineage: frozenset[int]) -> Counted:
         """What earlier ops counted of the parameters and buffers in `lineage`."""
@@ -560,12 +576,20 @@ class TorchCalls(TorchFunctionMode):
             if func is torch.Tensor.tolist:
                 return torch.ones(args[0].shape, dtype=args[0].dtype).tolist()
             return True if args[0].dtype == torch.bool or func is torch.Tensor.__bool__ else 1
+        kwargs = kwargs or {}
         if func is SDPA and not self.recorder.suppress:
-            return self.recorder.attention(func, args, kwargs or {})
+            q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")])[:3]
+            return self.recorder.whole(func, args, kwargs, [q, k, v],
+                                       "scaled_dot_product_attention",
+                                       lambda: aten.sdpa(q, k, v, kwargs))
+        if func is PAD and not self.recorder.suppress and aten.circular(args, kwargs):
+            pads = tuple(int(p) for p in (list(args) + [kwargs.get("pad")])[1])
+            return self.recorder.whole(func, args, kwargs, [args[0]], "pad",
+                                       lambda: ops.EdgePad(pads=pads, mode="circular"))
         name = getattr(func, "__name__", "")
         self.recorder.torch_name = "" if name.startswith("_") else name.rstrip("_")
         try:
-            return func(*args, **(kwargs or {}))
+            return func(*args, **kwargs)
         finally:
             self.recorder.torch_name = ""
 

@@ -523,7 +523,7 @@ def _norm(value: Any) -> Any:
     return value
 
 
-EXACT = {"shape", "integers"}      # lists whose items are not one value per dimension
+EXACT = {"shape", "integers", "pads"}   # lists whose items are not one value per dimension
 
 
 def equivalent(a: Op | None, b: Op) -> bool:
