@@ -318,3 +318,20 @@ def test_traced_cyclegan_generator_is_counted_and_imports(tmp_path) -> None:  # 
     built.load_state_dict(dict(zip(built.state_dict(), module.state_dict().values())))
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(built(x), module.eval()(x), atol=1e-5)
+
+
+def test_a_prelu_slope_per_channel_or_one_for_all(write_spec) -> None:  # noqa: ANN001
+    """nn.PReLU() learns one slope, nn.PReLU(C) one per channel: 1 and 4 params on a 4x6x6
+    map, one op per element (144) each; traced, both counted (params numel); built from the
+    spec, torch's values."""
+    path = str(write_spec("- {prelu: , shared: true, name: one}\n- {prelu: , name: each}",
+                          input="[4, 6, 6]"))
+    a = archprof.analyze(path).layers.set_index("name")
+    assert list(a["params"]) == [1, 4] and list(a["other_ops"]) == [144, 144]
+    model = build(path, device="cpu")
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.allclose(model(x), F.prelu(F.prelu(x, model.one.weight), model.each.weight))
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.PReLU(), torch.nn.PReLU(4))
+    t = archprof.analyze(module, input=(3, 6, 6)).totals
+    assert t["uncounted_ops"] == {} and t["params"] == sum(p.numel() for p in module.parameters())
+

@@ -1959,17 +1959,19 @@ class Affine(Op):
 @register
 @dataclass(kw_only=True)
 class PReLU(Op):
-    """ReLU with a learned negative slope per channel (ENet)."""
+    """ReLU with a learned negative slope per channel (ENet), or one for all (`shared`:
+    nn.PReLU()'s default)."""
     kind: ClassVar[str] = "prelu"
+    shared: bool = spec_field("boolean", False)
 
     def params(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0]
+        return 1 if self.shared else ins[0][0]
 
     def other(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "PReLU", dict(num_parameters=ins[0][0])
+        return "PReLU", dict(num_parameters=self.params(ins, out))
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return Saved(inputs=(0,))

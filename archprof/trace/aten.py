@@ -242,10 +242,11 @@ def _clamp(c: Call) -> Op | None:
 
 @rule("_prelu_kernel")
 def _prelu(c: Call) -> Op | None:
-    if not c.ins[0] or c.args[1].numel() != c.ins[0][0]:
-        return declined(c, f"PReLU with {c.args[1].numel()} weight(s); the rule has one per "
-                           "channel")
-    return ops.PReLU()
+    weights = c.args[1].numel()
+    if not c.ins[0] or weights not in (1, c.ins[0][0]):
+        return declined(c, f"PReLU with {weights} weights; the rule has one per channel or one "
+                           "for all")
+    return ops.PReLU(shared=weights != c.ins[0][0])
 
 
 # --- pooling, resizing -------------------------------------------------------------------------
