@@ -213,8 +213,8 @@ EDGES = """
 - {edgepad: [2, 2, 0, 3], mode: replicate, name: replicate}
 - {edgepad: [1, 1, 1, 1], mode: circular, name: circular}
 - {bn: , affine: false, name: bn}
-- {instancenorm: , affine: false, name: instance}
-- {instancenorm: , running: true, name: running}
+- {instancenorm: , name: instance}
+- {instancenorm: , affine: true, running: true, name: running}
 """
 
 

@@ -1029,6 +1029,7 @@ class InstanceNorm(Normalization):
     training step keeps, besides the input and the statistics, the affine weight and the
     running statistics repeated for each sample."""
     kind: ClassVar[str] = "instancenorm"
+    affine: bool = spec_field("boolean", False)      # as torch's default, unlike the others'
     running: bool = spec_field("boolean", False)
 
     def shape(self, ins: list[Shape]) -> Shape:
