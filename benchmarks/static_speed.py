@@ -9,15 +9,15 @@
    code and data, archprof's first analysis spends as long again bringing its own back.
 2. The whole zoo analysed cold in a fresh process (target < 100 ms), with the cache
    (archprof.spec.cache) empty, holding the parses, and holding parses and programs.
-3. `archprof.sweep` variants per second on a MobileNet v1 alpha x resolution grid and a
-   Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-variant grid; grids of
-   PARALLEL_FROM variants or more also with one worker process per CPU; then the peak memory
-   of a fresh process sweeping the largest Wide-ResNet grid.
+3. `archprof.sweep` variants per second, in a fresh process, on a MobileNet v1 alpha x
+   resolution grid and a Wide-ResNet depth x width grid (target >= 5,000/s), and a 10,000-
+   variant grid; grids of PARALLEL_FROM variants or more also with one worker process per
+   CPU; then the peak memory of a fresh process sweeping the largest Wide-ResNet grid.
 4. `archprof table vgg16` as a process against `python -c "import torch"` (target < 1/2).
 
 Wall and CPU time are both shown where the machine may be shared: CPU time is what the
-process itself spent. Run: python benchmarks/static_speed.py [--rounds N] (needs the `bench`
-extra: torchinfo).
+process itself spent. Run: python benchmarks/static_speed.py [--rounds N] [--only PART] (needs
+the `bench` extra: torchinfo).
 """
 from __future__ import annotations
 
@@ -256,13 +256,23 @@ def table(rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=["cold", "zoo", "sweeps", "table"],
+                        help="one part, in this process")
     args = parser.parse_args()
-    torchinfo.summary(archprof.build("lenet5", device="meta"), input_size=(1, 1, 32, 32),
-                      device="meta", verbose=0)       # torch's and torchinfo's lazy imports
-    cold(args.rounds)
-    zoo(args.rounds)
-    sweeps()
-    table(args.rounds)
+    if args.only in (None, "cold"):
+        torchinfo.summary(archprof.build("lenet5", device="meta"), input_size=(1, 1, 32, 32),
+                          device="meta", verbose=0)       # torch's and torchinfo's lazy imports
+        cold(args.rounds)
+    if args.only in (None, "zoo"):
+        zoo(args.rounds)
+    if args.only == "sweeps":
+        sweeps()
+    elif args.only is None:     # in a fresh process, as `archprof sweep` runs: not after the
+        # models, torchinfo's work and the heap of part 1 (a tenth slower here)
+        print(fresh_process([sys.executable, str(Path(__file__).resolve()), "--only", "sweeps"]
+                            ).stdout, end="")
+    if args.only in (None, "table"):
+        table(args.rounds)
 
 
 if __name__ == "__main__":

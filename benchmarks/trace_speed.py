@@ -19,6 +19,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torchinfo
@@ -112,15 +113,24 @@ def main() -> None:
     per_op(model, args.rounds)
 
 
+def totals(what: object, input: tuple[int, ...] | None = None) -> object:
+    return archprof.analyze(what, input=input).totals
+
+
 def per_op(model: nn.Module, rounds: int) -> None:
-    traced, spec = [], []
+    traced: list[float] = []
+    spec: list[float] = []
     for r in range(rounds):
         graph = trace(model, (3, 224, 224))
-        traced.append(seconds(lambda g=graph: archprof.analyze(g).totals) / len(graph.nodes))
         size = 224 + 32 * (r + 1)                   # never analysed before in this process
         ops = len(archprof.expand("resnet50", input=(3, size + 1, size + 1)).nodes)
-        spec.append(seconds(lambda s=size: archprof.analyze("resnet50", input=(3, s, s)).totals)
-                    / ops)
+        # both after the trace and an expansion, in alternating order: neither runs first
+        # after torch's work (which fills the CPU caches) more often than the other
+        runs: list[tuple[list[float], Callable[[], object], int]] = [
+            (traced, partial(totals, graph), len(graph.nodes)),
+            (spec, partial(totals, "resnet50", (3, size, size)), ops)]
+        for times, analysis, count in runs if r % 2 == 0 else runs[::-1]:
+            times.append(seconds(analysis) / count)
     a, b = statistics.median(traced) * 1e6, statistics.median(spec) * 1e6
     print(f"analysis per op, median over {rounds} rounds: traced graph {a:.1f} us "
           f"({len(graph.nodes)} ops, trace excluded), resnet50 spec cold {b:.1f} us "

@@ -44,7 +44,7 @@ def flop_counter_backward_macs(name: str) -> int:
 def memtracker_peaks(name: str) -> dict[tuple[str, int], int | None]:
     """(optimizer, batch) -> MemTracker's peak bytes of a steady-state step; None where torch
     cannot train at that batch (BatchNorm1d on one sample)."""
-    peaks = {}
+    peaks: dict[tuple[str, int], int | None] = {}
     with FakeTensorMode():
         model = archprof.build(name).train()
         for optimizer in OPTIMIZERS:
@@ -60,7 +60,8 @@ def memtracker_peaks(name: str) -> dict[tuple[str, int], int | None]:
                         opt.zero_grad()
                         out = model(x)
                         outs = out if isinstance(out, tuple) else (out,)
-                        sum(nn.functional.cross_entropy(o, y) for o in outs).backward()
+                        torch.stack([nn.functional.cross_entropy(o, y) for o in outs]).sum(
+                        ).backward()
                         opt.step()
                 except ValueError:      # "Expected more than 1 value per channel"
                     peaks[optimizer, batch] = None
