@@ -335,3 +335,31 @@ def test_a_prelu_slope_per_channel_or_one_for_all(write_spec) -> None:  # noqa: 
     t = archprof.analyze(module, input=(3, 6, 6)).totals
     assert t["uncounted_ops"] == {} and t["params"] == sum(p.numel() for p in module.parameters())
 
+
+def test_unfold_is_a_conv_without_its_products(write_spec, tmp_path) -> None:  # noqa: ANN001
+    """3x8x8, k3 s2 p1: 3*9 = 27 columns of 4*4 = 16 positions; k (3, 2) d2: 18 columns of 4*6
+    (each a conv's output size), a copy; the built model computes F.unfold's columns. A conv
+    written out with it (columns times the weight) counts as the conv: 16 * 27 * 8 MACs,
+    FlopCounterMode's, trains as autograd keeps it and imports."""
+    rows = "- {unfold: 3, s: 2, p: 1, name: a}\n- {unfold: [3, 2], d: 2, name: b, from: in}"
+    path = str(write_spec(rows, input="[3, 8, 8]"))
+    got = archprof.analyze(path).layers.set_index("name")
+    assert list(got["shape"]) == ["27x16", "18x24"] and list(got["other_ops"]) == [0, 0]
+    assert (got.at["a", "rf"], got.at["a", "jump"]) == ("3", "2")
+    model = build(path, device="cpu")
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(model.a(x), F.unfold(x, 3, padding=1, stride=2))
+    assert torch.equal(model.b(x), F.unfold(x, (3, 2), dilation=2))
+    module = tm.ExplicitConv()
+    a = archprof.analyze(module, input=(3, 8, 8), batch=2, train=True)
+    assert a.totals["uncounted_ops"] == {} and a.totals["macs"] == 2 * 16 * 27 * 8
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.randn(2, 3, 8, 8))
+    assert counter.get_total_flops() // 2 == a.totals["macs"]
+    assert autograd_saved_bytes(module, torch.randn(2, 3, 8, 8)) == a.totals["train_saved_bytes"]
+    text = to_spec(trace(module, (3, 8, 8)), name="m")
+    assert "{unfold: 3, s: 2, p: 1, name: unfold}" in text
+    (tmp_path / "m.yaml").write_text(text)
+    spec = archprof.analyze(str(tmp_path / "m.yaml"), batch=2, train=True)
+    for key in ("params", "macs", "activations", "train_saved_bytes"):
+        assert spec.totals[key] == a.totals[key], key

@@ -192,6 +192,20 @@ class HandPadded(nn.Module):
         return self.conv2(out)
 
 
+class ExplicitConv(nn.Module):
+    """A 3x3 conv written out: F.unfold's columns times the flattened weight, folded back
+    into a map (involution and local-attention layers unfold so)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(8, 3 * 3 * 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cols = F.unfold(x, 3, padding=1, stride=2)                    # N, 27, L
+        y = cols.transpose(1, 2) @ self.weight.t()                    # N, L, 8
+        return y.transpose(1, 2).reshape(x.shape[0], 8, (x.shape[2] + 1) // 2, -1)
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

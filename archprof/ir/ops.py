@@ -435,6 +435,39 @@ class Conv(Windowed):
 
 @register
 @dataclass(kw_only=True)
+class Unfold(Windowed):
+    """The sliding k-windows of a CxHxW map as columns (nn.Unfold, im2col): (C*kh*kw, L) for
+    the L window positions a convolution with these k, s, p, d would have; an explicit conv
+    multiplies it by a weight next. A copy, no arithmetic (symmetric padding, no ceil mode)."""
+    kind: ClassVar[str] = "unfold"
+    head: ClassVar[str] = "k"
+
+    def shape(self, ins: list[Shape]) -> Shape:
+        feature_map(self, ins[0], 2)
+        if self.ceil or self.torch_padding(ins) is None:
+            raise SpecError("unfold pads alike on both sides of each dimension, in floor mode")
+        return (ins[0][0] * self.fixed(ins)[4], math.prod(self.out_spatial(ins)))
+
+    def describe(self, ins: list[Shape]) -> str:
+        return f"unfold {dims(self.kernel(ins))}"
+
+    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
+        return "Unfold", dict(kernel_size=self.kernel(ins), dilation=self.dilation(ins),
+                              padding=self.torch_padding(ins), stride=self.stride(ins))
+
+    def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
+        return NOTHING      # its gradient folds the columns back (col2im): sizes only
+
+    def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
+        k = "*".join(map(str, self.kernel(ins)))
+        sizes = self.out_spatial(ins)
+        return {"out": f"{ins[0][0]}*{k} = {out[0]} columns of {'*'.join(map(str, sizes))} = "
+                       f"{out[1]} positions ({self.out_text(ins, (out[0], *sizes))})",
+                "params": "0", "macs": "0"}
+
+
+@register
+@dataclass(kw_only=True)
 class ConvTranspose(Windowed):
     """Transposed convolution (a convolution's gradient; learned upsampling). Each input
     position scatters a k-window to Cout/g channels: MACs = input elements * prod(k) * Cout/g;

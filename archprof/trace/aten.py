@@ -389,6 +389,12 @@ def _pad(c: Call) -> Op | None:
     return ops.Pad(pads=pads, value=value)
 
 
+@rule("im2col")
+def _im2col(c: Call) -> Op | None:
+    k, d, p, s = (tuple(int(v) for v in c.args[i]) for i in range(1, 5))
+    return ops.Unfold(k=k, s=s, p=p, d=d)
+
+
 def circular(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether F.pad's arguments ask for circular padding, which torch runs as copies into a
     new tensor: the tracer makes it one row (EdgePad)."""
