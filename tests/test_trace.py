@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 import tracing_models as tm
+from test_training import autograd_saved_bytes
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
@@ -257,6 +258,17 @@ def test_a_map_padded_circularly_or_by_hand_stays_an_activation():
     assert a.totals["uncounted_why"]["aten.copy_"].startswith("activation data written into")
     assert list(a.layers["shape"]) == ["4x8x8", "4x10x10", "4x12x12", "4x10x10"]
     assert list(a.layers["type"])[1] == "edgepad"
+
+
+def test_slices_assigned_into_a_map_write_into_its_memory():
+    """TSM's shift: the first slice assigned makes torch.zeros_like's tensor an activation,
+    the next two write into it, in place. Activations at batch 2: the input, that tensor and
+    the conv's output, 3 * 2 * 8x8x8 = 3,072 (the later two counted as copies before:
+    3,808); saved bytes as autograd keeps them; MACs the conv's, 2 * 8*64 * 72."""
+    module = tm.Shifted().train()
+    a = archprof.analyze(module, input=(8, 8, 8), batch=2, train=True).totals
+    assert a["activations"] == 3 * 2 * 512 and a["macs"] == 2 * 512 * 72
+    assert a["train_saved_bytes"] == autograd_saved_bytes(module, torch.randn(2, 8, 8, 8))
 
 
 def test_table_strict_exits_1_naming_the_uncounted_op():

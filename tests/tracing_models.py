@@ -206,6 +206,22 @@ class ExplicitConv(nn.Module):
         return y.transpose(1, 2).reshape(x.shape[0], 8, (x.shape[2] + 1) // 2, -1)
 
 
+class Shifted(nn.Module):
+    """TSM's shift, along channels here: torch.zeros_like, then three slices assigned (two
+    shifted by one row, the rest as it is), then a conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        out[:, :2, :-1] = x[:, :2, 1:]
+        out[:, 2:4, 1:] = x[:, 2:4, :-1]
+        out[:, 4:] = x[:, 4:]
+        return self.conv(out)
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

@@ -317,7 +317,8 @@ class Recorder(TorchDispatchMode):
         op: Op
         if view or base in aten.COPIES:
             *before, op = aten.view(base, args, ins[0], out)
-            inplace = inplace and base not in aten.COPIES
+            # a copy allocates its output, but copy_ writes into its target's memory
+            inplace = inplace and (base not in aten.COPIES or mutates)
             if before:
                 source, shape, inplace = self.steps(frame, label, before, inputs[0], ins[0],
                                                     inplace)
