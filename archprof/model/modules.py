@@ -176,7 +176,8 @@ class Select(nn.Module):
 
 
 class Pad(nn.Module):
-    """F.pad: `value` around the map (mode constant), or its own edge (reflect, replicate)."""
+    """F.pad: `value` around the map (mode constant), or its own edge (reflect, replicate,
+    circular)."""
 
     def __init__(self, pads: tuple[int, ...], value: float = 0.0, mode: str = "constant") -> None:
         super().__init__()

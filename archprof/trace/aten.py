@@ -96,6 +96,12 @@ def _convolution(c: Call) -> Op | None:
     return ops.Conv(out=int(w.shape[0]), k=k, s=s, p=p, d=d, g=g, bias=b)
 
 
+@rule("im2col")
+def _im2col(c: Call) -> Op | None:     # F.unfold: a conv's columns
+    k, d, p, s = (tuple(int(v) for v in c.args[i]) for i in range(1, 5))
+    return ops.Unfold(k=k, s=s, p=p, d=d)
+
+
 @rule("addmm")
 def _addmm(c: Call) -> Op | None:
     if c.acts[1:3] != [True, False] or c.args[0].dim() != 1:     # x @ W^T + b
@@ -136,7 +142,8 @@ def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kwargs: dict[str, An
 # --- normalisation, activations ----------------------------------------------------------------
 @rule("native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit")
 def _batch_norm(c: Call) -> Op | None:
-    if c.name != "_native_batch_norm_legit_no_training" and c.args[5]:
+    training = c.args[5] if len(c.args) > 7 else True    # no running statistics (no_stats)
+    if c.name != "_native_batch_norm_legit_no_training" and training:
         return declined(c, "batch statistics at inference (no running statistics), across "
                            "samples; archprof counts per sample")
     if (c.args[1] is None) != (c.args[2] is None):
@@ -387,12 +394,6 @@ def _pad(c: Call) -> Op | None:
     if len(c.ins[0]) == 3 and len(pads) == 6 and not any(pads[:5]) and value == 0:
         return ops.PadChannels(out=c.out[0])     # zero channels appended (ENet shortcuts)
     return ops.Pad(pads=pads, value=value)
-
-
-@rule("im2col")
-def _im2col(c: Call) -> Op | None:
-    k, d, p, s = (tuple(int(v) for v in c.args[i]) for i in range(1, 5))
-    return ops.Unfold(k=k, s=s, p=p, d=d)
 
 
 def circular(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
