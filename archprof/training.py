@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -140,9 +140,10 @@ def plan(graph: Graph, dtype: str = "float32", optimizer: str = "adam",
         raise SpecError(f"--freeze '{freeze}' freezes every layer with weights: the step would "
                         "train nothing (torch's backward refuses a loss that needs no gradient)")
     # the parameters each op trains (every use of a shared weight computes its gradient) and
-    # those whose memory it holds (a traced module's shared weight: the first use only)
-    learns = {n.name: 0 if n.name in frozen else n.op.trained_params(n.ins, n.out)
-              for n in nodes}
+    # those whose memory it holds (a traced module's shared weight: the first use only); a
+    # traced op whose weight holds no parameter (a buffer, a constant) trains none
+    learns = {n.name: 0 if n.name in frozen or not (n.counts()[0] or n.name in graph.shares)
+              else n.op.trained_params(n.ins, n.out) for n in nodes}
     trainable = {n.name: min(learns[n.name], n.counts()[0]) for n in nodes}
     requires: dict[str, bool] = {INPUT: False}
     for n in nodes:
@@ -197,7 +198,11 @@ def _timeline(p: Plan, requires: dict[str, bool], learns: dict[str, int],
         input_grad = any(requires[i] for i in n.inputs)
         row.grads = (input_grad, bool(learns[n.name]))
         row.backward_macs = n.op.backward_macs(n.ins, n.out, *row.grads)
-        saved = row.kept = n.op.saved(n.ins, n.out, n.inplace)
+        saved = n.op.saved(n.ins, n.out, n.inplace)
+        if not row.grads[1] and saved.for_weights:      # no weight gradient: not kept for it
+            saved = replace(saved, inputs=tuple(i for i in saved.inputs
+                                                if i not in saved.for_weights))
+        row.kept = saved
         refs = {owner[n.inputs[i]] for i in saved.inputs} | ({owner[n.name]} if saved.output else set())
         refs.discard(INPUT)             # the batch is counted apart, alive all step
         saved_by[t] = refs

@@ -222,6 +222,25 @@ class Shifted(nn.Module):
         return self.conv(out)
 
 
+class LeftWeights(nn.Module):
+    """Weights on the left of matrix products: a conv written as its weight times F.unfold's
+    columns, token mixing (W @ tokens, plus a bias per token) and a graph convolution's fixed
+    adjacency (a buffer) times the node features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(8, 3, 3, 3))
+        self.mix = nn.Parameter(torch.randn(16, 64))
+        self.bias = nn.Parameter(torch.zeros(16, 1))
+        self.register_buffer("adjacency", torch.rand(16, 16))
+        self.lin = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.weight.view(8, -1) @ F.unfold(x, 3, padding=1)         # N, 8, 64
+        tokens = self.mix @ y.transpose(1, 2) + self.bias               # N, 16, 8
+        return torch.relu(self.lin(self.adjacency @ tokens))            # N, 16, 4
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.sum() > 0 else -x

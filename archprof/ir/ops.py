@@ -73,10 +73,13 @@ class Own:
 class Saved:
     """What autograd keeps from the forward for one op's backward: some of its inputs and/or
     its output (memory shared with other ops, counted once per tensor) and tensors of its own.
-    Parameters it keeps are not listed: they live anyway."""
+    Parameters it keeps are not listed: they live anyway. `for_weights`: those of `inputs`
+    kept only for the weight gradient, which autograd does not keep where none is computed
+    (a frozen layer, a buffer as the weight)."""
     inputs: tuple[int, ...] = ()
     output: bool = False
     own: tuple[Own, ...] = ()
+    for_weights: tuple[int, ...] = ()
 
 
 NOTHING = Saved()
@@ -603,7 +606,7 @@ class Linear(Op):
                           weight_grad)
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
-        return Saved(inputs=(0,))    # the input, for the weight gradient
+        return Saved(inputs=(0,), for_weights=(0,))    # the input, for the weight gradient
 
     def explain(self, ins: list[Shape], out: Shape) -> dict[str, str]:
         bias = f" + {self.out}" if self.bias else ""

@@ -115,8 +115,18 @@ def _mm(c: Call) -> Op | None:
         return ops.Matmul()
     if c.acts[:2] == [True, False] and (c.args[1].dim() == 2 or _one_matrix(c.args[1])):
         return ops.Linear(out=int(c.args[1].shape[-1]), bias=False)
-    return declined(c, "a constant on the left or a weight of more than 2 dimensions; the "
-                       "rules are activation @ activation and activation @ 2-D weight")
+    if left_weight(c.name, c.acts) and (c.args[0].dim() == 2 or _one_matrix(c.args[0])) \
+            and len(c.ins[0]) >= 2:      # on the activation transposed: Recorder.swap
+        return ops.Linear(out=int(c.args[0].shape[-2]), bias=False)
+    return declined(c, "a weight of more than 2 dimensions, or an activation of one; the rules "
+                       "are activation @ activation and activation @ 2-D weight or back")
+
+
+def left_weight(name: str, acts: list[bool]) -> bool:
+    """A matrix product of a constant by an activation (W @ x: token mixing, a graph's
+    adjacency, an explicit conv's weight times its columns): a linear layer on the
+    activation's second last dimension."""
+    return name in ("mm", "bmm") and acts[:2] == [False, True]
 
 
 def _one_matrix(w: torch.Tensor) -> bool:

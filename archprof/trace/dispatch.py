@@ -330,8 +330,7 @@ class Recorder(TorchDispatchMode):
         elif base == "addcmul" and (size := self.affine(args, kwargs)) is not None:
             op = ops.Affine(size=size)
         else:
-            acted = [isinstance(a, torch.Tensor) and id(a) in known.node for a in args]
-            op = aten.op_for(aten.Call(base, args, kwargs, ins, out, acted)) \
+            op = aten.op_for(aten.Call(base, args, kwargs, ins, out, self.acted(args))) \
                 or ops.Uncounted(aten=f"aten.{base}")
         bias: Op | None = None
         if isinstance(op, ops.Linear) and op.bias and base == "addmm" \
@@ -341,11 +340,11 @@ class Recorder(TorchDispatchMode):
             # only the parameters it reads are counted
             op, bias = replace(op, bias=False), ops.Add(constant=(*(1,) * (len(out) - 1),
                                                                   out[-1]))
-        swap = self.channels_last(op, args, ins[0])
+        swap = self.swap(op, base, args, ins[0])
         main = out
-        if swap is not None:    # transposed to channels first, normalised, transposed back
-            source, main, _ = self.steps(frame, "transpose", [swap], inputs[0], ins[0], True)
-            inputs, ins = [source], [main]
+        if swap is not None:    # transposed, the op, transposed back
+            source, swapped, _ = self.steps(frame, "transpose", [swap], inputs[0], ins[0], True)
+            inputs, ins, main = [source], [swapped], op.shape([swapped])
         lineage = frozenset().union(*(known.lineage.get(id(t), frozenset()) for t in constants))
         param, counted = self.param_record(frame, op, ins, main, lineage, inputs[0])
         if param is not None:
@@ -366,10 +365,18 @@ class Recorder(TorchDispatchMode):
             return
         self.add(frame, label, op, inputs, ins + extra, out, inplace, outs, before=counted)
 
-    def channels_last(self, op: Op, args: tuple, ins: Shape) -> Op | None:
-        """The transpose that puts the channels first for a batch norm of tokens whose batch
-        was folded with their positions (LeViT's BatchNorm1d on (B*N, C): per sample (N, C)),
-        which the rule (channels at dim 0) would count as N channels; None otherwise."""
+    def acted(self, args: tuple) -> list[bool]:
+        """Which of an op's arguments are activations."""
+        return [isinstance(a, torch.Tensor) and id(a) in self.tensors.node for a in args]
+
+    def swap(self, op: Op, base: str, args: tuple, ins: Shape) -> Op | None:
+        """The transpose that puts where the op's rule reads it the dimension the op works on
+        (then the op, then the transpose back), or None: channels first for a batch norm of
+        tokens whose batch was folded with their positions (LeViT's BatchNorm1d on (B*N, C):
+        per sample (N, C), which the rule would count as N channels); the last two dimensions
+        for a weight on the left of a matrix product (W @ x: the rule multiplies the last)."""
+        if isinstance(op, ops.Linear) and aten.left_weight(base, self.acted(args)):
+            return ops.Transpose(dims=(len(ins) - 2, len(ins) - 1))
         if not isinstance(op, ops.BatchNorm) or len(ins) != 2:
             return None
         channels = args[1].numel() if isinstance(args[1], torch.Tensor) else ins[0]
