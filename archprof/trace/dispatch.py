@@ -145,6 +145,7 @@ class Recorder(TorchDispatchMode):
         # (module path, what it does: an op, 'call CHILD', 'return'), in order
         self.signature: list[tuple[str, str]] = []
         self.value_reads: list[str] = []
+        self.returned: set[int] = set()      # the records of the tensors the forward returns
         # outputs of a ruled module beyond its first (see module_record) -> its path
         self.refused: dict[int, str] = {}
         # ops with MACs run on parameters and buffers alone (a position-bias MLP, a positional
@@ -617,7 +618,9 @@ def record(module: nn.Module, names: dict[int, str], x: torch.Tensor,
                  lambda m, a, o: recorder.leave(m, a, o))]
     try:
         with torch.no_grad(), TorchCalls(recorder), recorder:
-            torch.func.functional_call(module, stand_ins, (x,), strict=False)
+            output = torch.func.functional_call(module, stand_ins, (x,), strict=False)
+        recorder.returned = {recorder.tensors.node[id(t)] for t in tensors_in(output)
+                             if id(t) in recorder.tensors.node}
     finally:
         for hook in hooks:
             hook.remove()

@@ -128,7 +128,7 @@ def _compare_sizes(run: _Runner, shape: Shape, recorder: Recorder) -> None:
 
 def _add_nodes(graph: Graph, recorder: Recorder) -> None:
     records = recorder.records
-    for r in records:
+    for r in _used(recorder):
         inputs = [INPUT if i == dispatch.INPUT else records[i].name for i in r.inputs]
         op = r.op   # a param row's shape: the operand it stands for (set once it was known)
         if isinstance(op, ops.Param) and r.out != r.ins[0]:
@@ -143,6 +143,21 @@ def _add_nodes(graph: Graph, recorder: Recorder) -> None:
             cost = (0, 0, 0, macs, other, made) if whole else (
                 max(p - params, 0), max(w - params, 0), max(b - buffers, 0), macs, other, made)
         graph.add(Node(r.name, op, inputs, r.ins, r.out, inplace=r.inplace, cost=cost))
+
+
+def _used(recorder: Recorder) -> list[dispatch.Record]:
+    """The records but views that nothing reads and the forward does not return (torch's
+    matmul makes some it leaves unused): as outputs they would keep memory alive to the end."""
+    records, needed = recorder.records, set(recorder.returned)
+    keep = [True] * len(records)
+    for i in range(len(records) - 1, -1, -1):
+        r = records[i]
+        if i not in needed and r.inplace and type(r.op).inplace == "view" \
+                and not r.op.params(r.ins, r.out):
+            keep[i] = False
+            continue
+        needed.update(r.inputs)
+    return [r for r, kept in zip(records, keep) if kept]
 
 
 def _add_unused(graph: Graph, recorder: Recorder) -> None:
