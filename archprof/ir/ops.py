@@ -1143,6 +1143,8 @@ class Activation(Op):
     # place, autograd keeps a copy of the input it overwrites) or "input or result" (leaky
     # relu, elu: in place, a backward written for the result reads that instead)
     needs: ClassVar[str] = "output"
+    # the torch module's arguments: field -> its keyword (LeakyReLU's slope -> negative_slope)
+    torch_args: ClassVar[dict[str, str]] = {}
 
     def keeps_output(self, inplace: bool) -> bool:
         return self.needs == "output" or (inplace and self.needs == "input or result")
@@ -1157,7 +1159,8 @@ class Activation(Op):
         return numel(out)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return self.torch_name, (dict(inplace=inplace) if self.can_mutate else {})
+        args = {key: getattr(self, name) for name, key in self.torch_args.items()}
+        return self.torch_name, (dict(args, inplace=inplace) if self.can_mutate else args)
 
 
 # Activations: op key -> (torch class, can overwrite its input in place, its gradient needs).
@@ -1181,10 +1184,8 @@ class LeakyReLU(Activation):
     torch_name: ClassVar[str] = "LeakyReLU"
     inplace: ClassVar[str] = "mutate"
     needs: ClassVar[str] = "input or result"
+    torch_args: ClassVar[dict[str, str]] = {"slope": "negative_slope"}
     slope: float = spec_field("number", 0.01)
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "LeakyReLU", dict(negative_slope=self.slope, inplace=inplace)
 
 
 @register
@@ -1197,10 +1198,8 @@ class ELU(Activation):
     torch_name: ClassVar[str] = "ELU"
     inplace: ClassVar[str] = "mutate"
     needs: ClassVar[str] = "input or result"
+    torch_args: ClassVar[dict[str, str]] = {"alpha": "alpha"}
     alpha: float = spec_field("number", 1.0)
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "ELU", dict(alpha=self.alpha, inplace=inplace)
 
 
 @register
@@ -1212,11 +1211,9 @@ class Softplus(Activation):
     torch_name: ClassVar[str] = "Softplus"
     can_mutate: ClassVar[bool] = False
     needs: ClassVar[str] = "input"
+    torch_args: ClassVar[dict[str, str]] = {"beta": "beta", "threshold": "threshold"}
     beta: float = spec_field("number", 1.0)
     threshold: float = spec_field("number", 20.0)
-
-    def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
-        return "Softplus", dict(beta=self.beta, threshold=self.threshold)
 
 
 @register
@@ -1741,12 +1738,10 @@ class Pad(Op):
         if len(self.pads) % 2 or len(self.pads) > 2 * len(ins[0]):
             raise SpecError(f"pad needs (before, after) pairs for at most {len(ins[0])} "
                             f"dimensions, got {list(self.pads)}")
-        out = list(ins[0])
-        for i in range(len(self.pads) // 2):
-            out[-1 - i] += self.pads[2 * i] + self.pads[2 * i + 1]
+        out = _padded(ins[0], self.pads)
         if min(out) < 1:
             raise SpecError(f"pad {list(self.pads)} leaves nothing of {dims(ins[0])}")
-        return tuple(out)
+        return out
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Pad", dict(pads=self.pads, value=self.value)
@@ -1755,6 +1750,14 @@ class Pad(Op):
 
     def saved(self, ins: list[Shape], out: Shape, inplace: bool) -> Saved:
         return NOTHING
+
+
+def _padded(shape: Shape, pads: tuple[int, ...]) -> Shape:
+    """`shape` with F.pad's (before, after) pairs added, the last dimension first."""
+    out = list(shape)
+    for i in range(len(pads) // 2):
+        out[-1 - i] += pads[2 * i] + pads[2 * i + 1]
+    return tuple(out)
 
 
 EDGE_PADS = ("reflect", "replicate", "circular")
@@ -1779,17 +1782,15 @@ class EdgePad(Op):
         if len(self.pads) != 2 * rank:
             raise SpecError(f"edgepad needs (before, after) for each of the {rank} spatial "
                             f"dimension(s) of {dims(ins[0])}, got {list(self.pads)}")
-        out = list(ins[0])
         for i in range(rank):
-            size, before, after = out[-1 - i], self.pads[2 * i], self.pads[2 * i + 1]
+            size, before, after = ins[0][-1 - i], self.pads[2 * i], self.pads[2 * i + 1]
             if self.mode == "reflect" and max(before, after) >= size:
                 raise SpecError(f"edgepad reflect {before}+{after} of a dimension of {size}: "
                                 "each pad must be shorter than the dimension")
             if self.mode == "circular" and max(before, after) > size:
                 raise SpecError(f"edgepad circular {before}+{after} of a dimension of {size}: "
                                 "each pad can wrap around once at most")
-            out[-1 - i] = size + before + after
-        return tuple(out)
+        return _padded(ins[0], self.pads)
 
     def module(self, ins: list[Shape], out: Shape, inplace: bool) -> Module:
         return "Pad", dict(pads=self.pads, mode=self.mode)

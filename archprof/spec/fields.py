@@ -3,7 +3,7 @@ expressions (strings are arithmetic on parameters) and returns a checked Python 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import Field, fields
 from typing import Any
 
@@ -98,16 +98,16 @@ def pads(value: Any, ev: Evaluate) -> tuple[int, ...]:
                      range(1, 9))
 
 
-def upsample_mode(value: Any, ev: Evaluate) -> str:
-    if value not in UPSAMPLE_MODES:
-        raise SpecError(f"mode must be one of {', '.join(UPSAMPLE_MODES)}, got {short(value)}")
-    return str(value)
+def _mode(modes: Collection[str]) -> Parser:
+    """A `mode:` word among `modes`."""
+    def parse(value: Any, ev: Evaluate) -> str:
+        if value not in modes:
+            raise SpecError(f"mode must be one of {', '.join(modes)}, got {short(value)}")
+        return str(value)
+    return parse
 
 
-def edge_pad(value: Any, ev: Evaluate) -> str:
-    if value not in EDGE_PADS:
-        raise SpecError(f"mode must be one of {', '.join(EDGE_PADS)}, got {short(value)}")
-    return str(value)
+upsample_mode, edge_pad = _mode(UPSAMPLE_MODES), _mode(EDGE_PADS)
 
 
 def nonlinearity(value: Any, ev: Evaluate) -> str:
